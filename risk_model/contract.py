@@ -240,7 +240,8 @@ def markdown_tables() -> str:
     ]
     lines: list[str] = []
     for title, fields in parts:
-        lines += [f"**{title}**", "", "| column | type | null | unit | meaning |", "|---|---|---|---|---|"]
+        lines += [f"**{title}**", "", "| column | type | null | unit | meaning |"]
+        lines.append("|---|---|---|---|---|")
         for f in fields:
             meaning = f.description
             if f.allowed:
