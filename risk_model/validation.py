@@ -1,0 +1,359 @@
+"""Validation of account histories and labels against the data contract.
+
+Validation never stops at the first problem: it collects every problem (missing or
+mistyped fields, impossible values, events out of order, duplicate ids, ...) and
+either raises one :class:`ContractError` listing them all, or, for scoring, splits the
+input into valid accounts and rejected accounts with their reasons.
+
+Two levels of problem:
+
+* *table-level* (a required column missing, a column of the wrong type): no account
+  can be read, :func:`split_valid` raises;
+* *account-level* (an impossible value in one account's events): that account is
+  rejected, the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from risk_model import contract as C
+from risk_model._checks import account_checks, closure_checks
+
+MAX_IDS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One kind of contract violation and where it occurs.
+
+    Parameters
+    ----------
+    field : str
+        Offending field, e.g. ``"statements.minimum_due"``.
+    check : str
+        Short machine-readable code, e.g. ``"minimum_above_billed"``.
+    message : str
+        What is wrong, in words.
+    hint : str
+        How to fix it.
+    rows : numpy.ndarray
+        Row positions of the affected accounts; empty for table-level problems.
+    account_ids : tuple of str
+        Affected account ids (all of them; messages show the first few).
+    """
+
+    field: str
+    check: str
+    message: str
+    hint: str
+    rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    account_ids: tuple[str, ...] = ()
+
+    @property
+    def table_level(self) -> bool:
+        """Whether the problem concerns the whole table rather than some accounts."""
+        return self.rows.size == 0
+
+    def describe(self) -> str:
+        """Return a one-line description naming field, accounts and fix."""
+        where = "all rows"
+        if not self.table_level:
+            shown = ", ".join(repr(a) for a in self.account_ids[:MAX_IDS_SHOWN])
+            more = len(self.account_ids) - MAX_IDS_SHOWN
+            where = f"{len(self.account_ids)} account(s): {shown}" + (
+                f" and {more} more" if more > 0 else ""
+            )
+        return f"{self.field}: {self.message} [{self.check}] in {where}. Fix: {self.hint}"
+
+
+class ContractError(ValueError):
+    """Input does not meet the data contract; ``problems`` lists every violation."""
+
+    def __init__(self, problems: list[Problem], what: str = "account histories") -> None:
+        self.problems = problems
+        lines = [f"{what} do not meet the data contract ({len(problems)} problem(s)):"]
+        lines += [f"  - {p.describe()}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def conform(table: pa.Table, parts: tuple[C.Field, ...] = C.PROFILE_FIELDS) -> pa.Table:
+    """Cast a histories table to the contract's canonical types.
+
+    Extra columns and extra event fields are dropped; missing optional event columns
+    (``statements``, ``transactions``) are kept absent, so features can tell "no data"
+    from "no events".
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Histories as read from parquet or built by :func:`risk_model.records.from_records`.
+    parts : tuple of Field
+        Profile fields to conform (default: the contract's).
+
+    Returns
+    -------
+    pyarrow.Table
+        The canonical table.
+
+    Raises
+    ------
+    ContractError
+        Listing every missing required column and every column of the wrong type.
+    """
+    problems: list[Problem] = []
+    arrays, fields = [], []
+    for spec in parts:
+        if spec.name not in table.column_names:
+            if spec.nullable:
+                arrays.append(pa.nulls(table.num_rows, spec.type))
+                fields.append(spec.arrow())
+                continue
+            problems.append(_missing(spec.name))
+            continue
+        cast = _cast(table[spec.name], spec.type, spec.name, problems)
+        if cast is not None:
+            arrays.append(cast)
+            fields.append(spec.arrow())
+    for column, item_fields in (
+        (C.STATEMENTS, C.STATEMENT_FIELDS),
+        (C.TRANSACTIONS, C.TRANSACTION_FIELDS),
+    ):
+        if column in table.column_names:
+            lists = _conform_lists(table[column], column, item_fields, problems)
+            if lists is not None:
+                arrays.append(lists)
+                fields.append(pa.field(column, lists.type))
+    if problems:
+        raise ContractError(problems)
+    return pa.Table.from_arrays(
+        arrays, schema=pa.schema(fields, metadata=C.HISTORY_SCHEMA.metadata)
+    )
+
+
+def find_problems(table: pa.Table, *, as_of: dt.date | None = None) -> list[Problem]:
+    """Return every contract problem in ``table`` (empty list when valid).
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Account histories (nested form).
+    as_of : datetime.date, optional
+        When given, accounts opened after it and events dated after it are problems.
+
+    Returns
+    -------
+    list of Problem
+    """
+    try:
+        canonical = conform(table)
+    except ContractError as error:
+        return error.problems
+    return account_checks(canonical, as_of)
+
+
+def validate_histories(table: pa.Table, *, as_of: dt.date | None = None) -> pa.Table:
+    """Return the canonical histories, or raise one error listing every problem.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Account histories (nested form).
+    as_of : datetime.date, optional
+        When given, events after it are problems.
+
+    Returns
+    -------
+    pyarrow.Table
+        The conformed table.
+
+    Raises
+    ------
+    ContractError
+        If anything violates the contract.
+    """
+    canonical = conform(table)
+    problems = account_checks(canonical, as_of)
+    if problems:
+        raise ContractError(problems)
+    return canonical
+
+
+def split_valid(table: pa.Table, *, as_of: dt.date | None = None) -> tuple[pa.Table, pa.Table]:
+    """Split histories into valid accounts and rejected accounts with reasons.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Account histories (nested form).
+    as_of : datetime.date, optional
+        When given, events after it are problems.
+
+    Returns
+    -------
+    valid : pyarrow.Table
+        Canonical histories of the accounts without problems, in input order.
+    rejects : pyarrow.Table
+        ``account_id``, ``row`` (position in the input) and ``reason`` (all problems
+        of that account, joined by "; ") for every rejected account.
+
+    Raises
+    ------
+    ContractError
+        For table-level problems (missing or mistyped columns): no account can be read.
+    """
+    canonical = conform(table)
+    problems = account_checks(canonical, as_of)
+    reasons: dict[int, list[str]] = {}
+    for problem in problems:
+        text = f"{problem.field}: {problem.message} [{problem.check}]; fix: {problem.hint}"
+        for row in problem.rows.tolist():
+            reasons.setdefault(row, []).append(text)
+    bad_rows = np.array(sorted(reasons), dtype=np.int64)
+    keep = np.ones(canonical.num_rows, dtype=bool)
+    keep[bad_rows] = False
+    ids = (
+        canonical[C.ACCOUNT_ID].take(pa.array(bad_rows))
+        if bad_rows.size
+        else pa.array([], pa.string())
+    )
+    rejects = pa.table(
+        {
+            C.ACCOUNT_ID: ids.cast(pa.string()),
+            "row": pa.array(bad_rows, pa.int64()),
+            "reason": pa.array(["; ".join(reasons[r]) for r in bad_rows.tolist()], pa.string()),
+        }
+    )
+    return canonical.filter(pa.array(keep)), rejects
+
+
+def validate_closures(table: pa.Table) -> pa.Table:
+    """Return the closures table in canonical types, or raise listing every problem.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Labels: ``account_id``, ``closure_date``, ``cause`` (nullable; may be absent).
+
+    Returns
+    -------
+    pyarrow.Table
+        Canonical closures with :data:`risk_model.contract.CLOSURES_SCHEMA`.
+
+    Raises
+    ------
+    ContractError
+        If a column is missing or mistyped, an id repeats, or a cause is unknown.
+    """
+    canonical = conform(table, C.CLOSURE_FIELDS)
+    problems = closure_checks(canonical)
+    if problems:
+        raise ContractError(problems, what="closures")
+    return canonical.cast(C.CLOSURES_SCHEMA)
+
+
+def _missing(name: str) -> Problem:
+    return Problem(
+        name,
+        "missing_field",
+        "required field is missing",
+        f"add the field '{name}' (see the data contract in the README)",
+    )
+
+
+def _cast(
+    values: pa.ChunkedArray | pa.Array, target: pa.DataType, name: str, problems: list[Problem]
+) -> pa.Array | None:
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if values.type == target:
+        return values
+    if pa.types.is_null(values.type):
+        return pa.nulls(len(values), target)
+    # Timestamps lose sub-second precision by design; everything else must cast exactly.
+    safe = not (pa.types.is_timestamp(target) and pa.types.is_timestamp(values.type))
+    try:
+        if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+            values = values.cast(pa.timestamp(values.type.unit))
+        return pc.cast(values, target, safe=safe)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+        problems.append(
+            Problem(
+                name,
+                "wrong_type",
+                f"has type {values.type}, expected {target} ({_short(error)})",
+                f"store '{name}' as {target}",
+            )
+        )
+        return None
+
+
+def _conform_lists(
+    column: pa.ChunkedArray,
+    name: str,
+    fields: tuple[C.Field, ...],
+    problems: list[Problem],
+) -> pa.Array | None:
+    lists = column.combine_chunks()
+    item_type = pa.struct([f.arrow() for f in fields])
+    if pa.types.is_null(lists.type):
+        return pa.array([[]] * len(lists), pa.list_(item_type))
+    if pa.types.is_large_list(lists.type):
+        lists = lists.cast(pa.list_(lists.type.value_type))
+    if not pa.types.is_list(lists.type):
+        problems.append(
+            Problem(
+                name,
+                "wrong_type",
+                f"has type {lists.type}, expected a list of records",
+                f"store '{name}' as a list of structs with fields "
+                + ", ".join(f.name for f in fields),
+            )
+        )
+        return None
+    # Null lists mean "no events": make them empty so offsets are well defined.
+    if lists.null_count:
+        lists = pc.if_else(pc.is_null(lists), pa.scalar([], lists.type), lists)
+    items = lists.flatten()
+    if pa.types.is_null(items.type):
+        items = pa.array([], pa.struct([]))
+    if not pa.types.is_struct(items.type):
+        problems.append(
+            Problem(
+                name,
+                "wrong_type",
+                f"items have type {items.type}, expected records",
+                f"make each item of '{name}' a record with fields "
+                + ", ".join(f.name for f in fields),
+            )
+        )
+        return None
+    present = {items.type.field(i).name for i in range(items.type.num_fields)}
+    children = []
+    for spec in fields:
+        path = f"{name}.{spec.name}"
+        if spec.name not in present:
+            if len(items) == 0 or spec.nullable:
+                children.append(pa.nulls(len(items), spec.type))
+                continue
+            problems.append(_missing(path))
+            continue
+        child = _cast(items.field(spec.name), spec.type, path, problems)
+        if child is not None:
+            children.append(child)
+    if len(children) != len(fields):
+        return None
+    struct = pa.StructArray.from_arrays(children, fields=[f.arrow() for f in fields])
+    start = lists.offsets[0].as_py()
+    offsets = pc.subtract(lists.offsets, start) if start else lists.offsets
+    return pa.ListArray.from_arrays(offsets, struct, type=pa.list_(item_type))
+
+
+def _short(error: Exception) -> str:
+    return str(error).splitlines()[0][:120]
