@@ -1,0 +1,1 @@
+"""Training: snapshots and labels, split, LightGBM, calibration, scale, artefact, MLflow."""

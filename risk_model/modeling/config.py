@@ -1,0 +1,394 @@
+"""Typed training configuration: dataclasses with defaults, TOML loading and overrides.
+
+A configuration is a :class:`TrainConfig` made of sections (``snapshot``, ``split``,
+``model``, ``calibration``, ``scale``, ``tracking``) plus a few top-level values. It can
+be read from a TOML file whose tables mirror the sections::
+
+    seed = 7
+    horizon_months = 3
+
+    [split]
+    oot_months = 3
+
+    [model]
+    learning_rate = 0.05
+
+Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` with the
+dotted name of the offending key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class SnapshotConfig:
+    """Which month ends become training rows.
+
+    Parameters
+    ----------
+    max_months : int, optional
+        Keep only the last ``max_months`` labelled month ends (``None`` keeps all).
+    as_of_dates : tuple of str, optional
+        Explicit ISO as-of dates; overrides the automatic choice.
+    account_fraction : float
+        Deterministic share of accounts kept (hash of the account id), 1.0 keeps all.
+    """
+
+    max_months: int | None = None
+    as_of_dates: tuple[str, ...] | None = None
+    account_fraction: float = 1.0
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on invalid values."""
+        if self.max_months is not None and self.max_months < 1:
+            raise ConfigError("snapshot.max_months must be >= 1")
+        if not 0.0 < self.account_fraction <= 1.0:
+            raise ConfigError("snapshot.account_fraction must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Out-of-time split windows, in labelled month ends.
+
+    Parameters
+    ----------
+    oot_months : int
+        Last labelled months kept as the out-of-time test window.
+    val_months : int
+        Months before the OOT window used for early stopping and calibration.
+    gap_months : int, optional
+        Months dropped between train and validation and between validation and OOT so
+        that no label window overlaps the next part's as-of date; ``None`` means the horizon.
+    min_train_months : int
+        Fewer train months than this falls back to a split by account.
+    val_fraction, test_fraction : float
+        Account shares for the fallback split by account (stratified, seeded).
+    """
+
+    oot_months: int = 3
+    val_months: int = 3
+    gap_months: int | None = None
+    min_train_months: int = 3
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on invalid values."""
+        if self.oot_months < 1 or self.val_months < 1:
+            raise ConfigError("split.oot_months and split.val_months must be >= 1")
+        if self.gap_months is not None and self.gap_months < 0:
+            raise ConfigError("split.gap_months must be >= 0")
+        if self.min_train_months < 1:
+            raise ConfigError("split.min_train_months must be >= 1")
+        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1):
+            raise ConfigError("split.val_fraction and split.test_fraction must be in (0, 1)")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError("split.val_fraction + split.test_fraction must be < 0.9")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """LightGBM parameters (binary objective, no class reweighting).
+
+    Parameters
+    ----------
+    learning_rate, num_leaves, min_data_in_leaf, feature_fraction, bagging_fraction,
+    bagging_freq, lambda_l2, max_bin :
+        Usual LightGBM parameters.
+    num_boost_round : int
+        Upper bound on trees; early stopping on validation picks the number used.
+    early_stopping_rounds : int
+        Rounds without validation improvement before stopping.
+    num_threads : int
+        Threads for training and scoring (1 is fastest on a busy 2-core machine).
+    monotone : bool
+        Apply the catalogue's monotone directions as constraints.
+    """
+
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 200
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    max_bin: int = 255
+    num_boost_round: int = 600
+    early_stopping_rounds: int = 50
+    num_threads: int = 1
+    monotone: bool = True
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on invalid values."""
+        if not 0 < self.learning_rate <= 1:
+            raise ConfigError("model.learning_rate must be in (0, 1]")
+        if self.num_leaves < 2:
+            raise ConfigError("model.num_leaves must be >= 2")
+        if self.min_data_in_leaf < 1:
+            raise ConfigError("model.min_data_in_leaf must be >= 1")
+        for name in ("feature_fraction", "bagging_fraction"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"model.{name} must be in (0, 1]")
+        if self.num_boost_round < 1 or self.early_stopping_rounds < 1:
+            raise ConfigError("model.num_boost_round and early_stopping_rounds must be >= 1")
+        if self.num_threads < 1:
+            raise ConfigError("model.num_threads must be >= 1")
+        if self.lambda_l2 < 0 or self.bagging_freq < 0 or self.max_bin < 2:
+            raise ConfigError("model.lambda_l2/bagging_freq must be >= 0, max_bin >= 2")
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """Probability calibration fitted on the validation window.
+
+    Parameters
+    ----------
+    method : str
+        ``auto`` (choose by cross-fitted validation log loss), ``isotonic`` or ``sigmoid``.
+    folds : int
+        Folds (grouped by account) for the cross-fitted choice.
+    """
+
+    method: str = "auto"
+    folds: int = 2
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on invalid values."""
+        if self.method not in ("auto", "isotonic", "sigmoid"):
+            raise ConfigError("calibration.method must be one of auto, isotonic, sigmoid")
+        if self.folds < 2:
+            raise ConfigError("calibration.folds must be >= 2")
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """Score scale and named risk bands.
+
+    Parameters
+    ----------
+    base_points : float
+        Points at the base odds.
+    base_odds : float
+        Good:bad odds at ``base_points`` (19 means 19:1).
+    pdo : float
+        Points to double the good:bad odds.
+    min_points, max_points : float
+        Clipping range.
+    band_names : tuple of str
+        Band names from lowest to highest risk.
+    band_thresholds : tuple of float
+        Upper probability bound of every band but the last (ascending).
+    """
+
+    base_points: float = 600.0
+    base_odds: float = 19.0
+    pdo: float = 50.0
+    min_points: float = 350.0
+    max_points: float = 950.0
+    band_names: tuple[str, ...] = ("very_low", "low", "medium", "high", "very_high")
+    band_thresholds: tuple[float, ...] = (0.01, 0.03, 0.08, 0.20)
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on invalid values."""
+        if self.base_odds <= 0 or self.pdo <= 0:
+            raise ConfigError("scale.base_odds and scale.pdo must be > 0")
+        if self.min_points >= self.max_points:
+            raise ConfigError("scale.min_points must be < scale.max_points")
+        if len(self.band_names) != len(self.band_thresholds) + 1:
+            raise ConfigError("scale.band_names needs one more entry than scale.band_thresholds")
+        if len(set(self.band_names)) != len(self.band_names):
+            raise ConfigError("scale.band_names must be unique")
+        th = list(self.band_thresholds)
+        if th != sorted(th) or len(set(th)) != len(th) or any(not 0 < t < 1 for t in th):
+            raise ConfigError("scale.band_thresholds must be strictly ascending within (0, 1)")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """MLflow tracking.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        Store URI; ``None`` uses ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
+    experiment : str
+        Experiment name.
+    registered_model : str
+        Registry name of the model.
+    enabled : bool
+        Log to MLflow at all.
+    """
+
+    tracking_uri: str | None = None
+    experiment: str = "closure-risk"
+    registered_model: str = "closure-risk"
+    enabled: bool = True
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on invalid values."""
+        if not self.experiment or not self.registered_model:
+            raise ConfigError("tracking.experiment and tracking.registered_model must be set")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on.
+
+    Parameters
+    ----------
+    seed : int
+        Seed for LightGBM, the splits, calibration folds and samples.
+    horizon_months : int
+        Label horizon: closed within this many months after the as-of date.
+    contrib_sample : int
+        OOT rows used for the per-family contribution plot.
+    snapshot, split, model, calibration, scale, tracking :
+        Sections, see their classes.
+    """
+
+    seed: int = 7
+    horizon_months: int = 3
+    contrib_sample: int = 5000
+    snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def check(self) -> TrainConfig:
+        """Validate every section; return ``self`` for chaining."""
+        if not 1 <= self.horizon_months <= 24:
+            raise ConfigError("horizon_months must be in 1..24")
+        if self.contrib_sample < 0:
+            raise ConfigError("contrib_sample must be >= 0")
+        for section in (self.snapshot, self.split, self.model, self.calibration):
+            section.check()
+        self.scale.check()
+        self.tracking.check()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the resolved configuration as a nested, JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """Return ``{"section.key": value}`` pairs (for MLflow params)."""
+        out: dict[str, Any] = {}
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                out.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                out[key] = value
+        return out
+
+
+def _coerce(value: Any, annotation: Any, name: str) -> Any:
+    """Check ``value`` against a dataclass field annotation (strings resolved)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], name)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{name} must be a list, got {type(value).__name__}")
+        return tuple(_coerce(v, args[0], f"{name}[]") for v in value)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{name}: unsupported type {annotation!r}")  # pragma: no cover
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f" in [{prefix.rstrip('.')}]" if prefix else ""
+        raise ConfigError(f"unknown config key(s){where}: {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix}{key} must be a table")
+            kwargs[key] = _build(hint, value, f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, hint, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Build and check a :class:`TrainConfig` from a nested dict (TOML layout).
+
+    Raises
+    ------
+    ConfigError
+        On unknown keys, wrong types or invalid values.
+    """
+    return _build(TrainConfig, data, "").check()
+
+
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """Load a configuration from an optional TOML file, then apply dotted overrides.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        TOML file; ``None`` starts from the defaults.
+    overrides : dict, optional
+        ``{"model.num_threads": 2, "seed": 3}``; ``None`` values are ignored.
+
+    Returns
+    -------
+    TrainConfig
+        The checked configuration.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *sections, key = dotted.split(".")
+        target = data
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[key] = value
+    return config_from_dict(data)

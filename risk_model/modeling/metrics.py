@@ -1,0 +1,240 @@
+"""Discrimination, calibration and stability metrics (numpy / scikit-learn only).
+
+Conventions
+-----------
+* ``y`` is 0/1 (1 = closed within the horizon), ``p`` a probability of closure.
+* Gini = 2 AUC - 1; KS = max |TPR - FPR| over thresholds.
+* ECE uses ``bins`` equal-frequency bins of ``p`` (ties kept together by sorting
+  stably): ECE = sum_b (n_b / n) |mean p_b - mean y_b|. Equal-frequency bins keep every
+  bin populated when probabilities are concentrated near the base rate.
+* Capture rate at ``q``: share of all positives found in the riskiest ``q`` of rows.
+* PSI over ``bins`` quantile bins of the expected (train) distribution, with an epsilon
+  of 1e-6 for empty bins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score, roc_curve
+
+EPS = 1e-6
+
+
+def _check(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if y.shape != p.shape or y.ndim != 1:
+        raise ValueError(f"y and p must be 1-d of equal length, got {y.shape} and {p.shape}")
+    if len(y) == 0:
+        raise ValueError("metrics need at least one row")
+    return y, p
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve; NaN when only one class is present."""
+    y, p = _check(y, p)
+    if y.min() == y.max():
+        return float("nan")
+    return float(roc_auc_score(y, p))
+
+
+def gini(y: np.ndarray, p: np.ndarray) -> float:
+    """Gini coefficient ``2 AUC - 1``."""
+    return 2.0 * auc(y, p) - 1.0
+
+
+def ks(y: np.ndarray, p: np.ndarray) -> float:
+    """Kolmogorov-Smirnov statistic ``max |TPR - FPR|``."""
+    y, p = _check(y, p)
+    if y.min() == y.max():
+        return float("nan")
+    fpr, tpr, _ = roc_curve(y, p)
+    return float(np.max(np.abs(tpr - fpr)))
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean squared error of the probability."""
+    y, p = _check(y, p)
+    return float(np.mean((p - y) ** 2))
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Binary cross-entropy with probabilities clipped to ``[1e-6, 1 - 1e-6]``."""
+    y, p = _check(y, p)
+    p = np.clip(p, EPS, 1 - EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+def _equal_frequency_bins(p: np.ndarray, bins: int) -> np.ndarray:
+    """Bin index per row: rank by ``p`` (stable), cut into ``bins`` equal-size groups."""
+    order = np.argsort(p, kind="stable")
+    index = np.empty(len(p), dtype=np.int64)
+    index[order] = np.arange(len(p)) * bins // len(p)
+    return index
+
+
+def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Return the expected calibration error over equal-frequency bins (see module notes)."""
+    y, p = _check(y, p)
+    index = _equal_frequency_bins(p, bins)
+    n = np.bincount(index, minlength=bins).astype(np.float64)
+    gap = np.abs(np.bincount(index, p, bins) - np.bincount(index, y, bins))
+    return float(gap[n > 0].sum() / len(y))
+
+
+def capture_rate(y: np.ndarray, p: np.ndarray, top: float) -> float:
+    """Share of positives in the riskiest ``top`` fraction of rows."""
+    y, p = _check(y, p)
+    if not 0 < top <= 1:
+        raise ValueError("top must be in (0, 1]")
+    if y.sum() == 0:
+        return float("nan")
+    k = max(1, int(np.ceil(top * len(y))))
+    riskiest = np.argsort(-p, kind="stable")[:k]
+    return float(y[riskiest].sum() / y.sum())
+
+
+def decile_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Tabulate expected vs observed closure rate per equal-frequency bin, riskiest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns decile (1 = riskiest), rows, min_p, max_p, mean_p, observed_rate,
+        positives, cumulative_capture.
+    """
+    y, p = _check(y, p)
+    index = (bins - 1) - _equal_frequency_bins(p, bins)  # 0 = riskiest
+    frame = pd.DataFrame({"bin": index, "p": p, "y": y})
+    table = frame.groupby("bin", sort=True).agg(
+        rows=("y", "size"),
+        min_p=("p", "min"),
+        max_p=("p", "max"),
+        mean_p=("p", "mean"),
+        observed_rate=("y", "mean"),
+        positives=("y", "sum"),
+    )
+    table.insert(0, "decile", table.index.to_numpy() + 1)
+    total = max(float(y.sum()), 1.0)
+    table["cumulative_capture"] = table["positives"].cumsum() / total
+    return table.reset_index(drop=True)
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
+    """Return the population stability index of ``actual`` against ``expected`` (quantile bins)."""
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = np.asarray(actual, dtype=np.float64)
+    if len(expected) == 0 or len(actual) == 0:
+        raise ValueError("psi needs non-empty samples")
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
+    e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1)
+    a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1)
+    e = np.maximum(e / e.sum(), EPS)
+    a = np.maximum(a / a.sum(), EPS)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def gini_by_period(y: np.ndarray, p: np.ndarray, period: np.ndarray) -> dict[str, float]:
+    """Gini per distinct value of ``period`` (sorted), keyed by ``str(period)``."""
+    y, p = _check(y, p)
+    period = np.asarray(period)
+    out: dict[str, float] = {}
+    for value in np.unique(period):
+        mask = period == value
+        out[str(value)[:10]] = gini(y[mask], p[mask])
+    return out
+
+
+def slope(values: list[float]) -> float:
+    """Least-squares slope of ``values`` against 0, 1, 2, ... (NaNs dropped)."""
+    v = np.asarray(values, dtype=np.float64)
+    x = np.arange(len(v), dtype=np.float64)
+    keep = ~np.isnan(v)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(x[keep], v[keep], 1)[0])
+
+
+def evaluate(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, float]:
+    """All point metrics for one probability vector.
+
+    Returns
+    -------
+    dict
+        auc, gini, ks, brier, log_loss, ece, ece_to_base_rate, base_rate, mean_p,
+        capture_top5, capture_top10, rows.
+    """
+    y, p = _check(y, p)
+    base_rate = float(y.mean())
+    out: dict[str, Any] = {
+        "rows": float(len(y)),
+        "base_rate": base_rate,
+        "mean_p": float(p.mean()),
+        "auc": auc(y, p),
+        "gini": gini(y, p),
+        "ks": ks(y, p),
+        "brier": brier(y, p),
+        "log_loss": log_loss(y, p),
+        "ece": ece(y, p, bins),
+        "capture_top5": capture_rate(y, p, 0.05),
+        "capture_top10": capture_rate(y, p, 0.10),
+    }
+    out["ece_to_base_rate"] = out["ece"] / base_rate if base_rate > 0 else float("nan")
+    return out
+
+
+def gini_by_cause(y: np.ndarray, p: np.ndarray, cause: np.ndarray) -> dict[str, float]:
+    """Gini of each closure cause against all negatives (positives of other causes dropped).
+
+    Shows which causes a model ranks well; compare with the same figure for the truth.
+    """
+    y, p = _check(y, p)
+    cause = np.asarray(cause, dtype=object)
+    out: dict[str, float] = {}
+    for value in sorted({str(c) for c in cause[y > 0]}):
+        keep = (y == 0) | (cause == value)
+        out[value] = gini(y[keep], p[keep])
+    return out
+
+
+def oot_report(
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    period: np.ndarray,
+    cause: np.ndarray | None = None,
+    p_reference: np.ndarray | None = None,
+    bins: int = 10,
+) -> dict[str, Any]:
+    """Point metrics, Gini per period and its slope, Gini per cause and PSI.
+
+    Parameters
+    ----------
+    y, p : numpy.ndarray
+        Labels and probabilities of the evaluated rows.
+    period : numpy.ndarray
+        As-of date per row.
+    cause : numpy.ndarray, optional
+        Closure cause per row (positives).
+    p_reference : numpy.ndarray, optional
+        Probabilities of the reference (train) rows for the PSI.
+    bins : int
+        Bins for ECE, deciles and PSI.
+
+    Returns
+    -------
+    dict
+        ``metrics`` (evaluate), ``gini_by_month``, ``gini_slope``, ``gini_by_cause``,
+        ``psi`` (NaN without reference).
+    """
+    by_month = gini_by_period(y, p, period)
+    return {
+        "metrics": evaluate(y, p, bins),
+        "gini_by_month": by_month,
+        "gini_slope": slope(list(by_month.values())),
+        "gini_by_cause": {} if cause is None else gini_by_cause(y, p, cause),
+        "psi": float("nan") if p_reference is None else psi(p_reference, p, bins),
+    }
