@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pyarrow as pa
+
+from risk_model import contract as C
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_documents_the_contract_as_it_is():
+    # Regenerate with: python -c "from risk_model.contract import markdown_tables as m; print(m())"
+    assert C.markdown_tables() in README.read_text(encoding="utf-8")
+
+
+def test_readme_check_would_notice_a_changed_contract():
+    changed = C.markdown_tables().replace("Credit limit at the statement date", "Limit")
+    assert changed not in README.read_text(encoding="utf-8")
+
+
+def test_schema_carries_its_version():
+    assert C.HISTORY_SCHEMA.metadata[b"closure_risk_schema_version"] == C.SCHEMA_VERSION.encode()
+
+
+def test_field_names_are_unique_within_each_part():
+    for fields in (C.PROFILE_FIELDS, C.STATEMENT_FIELDS, C.TRANSACTION_FIELDS, C.TRUTH_FIELDS):
+        names = [f.name for f in fields]
+        assert len(names) == len(set(names))
+
+
+def test_nested_columns_are_lists_of_structs():
+    for column in (C.STATEMENTS, C.TRANSACTIONS):
+        field_type = C.HISTORY_SCHEMA.field(column).type
+        assert pa.types.is_list(field_type) and pa.types.is_struct(field_type.value_type)
+    assert not pa.types.is_list(C.HISTORY_SCHEMA.field(C.ACCOUNT_ID).type)
+
+
+def test_truth_has_one_probability_per_cause():
+    assert [c.replace("p_", "") for c in C.CAUSE_PROBABILITY_COLUMNS] == list(C.CAUSES)
+    assert set(C.CAUSE_PROBABILITY_COLUMNS) <= set(C.TRUTH_SCHEMA.names)
