@@ -1,0 +1,171 @@
+"""Evaluation plots as PNG files (matplotlib, Agg backend, no display needed).
+
+Each ``plot_*`` function writes one file and returns its path; :func:`save_plots` writes
+them all from a training result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+
+mpl.use("Agg")  # file output only; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from risk_model.modeling.metrics import _equal_frequency_bins  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_roc(path: Path, y: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
+    """ROC curves of several probability vectors on the same rows."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, p in curves.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=name)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (OOT)")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> Path:
+    """Mean predicted vs observed rate per equal-frequency bin."""
+    index = _equal_frequency_bins(p, bins)
+    n = np.maximum(np.bincount(index, minlength=bins), 1)
+    mean_p = np.bincount(index, p, bins) / n
+    rate = np.bincount(index, y, bins) / n
+    fig, ax = plt.subplots(figsize=(5, 5))
+    top = max(mean_p.max(), rate.max()) * 1.05
+    ax.plot([0, top], [0, top], color="grey", linestyle=":")
+    ax.plot(mean_p, rate, marker="o")
+    ax.set(
+        xlabel="mean predicted probability",
+        ylabel="observed closure rate",
+        title="Reliability (OOT, equal-frequency bins)",
+    )
+    return _save(fig, path)
+
+
+def plot_ks(path: Path, y: np.ndarray, p: np.ndarray) -> Path:
+    """Cumulative share of positives and negatives by descending score, with KS."""
+    order = np.argsort(-p, kind="stable")
+    ys = np.asarray(y, dtype=np.float64)[order]
+    pos = np.cumsum(ys) / max(ys.sum(), 1)
+    neg = np.cumsum(1 - ys) / max((1 - ys).sum(), 1)
+    share = np.arange(1, len(ys) + 1) / len(ys)
+    k = int(np.argmax(np.abs(pos - neg)))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(share, pos, label="closed")
+    ax.plot(share, neg, label="not closed")
+    ax.vlines(share[k], neg[k], pos[k], color="red", label=f"KS = {pos[k] - neg[k]:.3f}")
+    ax.set(xlabel="share of rows (riskiest first)", ylabel="cumulative share", title="KS (OOT)")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_score_distribution(path: Path, y: np.ndarray, points: np.ndarray) -> Path:
+    """Histogram of points by label (densities)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = np.linspace(points.min(), points.max(), 40)
+    for value, name in ((0, "not closed"), (1, "closed")):
+        ax.hist(points[y == value], bins=bins, density=True, alpha=0.5, label=name)
+    ax.set(xlabel="points (higher = safer)", ylabel="density", title="Score by label (OOT)")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_gini_by_month(path: Path, series: dict[str, dict[str, float]]) -> Path:
+    """Gini per as-of month for each named series (model, truth)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, by_month in series.items():
+        ax.plot(list(by_month), list(by_month.values()), marker="o", label=name)
+    ax.set(xlabel="as-of month", ylabel="Gini", title="Gini per month (OOT)")
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_importance(path: Path, names: Sequence[str], gain: np.ndarray, top: int = 30) -> Path:
+    """Top features by total gain."""
+    order = np.argsort(-np.asarray(gain), kind="stable")[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.25 * len(order) + 1)))
+    ax.barh([names[i] for i in order], np.asarray(gain)[order])
+    ax.set(xlabel="total gain", title="Feature importance (gain)")
+    return _save(fig, path)
+
+
+def plot_family_contributions(path: Path, by_family: dict[str, float]) -> Path:
+    """Mean absolute TreeSHAP contribution (log-odds) per feature family."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(list(by_family), list(by_family.values()))
+    ax.set(ylabel="mean |contribution| (log-odds)", title="Contribution by feature family (OOT)")
+    return _save(fig, path)
+
+
+def family_contributions(
+    contrib: np.ndarray, feature_names: Sequence[str], catalogue: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Mean over rows of the absolute summed contribution of each family's features.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray
+        ``pred_contrib`` output, shape (n, features + 1); the bias column is ignored.
+    feature_names : sequence of str
+        Column order of ``contrib``.
+    catalogue : list of dict
+        Feature catalogue with ``name`` and ``family``.
+    """
+    family = {c["name"]: c.get("family", "other") for c in catalogue}
+    out: dict[str, float] = {}
+    for fam in sorted({family.get(n, "other") for n in feature_names}):
+        cols = [i for i, n in enumerate(feature_names) if family.get(n, "other") == fam]
+        out[fam] = float(np.mean(np.abs(contrib[:, cols].sum(axis=1))))
+    return out
+
+
+def save_plots(
+    outdir: Path,
+    *,
+    y: np.ndarray,
+    prob: np.ndarray,
+    points: np.ndarray,
+    truth: np.ndarray | None,
+    report: dict[str, Any],
+    feature_names: Sequence[str],
+    gain: np.ndarray,
+    by_family: dict[str, float],
+) -> list[Path]:
+    """Write every evaluation plot for the OOT rows into ``outdir``.
+
+    Returns
+    -------
+    list of Path
+        The PNG files written.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    curves = {"model": prob} | ({} if truth is None else {"truth": truth})
+    months = {"model": report["oot"]["gini_by_month"]}
+    if "truth" in report:
+        months["truth"] = report["truth"]["gini_by_month"]
+    return [
+        plot_roc(outdir / "roc.png", y, curves),
+        plot_reliability(outdir / "reliability.png", y, prob),
+        plot_ks(outdir / "ks.png", y, prob),
+        plot_score_distribution(outdir / "score_distribution.png", y, points),
+        plot_gini_by_month(outdir / "gini_by_month.png", months),
+        plot_importance(outdir / "feature_importance_gain.png", feature_names, gain),
+        plot_family_contributions(outdir / "contribution_by_family.png", by_family),
+    ]
