@@ -14,11 +14,11 @@ import matplotlib as mpl
 
 mpl.use("Agg")  # file output only; must precede pyplot
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
 
-from risk_model.modeling.metrics import _equal_frequency_bins  # noqa: E402
+from risk_model.modeling.metrics import _equal_frequency_bins
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

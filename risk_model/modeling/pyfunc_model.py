@@ -31,7 +31,7 @@ class ClosureRiskModel(mlflow.pyfunc.PythonModel):
 
     # ``model_input`` is left unannotated: MLflow would otherwise derive a second,
     # type-hint-based schema that competes with the logged signature.
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:  # noqa: ANN001
+    def predict(self, context, model_input, params=None) -> pd.DataFrame:
         """Return probability, points and band for every input row."""
         frame = pd.DataFrame(model_input)
         prob = self.artefact.predict_proba(self.artefact.matrix(frame))
