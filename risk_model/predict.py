@@ -1,0 +1,479 @@
+"""Score account histories: calibrated closure probability, points, band and reasons.
+
+>>> from risk_model.predict import load
+>>> predictor = load("data/models/<version>")        # or models:/closure-risk@champion
+>>> scores = predictor.predict(histories, as_of=datetime.date(2026, 10, 31))
+>>> one = predictor.predict_one(record, as_of=datetime.date(2026, 10, 31))
+
+``as_of`` defaults to today's date; pass the extract date explicitly for reproducible
+scores. Features are built exactly as in training (point-in-time at ``as_of``) with the
+merchant-risk table and policy calendar frozen in the model artefact.
+
+Output columns (:data:`OUTPUT_COLUMNS`), one row per account in input order:
+``account_id``, ``as_of``, ``probability`` (calibrated P(closed within the horizon)),
+``points`` (higher = safer), ``band``, ``reasons`` (up to four dicts: ``code``,
+``cause``, ``text``, ``contribution``; see :mod:`risk_model.reasons`), ``top_cause`` and
+``model_version``.
+
+A row's values do not depend on the other rows of the batch: ``predict_one`` returns
+exactly the batch row (same floats), and re-ordering or splitting a batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from risk_model import contract as C
+from risk_model import reasons as R
+from risk_model.modeling.artefact import ArtefactError, ModelArtefact, load_artefact
+from risk_model.records import from_records
+from risk_model.validation import ContractError, Problem, split_valid, validate_histories
+
+DEFAULT_MODEL = "models:/closure-risk@champion"
+ARTEFACT_NAME = "artefact"
+PROBABILITY, POINTS, BAND, REASONS, TOP_CAUSE, MODEL_VERSION = (
+    "probability",
+    "points",
+    "band",
+    "reasons",
+    "top_cause",
+    "model_version",
+)
+OUTPUT_COLUMNS = (C.ACCOUNT_ID, C.AS_OF, PROBABILITY, POINTS, BAND, REASONS, TOP_CAUSE,
+                  MODEL_VERSION)  # fmt: skip
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field(C.ACCOUNT_ID, pa.string()),
+        pa.field(C.AS_OF, pa.date32()),
+        pa.field(PROBABILITY, pa.float64()),
+        pa.field(POINTS, pa.float64()),
+        pa.field(BAND, pa.string()),
+        pa.field(REASONS, R.REASONS_TYPE),
+        pa.field(TOP_CAUSE, pa.string()),
+        pa.field(MODEL_VERSION, pa.string()),
+    ]
+)
+ReasonsMode = Literal["needed", "all", "none"]
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ModelLoadError(ArtefactError):
+    """The model cannot be found, downloaded or verified."""
+
+
+def _resolve_local(model: str | os.PathLike[str]) -> Path:
+    """Return the artefact directory for a local path (artefact or MLflow model folder)."""
+    path = Path(model)
+    nested = path / "artifacts" / ARTEFACT_NAME
+    return nested if nested.is_dir() else path
+
+
+def _download(uri: str, tracking_uri: str | None) -> ModelArtefact:
+    """Download an MLflow model (or a run's model) and load its verified artefact."""
+    import mlflow  # imported lazily: a local artefact needs no MLflow start-up
+
+    from risk_model.modeling.tracking import resolve_tracking_uri
+
+    store = resolve_tracking_uri(tracking_uri)
+    with tempfile.TemporaryDirectory(prefix="closure-risk-model-") as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=tmp, tracking_uri=store
+            )
+        except Exception as exc:  # MLflow raises many types for unknown models / stores
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"cannot load model {uri!r} from {store}: {first}") from exc
+        # The artefact is read fully into memory, so the download can be deleted after.
+        return load_artefact(_resolve_local(local))
+
+
+def load_model_artefact(
+    model: str | os.PathLike[str] | None = None, *, tracking_uri: str | None = None
+) -> ModelArtefact:
+    """Find, verify and load a model artefact.
+
+    Parameters
+    ----------
+    model : str or path, optional
+        An artefact directory, an MLflow model directory, a ``models:/...`` or
+        ``runs:/...`` URI, or an MLflow run id; default :data:`DEFAULT_MODEL`.
+    tracking_uri : str, optional
+        MLflow store; default ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
+
+    Returns
+    -------
+    ModelArtefact
+        The artefact, checksums verified.
+
+    Raises
+    ------
+    ModelLoadError
+        When the model is unknown, unreachable, incomplete or altered.
+    """
+    model = DEFAULT_MODEL if model is None else model
+    text = os.fspath(model)
+    try:
+        if text.startswith(("models:/", "runs:/")):
+            return _download(text, tracking_uri)
+        if Path(text).exists():
+            return load_artefact(_resolve_local(text))
+        if _RUN_ID.match(text):
+            return _download(f"runs:/{text}/model", tracking_uri)
+    except ModelLoadError:
+        raise
+    except ArtefactError as exc:
+        raise ModelLoadError(f"model {text!r} refused: {exc}") from exc
+    raise ModelLoadError(
+        f"model {text!r} not found: give an artefact directory, a models:/ or runs:/ URI "
+        "or an MLflow run id"
+    )
+
+
+def _as_table(histories: Any) -> pa.Table:
+    """Accept an Arrow table, record batch, DataFrame, parquet path or record dict(s)."""
+    if isinstance(histories, pa.Table):
+        return histories
+    if isinstance(histories, pa.RecordBatch):
+        return pa.Table.from_batches([histories])
+    if isinstance(histories, pd.DataFrame):
+        try:
+            return pa.Table.from_pandas(histories, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return from_records(histories.to_dict(orient="records"))
+    if isinstance(histories, str | os.PathLike):
+        try:
+            return pq.read_table(histories)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise ValueError(f"cannot read histories from {os.fspath(histories)!r}: {exc}") from exc
+    if isinstance(histories, Mapping) or (
+        isinstance(histories, Sequence) and not isinstance(histories, bytes)
+    ):
+        return from_records(histories)
+    raise TypeError(f"cannot score histories of type {type(histories).__name__}")
+
+
+class Predictor:
+    """Scores account histories with one verified model artefact.
+
+    Parameters
+    ----------
+    artefact : ModelArtefact
+        Loaded artefact (see :func:`load`).
+    num_threads : int
+        LightGBM threads for batch scoring (``predict_one`` always uses one).
+
+    Notes
+    -----
+    Thread-safe: scoring reads the artefact and keeps no state between calls.
+    """
+
+    def __init__(self, artefact: ModelArtefact, *, num_threads: int = 1) -> None:
+        from risk_model.features import feature_names  # features import lightgbm-free code
+
+        self.artefact = artefact
+        self.num_threads = num_threads
+        self.model_version = artefact.version
+        by_name = {entry["name"]: entry for entry in artefact.spec["catalogue"]}
+        missing = [n for n in artefact.feature_names if n not in by_name]
+        unknown = [n for n in artefact.feature_names if n not in feature_names()]
+        if missing or unknown:
+            raise ModelLoadError(
+                f"model {self.model_version} does not match this package's features "
+                f"(uncatalogued: {missing}, unknown: {unknown})"
+            )
+        self.catalogue = [by_name[n] for n in artefact.feature_names]
+        self.causes = [entry["cause"] for entry in self.catalogue]
+        self.lowest_band = artefact.scale.band_names[0]
+
+    def features(self, valid: pa.Table, as_of: dt.date) -> tuple[pd.DataFrame, np.ndarray]:
+        """Build model features for validated histories, rows in input order.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Feature rows of the accounts open at ``as_of``, in input order.
+        open_mask : numpy.ndarray
+            Which input rows have features (accounts open at ``as_of``).
+        """
+        from risk_model.features import build_features
+
+        frame = build_features(
+            valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self.artefact.policy
+        )
+        ids = valid[C.ACCOUNT_ID].to_numpy(zero_copy_only=False)
+        position = pd.Index(frame[C.ACCOUNT_ID]).get_indexer(ids)
+        open_mask = position >= 0
+        return frame.iloc[position[open_mask]].reset_index(drop=True), open_mask
+
+    def score_arrow(
+        self, valid: pa.Table, as_of: dt.date, *, reasons: ReasonsMode = "needed",
+        num_threads: int | None = None,
+    ) -> tuple[pa.Table, np.ndarray]:  # fmt: skip
+        """Score validated histories into an Arrow table (:data:`OUTPUT_SCHEMA`).
+
+        Parameters
+        ----------
+        valid : pyarrow.Table
+            Canonical, validated histories (e.g. the first output of ``split_valid``).
+        as_of : datetime.date
+            Scoring date.
+        reasons : {"needed", "all", "none"}
+            Rows that get reasons: above the lowest band, all, or none.
+        num_threads : int, optional
+            LightGBM threads; default the predictor's.
+
+        Returns
+        -------
+        scores : pyarrow.Table
+            One row per account open at ``as_of``, in input order.
+        open_mask : numpy.ndarray
+            Which input rows were scored (the others were not open at ``as_of``).
+        """
+        if reasons not in ("needed", "all", "none"):
+            raise ValueError(f"reasons must be 'needed', 'all' or 'none', got {reasons!r}")
+        threads = self.num_threads if num_threads is None else num_threads
+        art = self.artefact
+        frame, open_mask = self.features(valid, as_of)
+        matrix = art.matrix(frame)
+        prob = art.calibrate(art.predict_raw(matrix, num_threads=threads))
+        points = art.points(prob)
+        bands = art.bands(points)
+        n = len(frame)
+        need = {
+            "all": np.ones(n, dtype=bool),
+            "none": np.zeros(n, dtype=bool),
+            "needed": bands != self.lowest_band,
+        }[reasons]
+        top = np.full(n, None, dtype=object)
+        explained = R.empty_reasons(0)
+        if need.any():
+            contrib = art.contributions(matrix[need], num_threads=threads)
+            explained = R.top_reasons(contrib, matrix[need], self.catalogue)
+            top[need] = R.top_causes(contrib, self.causes)
+        counts = np.zeros(n, dtype=np.int32)
+        counts[need] = np.diff(explained.offsets.to_numpy())
+        offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+        reason_lists = pa.ListArray.from_arrays(offsets, explained.values, type=R.REASONS_TYPE)
+        table = pa.Table.from_arrays(
+            [
+                pa.array(frame[C.ACCOUNT_ID].to_numpy(dtype=object), pa.string()),
+                pa.array(np.full(n, np.datetime64(as_of, "D")), pa.date32()),
+                pa.array(prob, pa.float64()),
+                pa.array(points, pa.float64()),
+                pa.array(bands, pa.string()),
+                reason_lists,
+                pa.array(top, pa.string()),
+                pa.array(np.full(n, self.model_version, dtype=object), pa.string()),
+            ],
+            schema=OUTPUT_SCHEMA,
+        )
+        return table, open_mask
+
+    def score(
+        self, histories: Any, as_of: dt.date | None = None, *, reasons: ReasonsMode = "needed"
+    ) -> tuple[pd.DataFrame, pa.Table]:
+        """Score the valid accounts and return the rejected ones with reasons.
+
+        Parameters
+        ----------
+        histories : pyarrow.Table, pandas.DataFrame, path or record dict(s)
+            Account histories in the contract's nested form.
+        as_of : datetime.date, optional
+            Scoring date; default today (pass the extract date for reproducible scores).
+        reasons : {"needed", "all", "none"}
+            Which rows get reasons.
+
+        Returns
+        -------
+        scored : pandas.DataFrame
+            :data:`OUTPUT_COLUMNS`, valid accounts in input order.
+        rejects : pyarrow.Table
+            ``account_id``, ``row`` (input position) and ``reason``.
+
+        Raises
+        ------
+        ContractError
+            For table-level problems (required columns missing or mistyped).
+        """
+        as_of = as_of or dt.date.today()
+        table = _as_table(histories)
+        valid, rejects = split_valid(table, as_of=as_of)
+        scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons)
+        if not open_mask.all():
+            rejects = _add_not_open(valid, open_mask, rejects, table, as_of)
+        return to_frame(scores), rejects
+
+    def predict(
+        self, histories: Any, as_of: dt.date | None = None, *, reasons: ReasonsMode = "needed"
+    ) -> pd.DataFrame:
+        """Score a batch of account histories; every account must be valid.
+
+        Parameters
+        ----------
+        histories : pyarrow.Table, pandas.DataFrame, path or record dict(s)
+            Account histories in the contract's nested form.
+        as_of : datetime.date, optional
+            Scoring date; default today (pass the extract date for reproducible scores).
+        reasons : {"needed", "all", "none"}
+            ``needed`` (default): reasons for accounts above the lowest band only;
+            ``all``: every account; ``none``: no reasons (fastest). Accounts without
+            reasons get an empty list and ``top_cause`` None.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`OUTPUT_COLUMNS`, one row per account, in input order.
+
+        Raises
+        ------
+        ContractError
+            Listing every invalid account and problem (use :meth:`score` to go on).
+        """
+        return self._predict(_as_table(histories), as_of, reasons, self.num_threads)
+
+    def _predict(
+        self, table: pa.Table, as_of: dt.date | None, reasons: ReasonsMode, threads: int
+    ) -> pd.DataFrame:
+        as_of = as_of or dt.date.today()
+        valid = validate_histories(table, as_of=as_of)
+        scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons, num_threads=threads)
+        if not open_mask.all():
+            ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask)).to_pylist()
+            raise ContractError([_not_open_problem(np.flatnonzero(~open_mask), ids, as_of)])
+        return to_frame(scores)
+
+    def predict_one(self, record: Mapping[str, Any], as_of: dt.date | None = None) -> dict:
+        """Score one account record (a dict / parsed JSON), always with reasons.
+
+        Returns exactly the values of the same account's batch row scored with
+        ``reasons="all"``. Uses one LightGBM thread; safe to call from many threads.
+
+        Raises
+        ------
+        ContractError
+            When the record does not meet the contract.
+        """
+        if not isinstance(record, Mapping):
+            raise TypeError("predict_one takes one account record (a dict)")
+        frame = self._predict(from_records(record), as_of, "all", 1)
+        return frame.iloc[0].to_dict()
+
+
+def to_frame(scores: pa.Table) -> pd.DataFrame:
+    """Convert scores to pandas: reasons as lists of dicts, ``as_of`` as dates."""
+    data = {name: scores[name].to_pylist() for name in (C.ACCOUNT_ID, C.AS_OF, REASONS, TOP_CAUSE)}
+    frame = pd.DataFrame(
+        {
+            C.ACCOUNT_ID: pd.Series(data[C.ACCOUNT_ID], dtype=object),
+            C.AS_OF: pd.Series(data[C.AS_OF], dtype=object),
+            PROBABILITY: scores[PROBABILITY].to_numpy(),
+            POINTS: scores[POINTS].to_numpy(),
+            BAND: pd.Series(scores[BAND].to_pylist(), dtype=object),
+            REASONS: pd.Series(data[REASONS], dtype=object),
+            TOP_CAUSE: pd.Series(data[TOP_CAUSE], dtype=object),
+            MODEL_VERSION: pd.Series(scores[MODEL_VERSION].to_pylist(), dtype=object),
+        }
+    )
+    return frame
+
+
+def _not_open_problem(rows: np.ndarray, ids: list[str], as_of: dt.date) -> Problem:
+    return Problem(
+        C.OPEN_DATE, "not_open", f"account not open at the as-of date {as_of}",
+        "score it at a later as-of date", rows, tuple(ids),
+    )  # fmt: skip
+
+
+def _add_not_open(
+    valid: pa.Table, open_mask: np.ndarray, rejects: pa.Table, table: pa.Table, as_of: dt.date
+) -> pa.Table:
+    """Add the valid-but-not-open accounts to the rejects (input row positions)."""
+    bad_ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask))
+    input_ids = table[C.ACCOUNT_ID].cast(pa.string()).to_numpy(zero_copy_only=False)
+    rows = pd.Index(input_ids).get_indexer(bad_ids.to_numpy(zero_copy_only=False))
+    problem = _not_open_problem(rows, bad_ids.to_pylist(), as_of)
+    extra = pa.table(
+        {
+            C.ACCOUNT_ID: bad_ids.cast(pa.string()),
+            "row": pa.array(rows, pa.int64()),
+            "reason": pa.array([f"{problem.field}: {problem.message}"] * len(rows), pa.string()),
+        }
+    )
+    return pa.concat_tables([rejects, extra.cast(rejects.schema)]).sort_by("row")
+
+
+def load(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    tracking_uri: str | None = None,
+    num_threads: int = 1,
+) -> Predictor:
+    """Load a verified model and return its :class:`Predictor`.
+
+    Parameters
+    ----------
+    model : str or path, optional
+        Artefact directory, ``models:/...`` / ``runs:/...`` URI or MLflow run id;
+        default the registry's champion (:data:`DEFAULT_MODEL`).
+    tracking_uri : str, optional
+        MLflow store; default ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
+    num_threads : int
+        LightGBM threads for batch scoring.
+
+    Returns
+    -------
+    Predictor
+
+    Raises
+    ------
+    ModelLoadError
+        When the model is unknown, incomplete or altered (checksums are verified first).
+    """
+    return Predictor(load_model_artefact(model, tracking_uri=tracking_uri), num_threads=num_threads)
+
+
+_CACHE: dict[str, Predictor] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def predict(
+    histories_or_record: Any,
+    model: str | os.PathLike[str] | None = None,
+    as_of: dt.date | None = None,
+) -> pd.DataFrame | dict:
+    """Score histories (batch) or one record with a cached predictor.
+
+    Parameters
+    ----------
+    histories_or_record : dict, table, DataFrame or path
+        One account record (returns a dict, with reasons) or a batch (returns a DataFrame
+        with reasons for accounts above the lowest band).
+    model : str or path, optional
+        As in :func:`load`; the loaded predictor is cached per value.
+    as_of : datetime.date, optional
+        Scoring date; default today.
+
+    Returns
+    -------
+    dict or pandas.DataFrame
+    """
+    key = os.fspath(model) if model is not None else DEFAULT_MODEL
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = load(model)
+        predictor = _CACHE[key]
+    if isinstance(histories_or_record, Mapping):
+        return predictor.predict_one(histories_or_record, as_of)
+    return predictor.predict(histories_or_record, as_of)

@@ -1,0 +1,228 @@
+"""Reason codes: why an account's closure risk is high, from exact TreeSHAP contributions.
+
+LightGBM's ``predict(..., pred_contrib=True)`` gives, per account, one contribution per
+feature in raw log-odds plus the expected value (last column); they add up to the raw
+score. From them:
+
+* only factors that *raise* risk (positive contribution) are reported;
+* the reasons are the features with the largest positive contributions (up to four,
+  largest first, ties in catalogue order), each with the catalogue's plain-language
+  template filled with the account's own value;
+* ``top_cause`` is the closure cause (``contract.CAUSES``) whose features' contributions
+  sum to the largest positive total (net of that cause's risk-lowering factors).
+
+Missing or non-finite values, and features without a template, get a generic text built
+from the feature's definition, so a text never prints "nan" or "inf".
+
+Everything works on whole arrays; reasons come back as one Arrow ``list<struct>`` column
+(:data:`REASON_TYPE`) built from flat arrays and list offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from risk_model import contract as C
+
+MAX_REASONS = 4
+CODE, CAUSE, TEXT, CONTRIBUTION = "code", "cause", "text", "contribution"
+REASON_TYPE = pa.struct(
+    [
+        pa.field(CODE, pa.string()),
+        pa.field(CAUSE, pa.string()),
+        pa.field(TEXT, pa.string()),
+        pa.field(CONTRIBUTION, pa.float64()),
+    ]
+)
+REASONS_TYPE = pa.list_(REASON_TYPE)
+_NAN_CLAUSE = re.compile(r";?\s*NaN\b[^.;]*", flags=re.IGNORECASE)
+
+
+def generic_text(entry: Mapping[str, Any], value: float) -> str:
+    """Return a plain text for a feature without a usable template or value.
+
+    Parameters
+    ----------
+    entry : mapping
+        Catalogue entry with at least ``name``; ``definition``, ``unit`` optional.
+    value : float
+        The account's value (may be NaN).
+
+    Returns
+    -------
+    str
+        ``"<definition>: <value> <unit>"``, or ``"<definition>: no data"`` when the value
+        is missing or not finite. Never contains "nan" or "inf".
+    """
+    definition = str(entry.get("definition") or entry["name"].replace("_", " "))
+    definition = _NAN_CLAUSE.sub("", definition).strip().rstrip(".").strip()
+    if value is None or not np.isfinite(value):
+        return f"{definition}: no data"
+    unit = str(entry.get("unit") or "")
+    shown = f"{float(value):.4g}"
+    return f"{definition}: {shown} {unit}".strip()
+
+
+def reason_text(entry: Mapping[str, Any], value: float) -> str:
+    """Return the customer-facing text for one feature and value.
+
+    Parameters
+    ----------
+    entry : mapping
+        Catalogue entry (``name``, ``reason`` template formatted with ``value=``, ...).
+    value : float
+        The account's value of the feature.
+
+    Returns
+    -------
+    str
+        The filled template, or :func:`generic_text` when the value is missing / not
+        finite or the feature has no template.
+    """
+    template = entry.get("reason") or ""
+    if not template or value is None or not np.isfinite(value):
+        return generic_text(entry, value)
+    try:
+        return template.format(value=float(value))
+    except (ValueError, KeyError, IndexError):
+        return generic_text(entry, value)
+
+
+def check_contributions(contrib: np.ndarray, raw: np.ndarray, *, atol: float = 1e-9) -> None:
+    """Raise if contributions plus expected value do not reproduce the raw scores.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray
+        ``(n, k + 1)`` contributions, last column the expected value.
+    raw : numpy.ndarray
+        ``(n,)`` raw log-odds for the same rows.
+    atol : float
+        Absolute tolerance.
+
+    Raises
+    ------
+    ValueError
+        When a row's contributions do not add up to its raw score.
+    """
+    total = np.asarray(contrib, dtype=np.float64).sum(axis=1)
+    if not np.allclose(total, raw, rtol=0.0, atol=atol):
+        worst = float(np.max(np.abs(total - raw)))
+        raise ValueError(f"contributions do not add up to the raw score (max gap {worst:.3g})")
+
+
+def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
+    """Sum feature contributions by closure cause.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray
+        ``(n, k)`` or ``(n, k + 1)`` contributions (a trailing expected-value column is
+        ignored).
+    causes : sequence of str
+        Cause of each of the ``k`` features (values in ``contract.CAUSES``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, len(contract.CAUSES))`` net contribution per cause, columns in
+        ``contract.CAUSES`` order.
+    """
+    k = len(causes)
+    onehot = np.zeros((k, len(C.CAUSES)), dtype=np.float64)
+    onehot[np.arange(k), [C.CAUSES.index(c) for c in causes]] = 1.0
+    return np.asarray(contrib, dtype=np.float64)[:, :k] @ onehot
+
+
+def top_causes(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
+    """Return the cause with the largest positive net contribution per row.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray
+        ``(n, k)`` or ``(n, k + 1)`` contributions.
+    causes : sequence of str
+        Cause of each feature.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of cause names; ``None`` where no cause raises the risk.
+    """
+    totals = cause_totals(contrib, causes)
+    out = np.asarray(C.CAUSES, dtype=object)[np.argmax(totals, axis=1)]
+    out[~(totals.max(axis=1, initial=0.0) > 0.0)] = None
+    return out
+
+
+def top_reasons(
+    contrib: np.ndarray,
+    values: np.ndarray,
+    catalogue: Sequence[Mapping[str, Any]],
+    *,
+    max_reasons: int = MAX_REASONS,
+) -> pa.ListArray:
+    """Build the reasons of each row from its contributions and feature values.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray
+        ``(n, k)`` or ``(n, k + 1)`` contributions (log-odds).
+    values : numpy.ndarray
+        ``(n, k)`` feature values the contributions were computed from.
+    catalogue : sequence of mapping
+        One entry per feature, in the same order (``name``, ``cause``, ``reason``,
+        ``definition``, ``unit``).
+    max_reasons : int
+        Most reasons per row.
+
+    Returns
+    -------
+    pyarrow.ListArray
+        Type :data:`REASONS_TYPE`: per row up to ``max_reasons`` structs (code, cause,
+        text, contribution), largest contribution first; only positive contributions.
+    """
+    k = len(catalogue)
+    feats = np.asarray(contrib, dtype=np.float64)[:, :k]
+    values = np.asarray(values, dtype=np.float64)
+    n = feats.shape[0]
+    take = min(max_reasons, k)
+    # Stable sort on the negated contribution: ties keep catalogue order.
+    order = np.argsort(-feats, axis=1, kind="stable")[:, :take]
+    picked = np.take_along_axis(feats, order, axis=1)
+    keep = picked > 0.0
+    rows = np.broadcast_to(np.arange(n)[:, None], order.shape)[keep]
+    cols = order[keep]
+    amounts = picked[keep]
+    counts = keep.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    texts = np.empty(cols.size, dtype=object)
+    chosen = values[rows, cols]
+    # Format per feature (a short loop over the catalogue), not per account.
+    for feature in np.unique(cols).tolist():
+        at = np.flatnonzero(cols == feature)
+        entry = catalogue[feature]
+        texts[at] = [reason_text(entry, v) for v in chosen[at].tolist()]
+    names = np.asarray([e["name"] for e in catalogue], dtype=object)
+    causes = np.asarray([e["cause"] for e in catalogue], dtype=object)
+    items = pa.StructArray.from_arrays(
+        [
+            pa.array(names[cols], pa.string()),
+            pa.array(causes[cols], pa.string()),
+            pa.array(texts, pa.string()),
+            pa.array(amounts, pa.float64()),
+        ],
+        fields=list(REASON_TYPE),
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASONS_TYPE)
+
+
+def empty_reasons(n: int) -> pa.ListArray:
+    """Return ``n`` empty reason lists."""
+    offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array([], REASON_TYPE), type=REASONS_TYPE)

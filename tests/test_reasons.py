@@ -1,0 +1,126 @@
+import re
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from risk_model import contract as C
+from risk_model import reasons as R
+
+CATALOGUE = [
+    {"name": "dpd_now", "cause": "overdue", "definition": "Days past due.", "unit": "days",
+     "reason": "the latest statement was {value:.0f} days past due"},
+    {"name": "round_share_6m", "cause": "cashout", "definition": "Round share.", "unit": "share",
+     "reason": "{value:.0%} of purchases were round amounts"},
+    {"name": "months_since_kyc", "cause": "regulatory", "unit": "months",
+     "definition": "Months since the latest identity check; NaN if unknown or after as-of.",
+     "reason": "identity data were last checked {value:.0f} months ago"},
+    {"name": "age_years", "cause": "regulatory", "definition": "as-of year - birth year.",
+     "unit": "years", "reason": ""},
+    {"name": "months_since_purchase", "cause": "dormancy", "unit": "months",
+     "definition": "Months from the last purchase; NaN if none in 36 months.",
+     "reason": "no purchase in the last {value:.0f} months"},
+    {"name": "legacy_unmigrated", "cause": "migration", "definition": "Legacy flag.",
+     "unit": "flag", "reason": "the account is still on the retired product version"},
+]  # fmt: skip
+CAUSES = [e["cause"] for e in CATALOGUE]
+
+
+def test_reason_text_fills_the_template_with_the_value():
+    assert R.reason_text(CATALOGUE[0], 45.0) == "the latest statement was 45 days past due"
+    assert R.reason_text(CATALOGUE[1], 0.625) == "62% of purchases were round amounts"
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, None])
+@pytest.mark.parametrize("entry", CATALOGUE)
+def test_reason_text_never_prints_nan_or_inf(entry, value):
+    text = R.reason_text(entry, value)
+    assert text
+    assert not re.search(r"\b(nan|inf)\b", text, flags=re.IGNORECASE), text
+
+
+def test_feature_without_template_gets_a_generic_text_with_its_value():
+    assert R.reason_text(CATALOGUE[3], 19.0) == "as-of year - birth year: 19 years"
+    assert R.reason_text(CATALOGUE[3], 19.0) != R.reason_text(CATALOGUE[3], 20.0)
+
+
+def test_broken_template_falls_back_instead_of_raising():
+    entry = {**CATALOGUE[0], "reason": "bad {other} template"}
+    assert R.reason_text(entry, 3.0) == "Days past due: 3 days"
+
+
+def test_top_reasons_keeps_positive_factors_largest_first_at_most_four():
+    contrib = np.array(
+        [
+            [0.5, -0.2, 0.1, 0.3, 0.05, 0.7, -1.0],  # last column: expected value
+            [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -1.0],
+            [0.0, 0.2, 0.0, 0.0, 0.0, 0.0, -1.0],
+        ]
+    )
+    values = np.array([[30, 0.1, 12, 19, 2, 1], [0, 0, 1, 40, 0, 0], [0, 0.5, 1, 30, 0, 0]], float)
+    out = R.top_reasons(contrib, values, CATALOGUE).to_pylist()
+    assert [r["code"] for r in out[0]] == [
+        "legacy_unmigrated",
+        "dpd_now",
+        "age_years",
+        "months_since_kyc",
+    ]
+    assert [r["contribution"] for r in out[0]] == [0.7, 0.5, 0.3, 0.1]
+    assert out[0][1] == {
+        "code": "dpd_now",
+        "cause": "overdue",
+        "text": "the latest statement was 30 days past due",
+        "contribution": 0.5,
+    }
+    assert out[1] == []  # nothing raises the risk: no reason
+    assert [r["code"] for r in out[2]] == ["round_share_6m"]
+
+
+def test_top_reasons_ties_keep_catalogue_order():
+    contrib = np.array([[0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.0]])
+    out = R.top_reasons(contrib, np.ones((1, 6)), CATALOGUE, max_reasons=3).to_pylist()
+    assert [r["code"] for r in out[0]] == ["dpd_now", "round_share_6m", "months_since_kyc"]
+
+
+def test_top_reasons_of_no_rows_is_empty():
+    out = R.top_reasons(np.zeros((0, 7)), np.zeros((0, 6)), CATALOGUE)
+    assert len(out) == 0 and out.type == R.REASONS_TYPE
+
+
+def test_top_cause_is_the_largest_positive_net_cause_total():
+    # regulatory features sum to 0.5 (two of them), beating overdue's single 0.4.
+    contrib = np.array(
+        [
+            [0.4, 0.0, 0.25, 0.25, 0.0, 0.0, -2.0],
+            [0.4, 0.0, 0.45, -0.25, 0.0, 0.0, -2.0],
+            [-0.1, -0.1, 0.0, 0.0, -0.3, 0.0, -2.0],
+        ]
+    )
+    totals = R.cause_totals(contrib, CAUSES)
+    assert totals.shape == (3, len(C.CAUSES))
+    np.testing.assert_allclose(totals[0], [0.4, 0.0, 0.5, 0.0, 0.0])
+    assert list(R.top_causes(contrib, CAUSES)) == ["regulatory", "overdue", None]
+
+
+def test_lightgbm_contributions_add_up_to_the_raw_score():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(x[:, 0]) + rng.normal(size=400) > 0.5).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+        lgb.Dataset(x, y),
+        num_boost_round=30,
+    )
+    raw = booster.predict(x, raw_score=True)
+    contrib = booster.predict(x, pred_contrib=True)
+    assert contrib.shape == (400, 7)
+    R.check_contributions(contrib, raw, atol=1e-9)
+    shifted = contrib.copy()
+    shifted[0, 0] += 1e-3
+    with pytest.raises(ValueError, match="do not add up"):
+        R.check_contributions(shifted, raw)
+
+
+def test_empty_reasons():
+    assert R.empty_reasons(3).to_pylist() == [[], [], []]
