@@ -1,0 +1,52 @@
+"""Activity / dormancy family: recency, active months, spend and its trend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cube, rowsum
+
+NAMES = (
+    "months_since_purchase", "active_months_3m", "active_months_6m", "active_months_12m",
+    "spend_3m", "spend_6m", "spend_12m", "purchases_3m", "purchases_12m",
+    "spend_trend_3v3", "count_trend_3v3", "days_since_txn",
+)  # fmt: skip
+
+
+def _trend(recent: np.ndarray, before: np.ndarray) -> np.ndarray:
+    tot = recent + before
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tot > 0, (recent - before) / np.where(tot > 0, tot, 1.0), np.nan)
+
+
+def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
+    """Return activity features as (n_asof, n_acc) arrays; NaN where transactions unknown."""
+    if tx is None:
+        return {}
+    n_asof = len(grid.asof_day)
+    out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
+    pur = np.where(tx.is_purchase, tx.period, -1)
+    c_n = cube(grid, n_acc, tx.acct, pur)
+    c_amt = cube(grid, n_acc, tx.acct, pur, tx.amount)
+    c_last = cube(grid, n_acc, tx.acct, tx.period, tx.day.astype(np.float64), how="max")
+    months = np.arange(LOOKBACK_MONTHS)[:, None]
+    for k in range(n_asof):
+        cols = grid.month_columns(k, LOOKBACK_MONTHS)
+        n = c_n[cols]
+        amt = c_amt[cols]
+        last = np.where(n > 0, months, -1).max(0)
+        out["months_since_purchase"][k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
+        for w in (3, 6, 12):
+            out[f"active_months_{w}m"][k] = (n[-w:] > 0).sum(0)
+            out[f"spend_{w}m"][k] = rowsum(amt[-w:])
+        for w in (3, 12):
+            out[f"purchases_{w}m"][k] = rowsum(n[-w:])
+        out["spend_trend_3v3"][k] = _trend(rowsum(amt[-3:]), rowsum(amt[-6:-3]))
+        out["count_trend_3v3"][k] = _trend(rowsum(n[-3:]), rowsum(n[-6:-3]))
+        lastday = c_last[cols].max(0)
+        out["days_since_txn"][k] = np.where(
+            np.isfinite(lastday), grid.asof_day[k] - lastday, np.nan
+        )
+    for arr in out.values():
+        arr[:, ~tx.known] = np.nan
+    return out

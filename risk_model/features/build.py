@@ -1,0 +1,145 @@
+"""Assemble the point-in-time feature frame for one or many as-of dates in one pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from risk_model import contract as C
+from risk_model.features import activity, cashout, overdue, profile
+from risk_model.features import merchant_risk as merchants
+from risk_model.features.catalogue import feature_names
+from risk_model.features.monthly import (
+    day_number,
+    make_grid,
+    read_statements,
+    read_transactions,
+)
+from risk_model.policy import PolicyCalendar
+
+
+def _as_dates(as_of: dt.date | Sequence[dt.date]) -> list[dt.date]:
+    dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
+    out = []
+    for d in dates:
+        if isinstance(d, dt.datetime):  # a datetime is a date subclass: keep the calendar day
+            d = d.date()
+        elif hasattr(d, "date") and not isinstance(d, dt.date):  # numpy / pandas scalars
+            d = pd.Timestamp(d).date()
+        out.append(d)
+    return sorted(set(out))
+
+
+def _rank(histories: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Stable account-id order and each row's position in it."""
+    n = histories.num_rows
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = pc.sort_indices(histories.column(C.ACCOUNT_ID)).to_numpy().astype(np.int64)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return order, rank
+
+
+def _empty_frame(names: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: np.zeros(0, np.float32) for name in names})
+    frame.insert(0, C.AS_OF, np.zeros(0, "datetime64[s]"))
+    frame.insert(0, C.ACCOUNT_ID, pd.Series([], dtype="str"))
+    return frame
+
+
+def build_features(
+    histories: pa.Table,
+    as_of: dt.date | Sequence[dt.date],
+    *,
+    merchant_risk: pa.Table | None = None,
+    policy: PolicyCalendar | None = None,
+) -> pd.DataFrame:
+    """Point-in-time features of every open account at every as-of date.
+
+    Parameters
+    ----------
+    histories : pyarrow.Table
+        Account histories with ``contract.HISTORY_SCHEMA`` columns; ``statements`` and/or
+        ``transactions`` may be absent (their features are then NaN).
+    as_of : datetime.date or sequence of datetime.date
+        As-of date(s) (end of day). Duplicates are dropped; output is in ascending order.
+    merchant_risk : pyarrow.Table, optional
+        Table from :func:`fit_merchant_risk` (scoring). ``None`` (training) computes
+        merchant statistics from ``histories`` itself, leave-one-account-out, per as-of.
+    policy : PolicyCalendar, optional
+        Policy dates; ``None`` or empty makes the policy-distance features NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (account, as-of) with ``open_date <= as_of``, sorted by (as_of,
+        account_id): ``account_id`` (str), ``as_of`` (datetime64[s], midnight of the
+        date), then :func:`feature_names` columns as float32 (NaN = missing).
+    """
+    names = feature_names()
+    dates = _as_dates(as_of)
+    if not dates or histories.num_rows == 0:
+        return _empty_frame(names)
+    n_acc = histories.num_rows
+    order, rank = _rank(histories)
+    grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
+    st = read_statements(histories, grid, rank)
+    tx = read_transactions(histories, grid, rank)
+    flags = cashout.purchase_flags(tx, st) if tx is not None else None
+    limit_known = st.known if st is not None else np.zeros(n_acc, dtype=bool)
+
+    feats: dict[str, np.ndarray] = {}
+    feats.update(overdue.compute(st, grid, n_acc))
+    feats.update(cashout.compute(tx, flags, grid, n_acc, limit_known))
+    feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk))
+    feats.update(activity.compute(tx, grid, n_acc))
+    feats.update({k: v[:, order] for k, v in profile.compute(histories, grid, policy).items()})
+
+    opened = profile.open_days(histories)[order]
+    kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
+    matrix = np.full((len(kk), len(names)), np.nan, dtype=np.float32)
+    for j, name in enumerate(names):
+        if name in feats:
+            matrix[:, j] = feats[name][kk, aa]
+    frame = pd.DataFrame(matrix, columns=names, copy=False)
+    ids = histories.column(C.ACCOUNT_ID).take(pa.array(order[aa]))
+    frame.insert(0, C.AS_OF, grid.asof_day[kk].astype("datetime64[D]").astype("datetime64[s]"))
+    frame.insert(0, C.ACCOUNT_ID, pd.array(ids.to_numpy(zero_copy_only=False), dtype="str"))
+    return frame
+
+
+def fit_merchant_risk(histories: pa.Table, as_of: dt.date) -> pa.Table:
+    """Fit merchant statistics over the 36 months up to ``as_of`` (for scoring).
+
+    Parameters
+    ----------
+    histories : pyarrow.Table
+        Training population histories.
+    as_of : datetime.date
+        Date the statistics are taken at; recorded in the schema metadata under
+        ``risk_model.features.merchant_risk.AS_OF_METADATA_KEY``.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per merchant seen, ``merchants.MERCHANT_RISK_SCHEMA``. Unlike training
+        features, the statistics include every account's own payments.
+    """
+    as_of = _as_dates(as_of)[0]
+    grid = make_grid(np.array([day_number(as_of)], dtype=np.int64))
+    _, rank = _rank(histories)
+    st = read_statements(histories, grid, rank) if histories.num_rows else None
+    tx = read_transactions(histories, grid, rank) if histories.num_rows else None
+    if tx is None:
+        empty = merchants.MERCHANT_RISK_SCHEMA.empty_table()
+        key = merchants.AS_OF_METADATA_KEY
+        return empty.replace_schema_metadata({key: as_of.isoformat().encode()})
+    flags = cashout.purchase_flags(tx, st)
+    rows = merchants.pair_rows(tx, flags, grid.n_periods)
+    return merchants.stats_table(rows, grid, as_of)

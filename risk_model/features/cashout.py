@@ -1,0 +1,164 @@
+"""Cash-out family (account side): amount patterns, near-limit spend, repay-then-re-spend.
+
+Merchant-side signals (concentration, merchant risk, amounts unusual for the category)
+live in :mod:`risk_model.features.merchant_risk`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from risk_model.features.monthly import Grid, Statements, Transactions, cube, rowsum
+
+NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
+AVAILABLE_FLOOR = 0.1  # available line floored at 10% of the limit (a full line is not "0")
+RESPEND_FRACTION = 0.5  # "large" purchase after a repayment: >= 50% of the limit
+RESPEND_HOURS = 24.0
+NIGHT_END_HOUR = 5
+_DAY_BITS = 2**21  # day numbers below ~5700 AD
+_SEC_BITS = 2**34
+
+
+@dataclass
+class PurchaseFlags:
+    """Per-transaction derived values (arrays aligned with ``Transactions``)."""
+
+    is_round: np.ndarray
+    is_patterned: np.ndarray
+    is_night: np.ndarray
+    limit: np.ndarray  # limit of the last statement known before the purchase (NaN if none)
+    near_limit: np.ndarray
+    respend_hours: np.ndarray  # hours since the previous repayment (NaN if none)
+
+
+def _previous(
+    acct_a: np.ndarray, key_a: np.ndarray, acct_b: np.ndarray, key_b: np.ndarray, width: int
+) -> np.ndarray:
+    """For each b, the index into a of the last a of the same account with key_a < key_b.
+
+    Returns -1 when there is none. ``a`` must not be empty.
+    """
+    ka = acct_a * width + np.clip(key_a, 0, width - 1)
+    order = np.argsort(ka, kind="stable")
+    ka = ka[order]
+    kb = acct_b * width + np.clip(key_b, 0, width - 1)
+    pos = np.searchsorted(ka, kb, side="left") - 1
+    ok = pos >= 0
+    idx = np.where(ok, order[np.maximum(pos, 0)], -1)
+    same = ok & (acct_a[np.maximum(idx, 0)] == acct_b)
+    return np.where(same, idx, -1)
+
+
+def purchase_flags(tx: Transactions, st: Statements | None) -> PurchaseFlags:
+    """Derive amount, time and line-usage flags for every transaction."""
+    amt = tx.amount
+    whole = np.round(amt)
+    is_int = np.abs(amt - whole) < 0.005
+    cents = np.mod(whole, 100)
+    is_round = is_int & (cents == 0) & (whole > 0)
+    is_patterned = is_int & (whole >= 100) & np.isin(cents, (88, 98, 99))
+    is_night = (np.mod(tx.sec, 86400) // 3600) < NIGHT_END_HOUR
+
+    limit = np.full(len(amt), np.nan)
+    available = np.full(len(amt), np.nan)
+    if st is not None and len(st.acct) and len(amt):
+        i = _previous(st.acct, st.known_day, tx.acct, tx.day, _DAY_BITS)
+        has = (i >= 0) & (st.limit[np.maximum(i, 0)] > 0)
+        j = np.maximum(i, 0)
+        limit = np.where(has, st.limit[j], np.nan)
+        available = np.clip(limit - st.billed[j], AVAILABLE_FLOOR * limit, limit)
+    with np.errstate(invalid="ignore"):
+        near_limit = amt >= NEAR_LIMIT_FRACTION * available
+
+    hours = np.full(len(amt), np.nan)
+    rep = np.flatnonzero(tx.is_repayment)
+    if len(rep) and len(amt):
+        i = _previous(tx.acct[rep], tx.sec[rep], tx.acct, tx.sec, _SEC_BITS)
+        prev_sec = tx.sec[rep][np.maximum(i, 0)]
+        hours = np.where(i >= 0, (tx.sec - prev_sec) / 3600.0, np.nan)
+    return PurchaseFlags(is_round, is_patterned, is_night, limit, near_limit, hours)
+
+
+def _median_by_account(acct: np.ndarray, values: np.ndarray, n_acc: int) -> np.ndarray:
+    out = np.full(n_acc, np.nan)
+    if not len(acct):
+        return out
+    order = np.lexsort((values, acct))
+    a, v = acct[order], values[order]
+    counts = np.bincount(a, minlength=n_acc)
+    starts = np.cumsum(counts) - counts
+    has = counts > 0
+    lo = starts[has] + (counts[has] - 1) // 2
+    hi = starts[has] + counts[has] // 2
+    out[has] = (v[lo] + v[hi]) / 2.0
+    return out
+
+
+NAMES = (
+    "round_share_6m", "patterned_share_6m", "near_limit_count_6m", "near_limit_share_6m",
+    "round_near_limit_count_6m", "repay_respend_count_6m", "repay_respend_median_hours_6m",
+    "night_share_6m", "burst_after_quiet",
+)  # fmt: skip
+
+
+def compute(
+    tx: Transactions | None,
+    flags: PurchaseFlags | None,
+    grid: Grid,
+    n_acc: int,
+    limit_known: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Return account-side cash-out features as (n_asof, n_acc) arrays.
+
+    ``limit_known`` marks accounts whose statements (hence credit limits) are known; the
+    counts that need a limit are NaN for the others.
+    """
+    if tx is None or flags is None:
+        return {}
+    n_asof = len(grid.asof_day)
+    out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
+    pur = tx.is_purchase
+    a = tx.acct
+    p = np.where(pur, tx.period, -1)
+    has_limit = ~np.isnan(flags.limit)
+    big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
+    big_after_repay = big & ~np.isnan(flags.respend_hours)
+    loop = big_after_repay & (flags.respend_hours <= RESPEND_HOURS)
+    c_n = cube(grid, n_acc, a, p)
+    c_round = cube(grid, n_acc, a, p, flags.is_round)
+    c_pat = cube(grid, n_acc, a, p, flags.is_patterned)
+    c_elig = cube(grid, n_acc, a, p, has_limit)
+    c_nl = cube(grid, n_acc, a, p, flags.near_limit)
+    c_rnl = cube(grid, n_acc, a, p, flags.near_limit & flags.is_round)
+    c_loop = cube(grid, n_acc, a, p, loop)
+    c_night = cube(grid, n_acc, a, p, flags.is_night)
+
+    def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+    for k in range(n_asof):
+        cols = grid.month_columns(k, 6)
+        n = rowsum(c_n[cols])
+        out["round_share_6m"][k] = share(rowsum(c_round[cols]), n)
+        out["patterned_share_6m"][k] = share(rowsum(c_pat[cols]), n)
+        nl = rowsum(c_nl[cols])
+        out["near_limit_count_6m"][k] = nl
+        out["near_limit_share_6m"][k] = share(nl, rowsum(c_elig[cols]))
+        out["round_near_limit_count_6m"][k] = rowsum(c_rnl[cols])
+        out["repay_respend_count_6m"][k] = rowsum(c_loop[cols])
+        out["night_share_6m"][k] = share(rowsum(c_night[cols]), n)
+        lo, hi = grid.period_range(k, 6)
+        sel = big_after_repay & (tx.period >= lo) & (tx.period <= hi)
+        out["repay_respend_median_hours_6m"][k] = _median_by_account(
+            a[sel], flags.respend_hours[sel], n_acc
+        )
+        recent = c_n[grid.month_columns(k, 4)]
+        out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
+    for arr in out.values():
+        arr[:, ~tx.known] = np.nan
+    for name in ("near_limit_count_6m", "round_near_limit_count_6m", "repay_respend_count_6m"):
+        out[name][:, ~limit_known] = np.nan
+    return out

@@ -1,0 +1,297 @@
+"""Events -> account-month aggregates on a shared period grid, for all as-of dates at once.
+
+The timeline is cut into *periods* at every month end and every as-of date, so each as-of
+date closes a period and no period straddles it. Events are flattened once from the nested
+list columns (``pc.list_flatten`` / ``pc.list_parent_indices``), bucketed into periods with
+one ``searchsorted`` and reduced into dense (period x account) cubes with ``np.bincount``.
+Cubes are then accumulated month-to-date, so the column of an as-of period holds its month
+*up to the as-of date*: a window of calendar months ending at an as-of date is a gather of
+columns, and a contiguous range of periods is everything known in that window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from risk_model import contract as C
+
+LOOKBACK_MONTHS = 36
+DAYS_PER_MONTH = 30.4375
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def month_of_day(days: np.ndarray) -> np.ndarray:
+    """Month index (months since 1970-01) of day numbers (days since 1970-01-01)."""
+    return np.asarray(days, dtype="datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def month_end_day(months: np.ndarray) -> np.ndarray:
+    """Day number of the last day of each month index."""
+    nxt = (np.asarray(months, dtype=np.int64) + 1).astype("datetime64[M]")
+    return nxt.astype("datetime64[D]").astype(np.int64) - 1
+
+
+def day_number(date: dt.date) -> int:
+    """Days since 1970-01-01."""
+    return (date - _EPOCH).days
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Period grid shared by all cubes of one ``build_features`` call."""
+
+    period_end: np.ndarray  # int64 day numbers, ascending, unique
+    period_month: np.ndarray  # month index of each period
+    asof_day: np.ndarray  # sorted unique as-of dates (day numbers)
+    asof_month: np.ndarray
+    asof_period: np.ndarray  # period closed by each as-of date
+    first_month: int
+    first_day: int
+    month_last_period: np.ndarray  # by month - first_month
+    month_first_period: np.ndarray
+
+    @property
+    def n_periods(self) -> int:
+        """Number of periods."""
+        return len(self.period_end)
+
+    def bucket(self, days: np.ndarray) -> np.ndarray:
+        """Period of each day number; -1 before the grid or after the last as-of date."""
+        p = np.searchsorted(self.period_end, days, side="left")
+        ok = (days >= self.first_day) & (days <= self.asof_day[-1])
+        return np.where(ok, p, -1)
+
+    def month_columns(self, k: int, width: int) -> np.ndarray:
+        """Cube columns of the ``width`` months ending at as-of ``k`` (oldest first)."""
+        months = np.arange(self.asof_month[k] - width + 1, self.asof_month[k])
+        cols = self.month_last_period[months - self.first_month]
+        return np.append(cols, self.asof_period[k])
+
+    def period_range(self, k: int, width: int) -> tuple[int, int]:
+        """Inclusive period range of the ``width`` months ending at as-of ``k``."""
+        first = self.month_first_period[self.asof_month[k] - width + 1 - self.first_month]
+        return int(first), int(self.asof_period[k])
+
+
+def make_grid(asof_days: np.ndarray) -> Grid:
+    """Build the grid for sorted unique as-of day numbers."""
+    asof_month = month_of_day(asof_days)
+    first_month = int(asof_month.min()) - LOOKBACK_MONTHS + 1
+    months = np.arange(first_month, int(asof_month.max()) + 1)
+    ends = np.union1d(month_end_day(months), asof_days)
+    period_month = month_of_day(ends)
+    last = np.searchsorted(ends, month_end_day(months))
+    first = np.searchsorted(period_month, months, side="left")
+    first_day = int(
+        np.asarray(first_month).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    )
+    return Grid(
+        period_end=ends,
+        period_month=period_month,
+        asof_day=asof_days,
+        asof_month=asof_month,
+        asof_period=np.searchsorted(ends, asof_days),
+        first_month=first_month,
+        first_day=first_day,
+        month_last_period=last,
+        month_first_period=first,
+    )
+
+
+def cube(
+    grid: Grid,
+    n_acc: int,
+    acct: np.ndarray,
+    period: np.ndarray,
+    weights: np.ndarray | None = None,
+    how: str = "sum",
+) -> np.ndarray:
+    """Reduce events into a (period x account) array, accumulated month-to-date.
+
+    ``how="sum"`` adds ``weights`` (or counts); ``how="max"`` keeps the maximum (-inf where
+    there is no event). Events with ``period < 0`` are ignored.
+    """
+    keep = period >= 0
+    key = period[keep] * n_acc + acct[keep]
+    size = grid.n_periods * n_acc
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[keep]
+    if how == "sum":
+        out = np.bincount(key, weights=w, minlength=size).astype(np.float64)
+    else:
+        out = np.full(size, -np.inf)
+        np.maximum.at(out, key, w)
+    out = out.reshape(grid.n_periods, n_acc)
+    same_month = np.flatnonzero(grid.period_month[1:] == grid.period_month[:-1]) + 1
+    for p in same_month:  # few columns; each step is vectorised over accounts
+        if how == "sum":
+            out[p] += out[p - 1]
+        else:
+            np.maximum(out[p], out[p - 1], out=out[p])
+    return out
+
+
+def rowsum(x: np.ndarray) -> np.ndarray:
+    """Sum over axis 0 in row order.
+
+    ``ndarray.sum(0)`` switches to pairwise summation when there is one account, so a
+    float total would differ in the last bit between single-account and batch calls.
+    """
+    acc = np.zeros(x.shape[1:], dtype=np.float64)
+    for row in x:
+        acc += row
+    return acc
+
+
+def last_index(present: np.ndarray) -> np.ndarray:
+    """Row index of the last True along axis 0 of a (time x account) array; -1 if none."""
+    idx = np.arange(present.shape[0])[:, None]
+    return (
+        np.where(present, idx, -1).max(axis=0)
+        if present.shape[0]
+        else np.full(present.shape[1], -1)
+    )
+
+
+def take_last(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Value at the last present row of each column (NaN if none)."""
+    i = last_index(present)
+    out = values[np.maximum(i, 0), np.arange(values.shape[1])]
+    return np.where(i >= 0, out, np.nan)
+
+
+def _field(values: pa.StructArray, name: str) -> pa.Array:
+    return values.field(name)
+
+
+def _num(values: pa.StructArray, name: str, dtype=np.float64) -> np.ndarray:
+    arr = _field(values, name)
+    if pa.types.is_date32(arr.type):
+        arr = arr.cast(pa.int32())
+    elif pa.types.is_timestamp(arr.type):
+        arr = arr.cast(pa.timestamp("s")).cast(pa.int64())
+    if arr.null_count:
+        arr = arr.cast(pa.float64()).fill_null(np.nan)
+    return arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+@dataclass
+class EventList:
+    """One flattened nested list column."""
+
+    values: pa.StructArray  # flattened structs
+    acct: np.ndarray  # int64 account position of each event
+    known: np.ndarray  # bool per account: list present (not null)
+
+
+def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | None:
+    """Flatten a nested list column; ``None`` if the column is absent.
+
+    Events are labelled with ``rank`` (the account's position in account-id order) and
+    ``known`` is returned in that order too.
+    """
+    if column not in histories.column_names:
+        return None
+    col = histories.column(column)
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_null(col.type):
+        return None
+    values = pc.list_flatten(col)
+    parent = pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
+    known = np.empty(len(rank), dtype=bool)
+    known[rank] = col.is_valid().to_numpy(zero_copy_only=False)
+    return EventList(values=values, acct=rank[parent], known=known)
+
+
+@dataclass
+class Statements:
+    """Statement events, bucketed by when each part becomes known."""
+
+    acct: np.ndarray
+    known_day: np.ndarray  # last day of the statement month
+    period: np.ndarray  # period of known_day
+    due_period: np.ndarray  # period of the due date (payment fields known)
+    limit: np.ndarray
+    billed: np.ndarray
+    min_due: np.ndarray
+    paid: np.ndarray  # NaN when null
+    dpd: np.ndarray
+    known: np.ndarray  # per account
+
+
+def read_statements(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Statements | None:
+    """Flatten and bucket the statements column (``None`` if absent)."""
+    ev = flatten(histories, C.STATEMENTS, rank)
+    if ev is None:
+        return None
+    v = ev.values
+    known_day = month_end_day(month_of_day(_num(v, C.STATEMENT_MONTH, np.int64)))
+    due = _num(v, C.DUE_DATE, np.float64)
+    due_day = np.where(np.isnan(due), np.iinfo(np.int32).max, due).astype(np.int64)
+    # the payment is never known before the statement itself
+    due_day = np.maximum(due_day, known_day)
+    return Statements(
+        acct=ev.acct,
+        known_day=known_day,
+        period=grid.bucket(known_day),
+        due_period=grid.bucket(due_day),
+        limit=_num(v, C.CREDIT_LIMIT),
+        billed=_num(v, C.BILLED_AMOUNT),
+        min_due=_num(v, C.MINIMUM_DUE),
+        paid=_num(v, C.AMOUNT_PAID),
+        dpd=_num(v, C.DAYS_PAST_DUE),
+        known=ev.known,
+    )
+
+
+@dataclass
+class Transactions:
+    """Transaction events (only those inside the grid are kept)."""
+
+    acct: np.ndarray
+    sec: np.ndarray  # local seconds since epoch
+    day: np.ndarray
+    period: np.ndarray
+    is_purchase: np.ndarray
+    is_repayment: np.ndarray
+    amount: np.ndarray
+    merchant: pa.Array  # string, may hold nulls
+    category: pa.Array
+    known: np.ndarray  # per account
+
+
+def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Transactions | None:
+    """Flatten and bucket the transactions column (``None`` if absent)."""
+    ev = flatten(histories, C.TRANSACTIONS, rank)
+    if ev is None:
+        return None
+    v = ev.values
+    sec = _num(v, C.TS, np.float64)
+    sec = np.where(np.isnan(sec), -(2**40), sec).astype(np.int64)
+    day = sec // 86400
+    period = grid.bucket(day)
+    keep = period >= 0
+    idx = np.flatnonzero(keep)
+    all_kept = len(idx) == len(keep)
+    kind = _field(v, C.KIND)
+    sel = (lambda a: a) if all_kept else (lambda a: a.take(pa.array(idx)))
+    return Transactions(
+        acct=ev.acct[keep],
+        sec=sec[keep],
+        day=day[keep],
+        period=period[keep],
+        is_purchase=pc.equal(sel(kind), C.KIND_PURCHASE)
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False),
+        is_repayment=pc.equal(sel(kind), C.KIND_REPAYMENT)
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False),
+        amount=_num(v, C.AMOUNT)[keep],
+        merchant=sel(_field(v, C.MERCHANT_ID)),
+        category=sel(_field(v, C.MERCHANT_CATEGORY)),
+        known=ev.known,
+    )

@@ -1,0 +1,129 @@
+"""Overdue family: days past due, payment ratios, minimum-only months, utilisation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from risk_model.features.monthly import (
+    LOOKBACK_MONTHS,
+    Grid,
+    Statements,
+    cube,
+    rowsum,
+    take_last,
+)
+
+_MIN_ONLY_TOLERANCE = 0.01  # paid within min_due + 1% of the bill counts as "minimum only"
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+
+
+def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Least-squares slope of y over row index, using present rows only (>= 2)."""
+    x = np.arange(y.shape[0], dtype=np.float64)[:, None]
+    w = present.astype(np.float64)
+    yz = np.where(present, y, 0.0)
+    n = rowsum(w)
+    sx, sy = rowsum(w * x), rowsum(yz)
+    sxx, sxy = rowsum(w * x * x), rowsum(x * yz)
+    den = n * sxx - sx * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((n >= 2) & (den > 0), (n * sxy - sx * sy) / den, np.nan)
+
+
+def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
+    """Return overdue features as (n_asof, n_acc) arrays (NaN where statements unknown)."""
+    n_asof = len(grid.asof_day)
+    out: dict[str, np.ndarray] = {}
+    if st is None:
+        return out
+    a, p = st.acct, st.period
+    valid_limit = st.limit > 0
+    util = np.where(valid_limit, st.billed / np.where(valid_limit, st.limit, 1.0), np.nan)
+    has_util = ~np.isnan(util)
+    c_n = cube(grid, n_acc, a, p)
+    c_dpd = cube(grid, n_acc, a, p, st.dpd, how="max")
+    c_billed = cube(grid, n_acc, a, p, st.billed)
+    c_util = cube(grid, n_acc, a, p, np.where(has_util, util, 0.0))
+    c_util_n = cube(grid, n_acc, a, p, has_util)
+    c_util_max = cube(grid, n_acc, a, p, np.where(has_util, util, -np.inf), how="max")
+    c_u90 = cube(grid, n_acc, a, p, np.where(has_util, util > 0.9, False))
+    c_limit = cube(grid, n_acc, a, p, st.limit)
+
+    # payment fields: known from the due date; only bills > 0 with a recorded payment
+    paid_known = ~np.isnan(st.paid) & (st.billed > 0)
+    pay_p = np.where(paid_known, st.due_period, -1)
+    ratio = np.clip(_div(np.nan_to_num(st.paid), st.billed), 0.0, 1.0)
+    min_only = (
+        (st.min_due < st.billed)
+        & (st.paid >= st.min_due)
+        & (st.paid < st.min_due + _MIN_ONLY_TOLERANCE * st.billed)
+    )
+    below_min = st.paid < st.min_due - 1e-9
+    c_pay_n = cube(grid, n_acc, a, pay_p)
+    c_ratio = cube(grid, n_acc, a, pay_p, np.where(paid_known, ratio, 0.0))
+    c_min_only = cube(grid, n_acc, a, pay_p, min_only & paid_known)
+    c_below = cube(grid, n_acc, a, pay_p, below_min & paid_known)
+
+    names = [
+        "dpd_now", *[f"dpd_max_{w}m" for w in (3, 6, 12)],
+        *[f"months_dpd{t}_{w}m" for t in (1, 30, 90) for w in (3, 6, 12)],
+        "months_since_dpd", "paid_ratio_last", "paid_ratio_mean_3m", "paid_ratio_mean_6m",
+        "min_only_months_6m", "below_min_months_6m", "below_min_months_12m",
+        "util_last", "util_mean_6m", "util_max_6m", "util_slope_6m", "months_util90_6m",
+        "balance_growth_6m", "limit_change_6m", "n_statements_36m",
+    ]  # fmt: skip
+    for name in names:
+        out[name] = np.full((n_asof, n_acc), np.nan, dtype=np.float32)
+
+    for k in range(n_asof):
+        cols = grid.month_columns(k, LOOKBACK_MONTHS)
+        n = c_n[cols]
+        has = n > 0
+        dpd = c_dpd[cols]
+        w12 = slice(-12, None)
+        out["dpd_now"][k] = take_last(dpd[w12], has[w12])
+        for w in (3, 6, 12):
+            win = slice(-w, None)
+            any_w = has[win].any(0)
+            out[f"dpd_max_{w}m"][k] = np.where(any_w, dpd[win].max(0), np.nan)
+            for t in (1, 30, 90):
+                out[f"months_dpd{t}_{w}m"][k] = (has[win] & (dpd[win] >= t)).sum(0)
+        late = has & (dpd >= 1)
+        last_late = np.where(late, np.arange(LOOKBACK_MONTHS)[:, None], -1).max(0)
+        out["months_since_dpd"][k] = np.where(
+            last_late >= 0, LOOKBACK_MONTHS - 1 - last_late, np.nan
+        )
+        pn = c_pay_n[cols]
+        pr = c_ratio[cols]
+        out["paid_ratio_last"][k] = take_last(_div(pr, pn), pn > 0)
+        for w in (3, 6):
+            out[f"paid_ratio_mean_{w}m"][k] = _div(rowsum(pr[-w:]), rowsum(pn[-w:]))
+        out["min_only_months_6m"][k] = c_min_only[cols[-6:]].sum(0)
+        for w in (6, 12):
+            out[f"below_min_months_{w}m"][k] = c_below[cols[-w:]].sum(0)
+        un = c_util_n[cols[-12:]]
+        um = _div(c_util[cols[-12:]], un)
+        out["util_last"][k] = take_last(um, un > 0)
+        out["util_mean_6m"][k] = _div(rowsum(c_util[cols[-6:]]), rowsum(un[-6:]))
+        umax = c_util_max[cols[-6:]].max(0)
+        out["util_max_6m"][k] = np.where(np.isfinite(umax), umax, np.nan)
+        out["util_slope_6m"][k] = _slope(um[-6:], un[-6:] > 0)
+        out["months_util90_6m"][k] = (c_u90[cols[-6:]] > 0).sum(0)
+        b = c_billed[cols[-6:]]
+        nb = n[-6:]
+        recent = _div(rowsum(b[-3:]), rowsum(nb[-3:]))
+        before = _div(rowsum(b[:3]), rowsum(nb[:3]))
+        out["balance_growth_6m"][k] = np.log1p(recent) - np.log1p(before)
+        lim = _div(c_limit[cols[-6:]], nb)
+        first = np.where(nb > 0, np.arange(6)[:, None], 99).min(0)
+        first_lim = lim[np.minimum(first, 5), np.arange(n_acc)]
+        out["limit_change_6m"][k] = _div(take_last(lim, nb > 0), first_lim) - 1.0
+        out["n_statements_36m"][k] = n.sum(0)
+
+    for arr in out.values():
+        arr[:, ~st.known] = np.nan
+    return out

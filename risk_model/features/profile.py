@@ -1,0 +1,93 @@
+"""Profile / regulatory / migration family: snapshot fields and policy-date distances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from risk_model import contract as C
+from risk_model.features.monthly import DAYS_PER_MONTH, Grid, day_number
+from risk_model.policy import PolicyCalendar
+
+NAMES = (
+    "tenure_months", "age_years", "is_student", "months_since_kyc", "other_credit_lines",
+    "city_tier", "legacy_unmigrated", "months_since_migrated", "months_since_sweep",
+    "months_to_sweep", "months_to_migration_deadline", "legacy_months_to_deadline",
+    "months_since_migration_offer",
+)  # fmt: skip
+
+
+def _column(histories: pa.Table, name: str) -> np.ndarray:
+    """Numeric view of a profile column (dates as day numbers), NaN where null/absent."""
+    n = histories.num_rows
+    if name not in histories.column_names:
+        return np.full(n, np.nan)
+    arr = histories.column(name).combine_chunks() if n else pa.array([], pa.float64())
+    if pa.types.is_date32(arr.type):
+        arr = arr.cast(pa.int32())
+    elif pa.types.is_boolean(arr.type):
+        arr = arr.cast(pa.int8())
+    return arr.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+
+
+def open_days(histories: pa.Table) -> np.ndarray:
+    """open_date as day numbers (NaN if null)."""
+    return _column(histories, C.OPEN_DATE)
+
+
+def compute(
+    histories: pa.Table, grid: Grid, policy: PolicyCalendar | None
+) -> dict[str, np.ndarray]:
+    """Return profile features as (n_asof, n_acc) arrays."""
+    n_acc = histories.num_rows
+    asof = grid.asof_day.astype(np.float64)[:, None]
+    year = (
+        np.asarray(grid.asof_day, dtype="datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+        + 1970
+    )
+    kyc = _column(histories, C.KYC_DATE)[None, :]
+    migrated = _column(histories, C.MIGRATED_DATE)[None, :]
+    if C.PRODUCT_VERSION in histories.column_names and n_acc:
+        is_legacy = pc.equal(histories.column(C.PRODUCT_VERSION), C.PRODUCT_VERSIONS[0])
+        legacy = is_legacy.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    else:
+        legacy = np.zeros(n_acc, dtype=bool)
+    migrated_by = migrated <= asof  # NaN compares False: not migrated / unknown
+    unmigrated = legacy[None, :] & ~migrated_by
+    out = {
+        "tenure_months": (asof - open_days(histories)[None, :]) / DAYS_PER_MONTH,
+        "age_years": year[:, None] - _column(histories, C.BIRTH_YEAR)[None, :],
+        "is_student": np.broadcast_to(_column(histories, C.IS_STUDENT), (len(year), n_acc)),
+        "months_since_kyc": np.where(kyc <= asof, (asof - kyc) / DAYS_PER_MONTH, np.nan),
+        "other_credit_lines": np.broadcast_to(
+            _column(histories, C.OTHER_CREDIT_LINES), (len(year), n_acc)
+        ),
+        "city_tier": np.broadcast_to(_column(histories, C.CITY_TIER), (len(year), n_acc)),
+        "legacy_unmigrated": unmigrated.astype(np.float64),
+        "months_since_migrated": np.where(migrated_by, (asof - migrated) / DAYS_PER_MONTH, np.nan),
+    }
+    policy = policy or PolicyCalendar()
+    sweeps = np.array([day_number(d) for d in policy.regulatory_sweeps], dtype=np.float64)
+    since = np.full(len(year), np.nan)
+    until = np.full(len(year), np.nan)
+    if len(sweeps):
+        i = np.searchsorted(sweeps, grid.asof_day, side="right")
+        since = np.where(i > 0, grid.asof_day - sweeps[np.maximum(i - 1, 0)], np.nan)
+        until = np.where(
+            i < len(sweeps), sweeps[np.minimum(i, len(sweeps) - 1)] - grid.asof_day, np.nan
+        )
+
+    def months_to(date) -> np.ndarray:
+        if date is None:
+            return np.full(len(year), np.nan)
+        return (day_number(date) - grid.asof_day) / DAYS_PER_MONTH
+
+    to_deadline = months_to(policy.migration_deadline)[:, None]
+    out["months_since_sweep"] = since[:, None] / DAYS_PER_MONTH
+    out["months_to_sweep"] = until[:, None] / DAYS_PER_MONTH
+    out["months_to_migration_deadline"] = to_deadline
+    out["legacy_months_to_deadline"] = np.where(unmigrated, to_deadline, np.nan)
+    out["months_since_migration_offer"] = -months_to(policy.migration_offer)[:, None]
+    shape = (len(year), n_acc)
+    return {name: np.broadcast_to(out[name], shape).astype(np.float32) for name in NAMES}
