@@ -1,4 +1,4 @@
-"""Small readable fixtures for the feature tests."""
+"""Small readable account histories for the feature tests (contract-shaped Arrow tables)."""
 
 from __future__ import annotations
 
