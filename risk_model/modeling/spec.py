@@ -1,0 +1,125 @@
+"""Assemble the artefact's ``spec.json`` from a training result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import math
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from risk_model.modeling.artefact import FORMAT_VERSION
+from risk_model.modeling.config import TrainConfig
+from risk_model.modeling.scale import ScoreScale
+from risk_model.modeling.train import TrainResult, monotone_directions
+from risk_model.policy import PolicyCalendar
+
+PACKAGES = ("closure-risk", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn", "mlflow")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages the model depends on."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def code_version(root: Path) -> str:
+    """Git commit of ``root`` (with ``-dirty`` when modified), or ``unknown``."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "risk_model", "pipelines"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 of a frame's values (row hashes in order) and column names."""
+    digest = hashlib.sha256()
+    digest.update("|".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def build_spec(
+    *,
+    result: TrainResult,
+    feature_names: Sequence[str],
+    catalogue: list[dict[str, Any]],
+    config: TrainConfig,
+    policy: PolicyCalendar,
+    merchant_risk_as_of: dt.date | None,
+    version: str,
+    data_fingerprint: str,
+    code: str,
+) -> dict[str, Any]:
+    """Return the ``spec.json`` content for a trained model (see ``artefact`` docs)."""
+    names = list(feature_names)
+    by_name = {c["name"]: c for c in catalogue}
+    return _clean(
+        {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "horizon_months": config.horizon_months,
+            "feature_names": names,
+            "feature_dtypes": {n: "float32" for n in names},
+            "monotone_constraints": monotone_directions(names, catalogue)
+            if config.model.monotone
+            else [0] * len(names),
+            "catalogue": [by_name.get(n, {"name": n}) for n in names],
+            "calibration": result.calibrator.to_dict(),
+            "scale": ScoreScale.from_config(config.scale).to_dict(),
+            "policy": policy.to_dict(),
+            "merchant_risk_as_of": None
+            if merchant_risk_as_of is None
+            else merchant_risk_as_of.isoformat(),
+            "data_fingerprint": data_fingerprint,
+            "metrics": {
+                "oot": result.report["oot"]["metrics"],
+                "truth": result.report.get("truth", {}).get("metrics"),
+                "gini_ratio": result.report.get("gini_ratio"),
+                "val": result.report["val"],
+                "best_iteration": result.report["best_iteration"],
+            },
+            "split": result.report["split"],
+            "config": config.to_dict(),
+            "package_versions": package_versions(),
+            "code_version": code,
+        }
+    )

@@ -1,0 +1,101 @@
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from modeling_helpers import CATALOGUE, FEATURES
+
+from risk_model.modeling.artefact import ArtefactError, load_artefact, save_artefact
+from risk_model.modeling.spec import build_spec
+from risk_model.policy import PolicyCalendar
+
+
+@pytest.fixture(scope="module")
+def spec(trained, small_config):
+    return build_spec(
+        result=trained,
+        feature_names=FEATURES,
+        catalogue=CATALOGUE,
+        config=small_config,
+        policy=PolicyCalendar(),
+        merchant_risk_as_of=None,
+        version="v-test",
+        data_fingerprint="abc",
+        code="unknown",
+    )
+
+
+@pytest.fixture()
+def saved(tmp_path, trained, spec):
+    table = pa.table({"merchant_id": ["m1", "m2"], "risk": [0.1, 0.2]})
+    return save_artefact(tmp_path / "art", booster=trained.booster, spec=spec, merchant_risk=table)
+
+
+def test_round_trip_scores_identically(saved, trained, frame):
+    art = load_artefact(saved)
+    x = art.matrix(frame.head(500))
+    expected = trained.calibrator(trained.booster.predict(x, raw_score=True))
+    assert np.array_equal(art.predict_proba(x), expected)
+    assert art.feature_names == FEATURES and art.version == "v-test"
+    assert art.horizon_months == 3
+    assert art.policy == PolicyCalendar()
+    assert art.merchant_risk.column_names == ["merchant_id", "risk"]
+    points = art.points(art.predict_proba(x))
+    assert set(art.bands(points)) <= {"very_low", "low", "medium", "high", "very_high"}
+    contrib = art.contributions(x[:3])
+    assert np.allclose(contrib.sum(axis=1), art.predict_raw(x[:3]))
+    spec = json.loads((saved / "spec.json").read_text())
+    assert spec["monotone_constraints"] == [1, -1, 0]
+    assert spec["catalogue"][0]["family"] == "overdue"
+    assert not list(saved.glob("*.pkl"))
+
+
+def test_wrong_input_shape_and_missing_column(saved, frame):
+    art = load_artefact(saved)
+    with pytest.raises(ValueError, match="shape"):
+        art.predict_proba(np.zeros((2, 2)))
+    with pytest.raises(KeyError, match="f_up"):
+        art.matrix(frame[["f_down"]])
+
+
+def test_tampered_file_is_refused(saved):
+    model = saved / "model.txt"
+    model.write_text(model.read_text().replace("learning_rate", "learning_ratE", 1))
+    with pytest.raises(ArtefactError, match=r"checksum mismatch for model\.txt"):
+        load_artefact(saved)
+
+
+def test_tampered_spec_is_refused(saved):
+    spec = json.loads((saved / "spec.json").read_text())
+    spec["calibration"]["a"] = 5.0
+    (saved / "spec.json").write_text(json.dumps(spec))
+    with pytest.raises(ArtefactError, match=r"spec\.json"):
+        load_artefact(saved)
+
+
+def test_missing_and_extra_files_are_refused(saved):
+    (saved / "notes.txt").write_text("hi")
+    with pytest.raises(ArtefactError, match="unexpected file"):
+        load_artefact(saved)
+    (saved / "notes.txt").unlink()
+    (saved / "merchant_risk.parquet").unlink()
+    with pytest.raises(ArtefactError, match=r"missing: merchant_risk\.parquet"):
+        load_artefact(saved)
+    (saved / "checksums.json").unlink()
+    with pytest.raises(ArtefactError, match=r"checksums\.json missing"):
+        load_artefact(saved)
+    with pytest.raises(ArtefactError, match="not found"):
+        load_artefact(saved / "nope")
+
+
+def test_save_refuses_bad_spec_and_non_empty_dir(tmp_path, trained, spec):
+    bad = {k: v for k, v in spec.items() if k != "calibration"}
+    with pytest.raises(ArtefactError, match="calibration"):
+        save_artefact(tmp_path / "a", booster=trained.booster, spec=bad, merchant_risk=None)
+    renamed = {**spec, "feature_names": ["x", "y", "z"]}
+    with pytest.raises(ArtefactError, match="differ"):
+        save_artefact(tmp_path / "b", booster=trained.booster, spec=renamed, merchant_risk=None)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "f").write_text("x")
+    with pytest.raises(ArtefactError, match="not empty"):
+        save_artefact(tmp_path / "c", booster=trained.booster, spec=spec, merchant_risk=None)
