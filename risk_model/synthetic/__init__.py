@@ -1,0 +1,23 @@
+"""Synthetic credit world with exact closure probabilities (the truth) per account and month.
+
+Public API: :class:`WorldConfig`, :func:`iter_world` (chunks of Arrow tables),
+:func:`generate_world` (whole small worlds), :func:`make_merchants`, :func:`world_stats`.
+"""
+
+from risk_model.synthetic.config import CAUSE_PRIORITY, WorldConfig, default_policy
+from risk_model.synthetic.merchants import make_merchants
+from risk_model.synthetic.summary import WorldStats, world_stats
+from risk_model.synthetic.world import World, WorldChunk, generate_world, iter_world
+
+__all__ = [
+    "CAUSE_PRIORITY",
+    "World",
+    "WorldChunk",
+    "WorldConfig",
+    "WorldStats",
+    "default_policy",
+    "generate_world",
+    "iter_world",
+    "make_merchants",
+    "world_stats",
+]
