@@ -92,11 +92,10 @@ def build_features(
     st = read_statements(histories, grid, rank)
     tx = read_transactions(histories, grid, rank)
     flags = cashout.purchase_flags(tx, st) if tx is not None else None
-    limit_known = st.known if st is not None else np.zeros(n_acc, dtype=bool)
 
     feats: dict[str, np.ndarray] = {}
     feats.update(overdue.compute(st, grid, n_acc))
-    feats.update(cashout.compute(tx, flags, grid, n_acc, limit_known))
+    feats.update(cashout.compute(tx, flags, grid, n_acc, st))
     feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk))
     feats.update(activity.compute(tx, grid, n_acc))
     feats.update({k: v[:, order] for k, v in profile.compute(histories, grid, policy).items()})

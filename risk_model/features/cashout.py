@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk_model.features.monthly import Grid, Statements, Transactions, cube, rowsum
+from risk_model.features.monthly import (
+    LOOKBACK_MONTHS,
+    Grid,
+    Statements,
+    Transactions,
+    cube,
+    rowsum,
+)
 
 NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
 AVAILABLE_FLOOR = 0.1  # available line floored at 10% of the limit (a full line is not "0")
@@ -108,12 +115,12 @@ def compute(
     flags: PurchaseFlags | None,
     grid: Grid,
     n_acc: int,
-    limit_known: np.ndarray,
+    st: Statements | None,
 ) -> dict[str, np.ndarray]:
     """Return account-side cash-out features as (n_asof, n_acc) arrays.
 
-    ``limit_known`` marks accounts whose statements (hence credit limits) are known; the
-    counts that need a limit are NaN for the others.
+    Counts that need a credit limit are NaN for accounts with no statement known in the
+    last 36 months (or no statements column).
     """
     if tx is None or flags is None:
         return {}
@@ -159,6 +166,13 @@ def compute(
         out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
     for arr in out.values():
         arr[:, ~tx.known] = np.nan
+    if st is None:
+        no_limit = np.ones((n_asof, n_acc), dtype=bool)
+    else:
+        c_st = cube(grid, n_acc, st.acct, st.period)
+        no_limit = np.stack(
+            [rowsum(c_st[grid.month_columns(k, LOOKBACK_MONTHS)]) == 0 for k in range(n_asof)]
+        )
     for name in ("near_limit_count_6m", "round_near_limit_count_6m", "repay_respend_count_6m"):
-        out[name][:, ~limit_known] = np.nan
+        out[name][no_limit] = np.nan
     return out

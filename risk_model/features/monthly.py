@@ -191,8 +191,9 @@ class EventList:
 def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | None:
     """Flatten a nested list column; ``None`` if the column is absent.
 
-    Events are labelled with ``rank`` (the account's position in account-id order) and
-    ``known`` is returned in that order too.
+    Events are labelled with ``rank`` (the account's position in account-id order). A null
+    list means "no events", as in ``risk_model.validation.conform``: the account's event
+    history is known (and empty); only an absent column makes the features missing.
     """
     if column not in histories.column_names:
         return None
@@ -202,8 +203,7 @@ def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | N
         return None
     values = pc.list_flatten(col)
     parent = pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
-    known = np.empty(len(rank), dtype=bool)
-    known[rank] = col.is_valid().to_numpy(zero_copy_only=False)
+    known = np.ones(len(rank), dtype=bool)
     return EventList(values=values, acct=rank[parent], known=known)
 
 
