@@ -51,8 +51,16 @@ PROBABILITY, POINTS, BAND, REASONS, TOP_CAUSE, MODEL_VERSION = (
     "top_cause",
     "model_version",
 )
-OUTPUT_COLUMNS = (C.ACCOUNT_ID, C.AS_OF, PROBABILITY, POINTS, BAND, REASONS, TOP_CAUSE,
-                  MODEL_VERSION)  # fmt: skip
+OUTPUT_COLUMNS = (
+    C.ACCOUNT_ID,
+    C.AS_OF,
+    PROBABILITY,
+    POINTS,
+    BAND,
+    REASONS,
+    TOP_CAUSE,
+    MODEL_VERSION,
+)
 OUTPUT_SCHEMA = pa.schema(
     [
         pa.field(C.ACCOUNT_ID, pa.string()),
@@ -218,9 +226,13 @@ class Predictor:
         return frame.iloc[position[open_mask]].reset_index(drop=True), open_mask
 
     def score_arrow(
-        self, valid: pa.Table, as_of: dt.date, *, reasons: ReasonsMode = "needed",
+        self,
+        valid: pa.Table,
+        as_of: dt.date,
+        *,
+        reasons: ReasonsMode = "needed",
         num_threads: int | None = None,
-    ) -> tuple[pa.Table, np.ndarray]:  # fmt: skip
+    ) -> tuple[pa.Table, np.ndarray]:
         """Score validated histories into an Arrow table (:data:`OUTPUT_SCHEMA`).
 
         Parameters
@@ -307,13 +319,23 @@ class Predictor:
         ContractError
             For table-level problems (required columns missing or mistyped).
         """
-        as_of = as_of or dt.date.today()
-        table = _as_table(histories)
+        scores, rejects = self.score_table(
+            _as_table(histories), as_of or dt.date.today(), reasons=reasons
+        )
+        return to_frame(scores), rejects
+
+    def score_table(
+        self, table: pa.Table, as_of: dt.date, *, reasons: ReasonsMode = "needed"
+    ) -> tuple[pa.Table, pa.Table]:
+        """Arrow form of :meth:`score`: scores (:data:`OUTPUT_SCHEMA`) and rejects.
+
+        Every input row ends up in exactly one of the two tables.
+        """
         valid, rejects = split_valid(table, as_of=as_of)
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons)
         if not open_mask.all():
             rejects = _add_not_open(valid, open_mask, rejects, table, as_of)
-        return to_frame(scores), rejects
+        return scores, rejects
 
     def predict(
         self, histories: Any, as_of: dt.date | None = None, *, reasons: ReasonsMode = "needed"
@@ -391,9 +413,13 @@ def to_frame(scores: pa.Table) -> pd.DataFrame:
 
 def _not_open_problem(rows: np.ndarray, ids: list[str], as_of: dt.date) -> Problem:
     return Problem(
-        C.OPEN_DATE, "not_open", f"account not open at the as-of date {as_of}",
-        "score it at a later as-of date", rows, tuple(ids),
-    )  # fmt: skip
+        C.OPEN_DATE,
+        "not_open",
+        f"account not open at the as-of date {as_of}",
+        "score it at a later as-of date",
+        rows,
+        tuple(ids),
+    )
 
 
 def _add_not_open(
@@ -401,8 +427,9 @@ def _add_not_open(
 ) -> pa.Table:
     """Add the valid-but-not-open accounts to the rejects (input row positions)."""
     bad_ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask))
-    input_ids = table[C.ACCOUNT_ID].cast(pa.string()).to_numpy(zero_copy_only=False)
-    rows = pd.Index(input_ids).get_indexer(bad_ids.to_numpy(zero_copy_only=False))
+    # split_valid keeps the valid rows in input order: their positions are the complement.
+    kept = np.setdiff1d(np.arange(table.num_rows), rejects["row"].to_numpy())
+    rows = kept[~open_mask]
     problem = _not_open_problem(rows, bad_ids.to_pylist(), as_of)
     extra = pa.table(
         {

@@ -64,7 +64,7 @@ def generic_text(entry: Mapping[str, Any], value: float) -> str:
     if value is None or not np.isfinite(value):
         return f"{definition}: no data"
     unit = str(entry.get("unit") or "")
-    shown = f"{float(value):.4g}"
+    shown = f"{float(value):.3g}"
     return f"{definition}: {shown} {unit}".strip()
 
 

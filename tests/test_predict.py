@@ -1,0 +1,207 @@
+import datetime as dt
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from factory import account
+from scoring_model import scoring_model
+
+from risk_model import contract as C
+from risk_model import predict as P
+from risk_model import reasons as R
+from risk_model.records import from_records
+from risk_model.validation import ContractError
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
+
+
+@pytest.fixture(scope="module")
+def predictor(model):
+    return P.load(model.artefact)
+
+
+@pytest.fixture(scope="module")
+def sample(model):
+    return model.histories.slice(0, 300)
+
+
+@pytest.fixture(scope="module")
+def batch_all(predictor, sample, model):
+    return predictor.predict(sample, model.as_of, reasons="all")
+
+
+def test_batch_has_one_row_per_account_in_input_order(predictor, sample, model):
+    order = np.random.default_rng(1).permutation(sample.num_rows)
+    shuffled = sample.take(pa.array(order))
+    out = predictor.predict(shuffled, model.as_of)
+    assert list(out.columns) == list(P.OUTPUT_COLUMNS)
+    assert out[C.ACCOUNT_ID].tolist() == shuffled[C.ACCOUNT_ID].to_pylist()
+    assert (out[C.AS_OF] == model.as_of).all()
+    assert out[P.PROBABILITY].between(0, 1).all()
+    assert set(out[P.BAND]) <= set(predictor.artefact.scale.band_names)
+    assert (out[P.MODEL_VERSION] == "test-1").all()
+
+
+def test_scoring_is_order_and_batch_independent(predictor, sample, model, batch_all):
+    reversed_ = predictor.predict(sample.take(pa.array(np.arange(299, -1, -1))), model.as_of,
+                                  reasons="all")  # fmt: skip
+    parts = pd.concat(
+        [
+            predictor.predict(sample.slice(a, 100), model.as_of, reasons="all")
+            for a in (0, 100, 200)
+        ],
+        ignore_index=True,
+    )
+    again = predictor.predict(sample, model.as_of, reasons="all")
+    pd.testing.assert_frame_equal(again, batch_all)
+    pd.testing.assert_frame_equal(parts, batch_all)
+    pd.testing.assert_frame_equal(reversed_.iloc[::-1].reset_index(drop=True), batch_all)
+
+
+def test_predict_one_equals_the_batch_row_exactly(predictor, sample, model, batch_all):
+    records = sample.slice(0, 25).to_pylist()
+    for i, record in enumerate(records):
+        one = predictor.predict_one(record, model.as_of)
+        row = batch_all.iloc[i].to_dict()
+        assert one == row  # same floats, same reasons, same texts
+
+
+def test_predict_one_is_thread_safe(predictor, sample, model):
+    records = sample.slice(0, 40).to_pylist()
+    serial = [predictor.predict_one(r, model.as_of) for r in records]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda r: predictor.predict_one(r, model.as_of), records * 2))
+    assert parallel == serial * 2
+
+
+def test_reasons_needed_only_above_the_lowest_band(predictor, sample, model, batch_all):
+    needed = predictor.predict(sample, model.as_of)
+    low = needed[P.BAND] == predictor.lowest_band
+    assert low.any() and (~low).any()
+    assert (needed.loc[low, P.REASONS].map(len) == 0).all()
+    assert needed.loc[low, P.TOP_CAUSE].isna().all()
+    assert needed.loc[~low, P.REASONS].tolist() == batch_all.loc[~low, P.REASONS].tolist()
+    none = predictor.predict(sample, model.as_of, reasons="none")
+    assert (none[P.REASONS].map(len) == 0).all()
+    np.testing.assert_array_equal(none[P.PROBABILITY], batch_all[P.PROBABILITY])
+    with pytest.raises(ValueError, match="reasons must be"):
+        predictor.predict(sample, model.as_of, reasons="some")
+
+
+def test_reasons_are_positive_sorted_and_readable(batch_all):
+    lengths = batch_all[P.REASONS].map(len)
+    assert lengths.max() == R.MAX_REASONS and lengths.min() >= 0
+    for reasons, top in zip(batch_all[P.REASONS], batch_all[P.TOP_CAUSE], strict=True):
+        amounts = [r["contribution"] for r in reasons]
+        assert all(a > 0 for a in amounts) and amounts == sorted(amounts, reverse=True)
+        for r in reasons:
+            assert r["cause"] in C.CAUSES
+            assert r["text"] and not re.search(r"\b(nan|inf)\b", r["text"], re.IGNORECASE)
+        assert top in C.CAUSES or top is None
+        assert reasons or top is None  # no risk-raising factor: no top cause either
+
+
+def test_contributions_reproduce_the_raw_score(predictor, sample, model, batch_all):
+    frame, _ = predictor.features(sample, model.as_of)
+    matrix = predictor.artefact.matrix(frame)
+    contrib = predictor.artefact.contributions(matrix)
+    raw = predictor.artefact.predict_raw(matrix)
+    R.check_contributions(contrib, raw, atol=1e-9)
+    top = R.top_causes(contrib, predictor.causes)
+    assert list(top) == batch_all[P.TOP_CAUSE].tolist()
+    np.testing.assert_array_equal(predictor.artefact.calibrate(raw), batch_all[P.PROBABILITY])
+
+
+def test_inputs_as_dataframe_parquet_and_records_score_alike(predictor, sample, model, tmp_path):
+    small = sample.slice(0, 20)
+    expected = predictor.predict(small, model.as_of)
+    path = tmp_path / "h.parquet"
+    pa.parquet.write_table(small, path)
+    pd.testing.assert_frame_equal(predictor.predict(path, model.as_of), expected)
+    pd.testing.assert_frame_equal(predictor.predict(small.to_pandas(), model.as_of), expected)
+    pd.testing.assert_frame_equal(predictor.predict(small.to_pylist(), model.as_of), expected)
+    with pytest.raises(ValueError, match="cannot read histories"):
+        predictor.predict(tmp_path / "missing.parquet", model.as_of)
+    with pytest.raises(TypeError):
+        predictor.predict(42, model.as_of)
+
+
+def test_as_of_defaults_to_today(predictor, sample):
+    out = predictor.predict(sample.slice(0, 3))
+    assert (out[C.AS_OF] == dt.date.today()).all()
+
+
+def test_invalid_accounts_raise_in_predict_and_are_rejected_in_score(predictor, sample, model):
+    records = sample.slice(0, 10).to_pylist()
+    records[3][C.STATEMENTS] = [dict(records[3][C.STATEMENTS][0], credit_limit=-1.0)]
+    records[7][C.OPEN_DATE] = model.as_of + dt.timedelta(days=5)
+    table = from_records(records)
+    with pytest.raises(ContractError) as info:
+        predictor.predict(table, model.as_of)
+    text = str(info.value)
+    assert records[3][C.ACCOUNT_ID] in text and records[7][C.ACCOUNT_ID] in text
+    scored, rejects = predictor.score(table, model.as_of)
+    assert rejects["row"].to_pylist() == [3, 7]
+    assert "credit_limit" in rejects["reason"][0].as_py()
+    assert len(scored) + rejects.num_rows == 10
+    good = [r[C.ACCOUNT_ID] for i, r in enumerate(records) if i not in (3, 7)]
+    assert scored[C.ACCOUNT_ID].tolist() == good
+
+
+def test_predict_one_rejects_a_bad_record(predictor, model):
+    with pytest.raises(ContractError, match="product_version"):
+        predictor.predict_one(account("X1", product_version="beta"), model.as_of)
+    with pytest.raises(TypeError):
+        predictor.predict_one([account("X1")], model.as_of)
+
+
+def test_predict_one_accepts_iso_strings_like_parsed_json(predictor, model):
+    record = account("J1")
+    as_json = {
+        k: (v.isoformat() if isinstance(v, dt.date) else v)
+        for k, v in record.items()
+        if k not in (C.STATEMENTS, C.TRANSACTIONS)
+    }
+    as_json[C.STATEMENTS] = [
+        {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in s.items()}
+        for s in record[C.STATEMENTS]
+    ]
+    as_json[C.TRANSACTIONS] = [
+        {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in t.items()}
+        for t in record[C.TRANSACTIONS]
+    ]
+    assert predictor.predict_one(as_json, model.as_of) == predictor.predict_one(record, model.as_of)
+
+
+def test_module_predict_caches_the_predictor(model, sample):
+    record = sample.slice(0, 1).to_pylist()[0]
+    first = P.predict(record, model=model.artefact, as_of=model.as_of)
+    cached = P._CACHE[str(model.artefact)]
+    again = P.predict(record, model=model.artefact, as_of=model.as_of)
+    assert first == again and P._CACHE[str(model.artefact)] is cached
+    batch = P.predict(sample.slice(0, 5), model=model.artefact, as_of=model.as_of)
+    assert isinstance(batch, pd.DataFrame) and len(batch) == 5
+
+
+def test_tampered_or_incomplete_artefacts_are_refused(model, tmp_path):
+    altered = tmp_path / "altered"
+    shutil.copytree(model.artefact, altered)
+    with (altered / "model.txt").open("a") as handle:
+        handle.write("\n")
+    with pytest.raises(P.ModelLoadError, match="checksum mismatch"):
+        P.load(altered)
+    incomplete = tmp_path / "incomplete"
+    shutil.copytree(model.artefact, incomplete)
+    (incomplete / "spec.json").unlink()
+    with pytest.raises(P.ModelLoadError, match="missing"):
+        P.load(incomplete)
+    with pytest.raises(P.ModelLoadError, match="not found"):
+        P.load(tmp_path / "nowhere")
+    assert P.load(model.artefact).model_version == "test-1"
