@@ -89,7 +89,12 @@ def write_world(config: WorldConfig, out: Path, *, progress: bool = False) -> di
     manifest_path = out / MANIFEST_FILE
     manifest_path.unlink(missing_ok=True)  # never leave a stale manifest over new files
     tmp = {key: out / (name + ".partial") for key, (name, _) in FILES.items()}
-    writers = {key: pq.ParquetWriter(tmp[key], schema) for key, (_, schema) in FILES.items()}
+    # Non-compliant nested names keep Arrow's "item" list fields; parquet stores timestamp[s]
+    # as milliseconds, so readers cast back (see risk_model.synthetic.read_world).
+    writers = {
+        key: pq.ParquetWriter(tmp[key], schema, use_compliant_nested_type=False)
+        for key, (_, schema) in FILES.items()
+    }
     rows = dict.fromkeys(FILES, 0)
     stats = None
     try:

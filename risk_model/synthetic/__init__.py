@@ -1,10 +1,12 @@
 """Synthetic credit world with exact closure probabilities (the truth) per account and month.
 
 Public API: :class:`WorldConfig`, :func:`iter_world` (chunks of Arrow tables),
-:func:`generate_world` (whole small worlds), :func:`make_merchants`, :func:`world_stats`.
+:func:`generate_world` (whole small worlds), :func:`make_merchants`, :func:`world_stats`,
+:func:`read_world` (load the output of ``python -m pipelines.generate``).
 """
 
 from risk_model.synthetic.config import CAUSE_PRIORITY, WorldConfig, default_policy
+from risk_model.synthetic.io import read_world
 from risk_model.synthetic.merchants import make_merchants
 from risk_model.synthetic.summary import WorldStats, world_stats
 from risk_model.synthetic.world import World, WorldChunk, generate_world, iter_world
@@ -19,5 +21,6 @@ __all__ = [
     "generate_world",
     "iter_world",
     "make_merchants",
+    "read_world",
     "world_stats",
 ]
