@@ -4,10 +4,11 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines import generate
 from pipelines.generate import main
 from risk_model import contract as C
 from risk_model.policy import PolicyCalendar
-from risk_model.synthetic import WorldConfig, generate_world, read_world
+from risk_model.synthetic import WorldConfig, generate_world, iter_world, read_world
 
 ARGS = ["--accounts", "120", "--months", "8", "--seed", "4", "--chunk-size", "50", "--quiet"]
 
@@ -87,3 +88,20 @@ def test_non_integer_argument_is_refused(tmp_path):
     with pytest.raises(SystemExit) as error:
         main(["--accounts", "many", "--out", str(tmp_path)])
     assert error.value.code == 2
+
+
+def test_crashed_run_leaves_no_manifest(out, tmp_path, monkeypatch):
+    target = tmp_path / "crash"
+    target.mkdir()
+    (target / "manifest.json").write_text((out / "manifest.json").read_text())
+    config = WorldConfig(n_accounts=120, n_months=8, seed=4, chunk_size=50)
+
+    def failing(config):
+        yield next(iter_world(config))
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(generate, "iter_world", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate.write_world(config, target)
+    assert not (target / "manifest.json").exists()
+    assert not (target / "histories.parquet").exists()
