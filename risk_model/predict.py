@@ -84,8 +84,15 @@ class ModelLoadError(ArtefactError):
 def _resolve_local(model: str | os.PathLike[str]) -> Path:
     """Return the artefact directory for a local path (artefact or MLflow model folder)."""
     path = Path(model)
-    nested = path / "artifacts" / ARTEFACT_NAME
-    return nested if nested.is_dir() else path
+    if not (path / "MLmodel").is_file():
+        return path
+    import yaml  # an MLflow dependency; MLmodel is YAML
+
+    meta = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
+    artifacts = meta.get("flavors", {}).get("python_function", {}).get("artifacts") or {}
+    if ARTEFACT_NAME not in artifacts:
+        raise ModelLoadError(f"MLflow model {path} carries no {ARTEFACT_NAME!r} artifact")
+    return path / artifacts[ARTEFACT_NAME]["path"]
 
 
 def _download(uri: str, tracking_uri: str | None) -> ModelArtefact:

@@ -3,11 +3,13 @@ import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 from factory import account
+from mlflow.tracking import MlflowClient
 from scoring_model import scoring_model
 
 from risk_model import contract as C
@@ -46,7 +48,7 @@ def test_batch_has_one_row_per_account_in_input_order(predictor, sample, model):
     assert (out[C.AS_OF] == model.as_of).all()
     assert out[P.PROBABILITY].between(0, 1).all()
     assert set(out[P.BAND]) <= set(predictor.artefact.scale.band_names)
-    assert (out[P.MODEL_VERSION] == "test-1").all()
+    assert (out[P.MODEL_VERSION] == predictor.model_version).all()
 
 
 def test_scoring_is_order_and_batch_independent(predictor, sample, model, batch_all):
@@ -204,4 +206,33 @@ def test_tampered_or_incomplete_artefacts_are_refused(model, tmp_path):
         P.load(incomplete)
     with pytest.raises(P.ModelLoadError, match="not found"):
         P.load(tmp_path / "nowhere")
-    assert P.load(model.artefact).model_version == "test-1"
+    assert P.load(model.artefact).model_version == P.load(model.artefact).artefact.version
+
+
+def test_champion_from_the_registry_scores_like_the_artefact(model, predictor, sample):
+    champion = P.load(tracking_uri=model.tracking_uri)
+    assert champion.model_version == predictor.model_version
+    run_id = (
+        MlflowClient(model.tracking_uri)
+        .get_model_version_by_alias("closure-risk", "champion")
+        .run_id
+    )
+    assert P.load(run_id, tracking_uri=model.tracking_uri).model_version == champion.model_version
+    small = sample.slice(0, 50)
+    pd.testing.assert_frame_equal(
+        champion.predict(small, model.as_of), predictor.predict(small, model.as_of)
+    )
+    with pytest.raises(P.ModelLoadError, match="nope"):
+        P.load("models:/closure-risk@nope", tracking_uri=model.tracking_uri)
+    with pytest.raises(P.ModelLoadError):
+        P.load("0123456789abcdef0123456789abcdef", tracking_uri=model.tracking_uri)
+
+
+def test_mlflow_pyfunc_returns_the_predictor_probabilities(model, predictor, sample):
+    mlflow.set_tracking_uri(model.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model("models:/closure-risk@champion")
+    frame, _ = predictor.features(sample, model.as_of)
+    out = pyfunc.predict(frame[predictor.artefact.feature_names].astype("float64"))
+    batch = predictor.predict(sample, model.as_of, reasons="none")
+    np.testing.assert_array_equal(out["probability"].to_numpy(), batch[P.PROBABILITY].to_numpy())
+    assert out["band"].tolist() == batch[P.BAND].tolist()
