@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import risk_model
 from risk_model import contract as C
-from risk_model.synthetic import WorldConfig, iter_world, make_merchants, world_stats
+from risk_model.synthetic import WorldConfig, WorldStats, iter_world, make_merchants, world_stats
 from risk_model.synthetic.world import chunk_count
 
 log = logging.getLogger("pipelines.generate")
@@ -68,8 +68,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_world(config: WorldConfig, out: Path, *, progress: bool = False) -> dict[str, Any]:
-    """Write the world of ``config`` into ``out`` and return the manifest.
+def write_world(
+    config: WorldConfig, out: Path, *, progress: bool = False
+) -> tuple[dict[str, Any], WorldStats]:
+    """Write the world of ``config`` into ``out``; return the manifest and the summary counts.
 
     Parameters
     ----------
@@ -82,8 +84,10 @@ def write_world(config: WorldConfig, out: Path, *, progress: bool = False) -> di
 
     Returns
     -------
-    dict
+    manifest : dict
         The manifest written to ``out / "manifest.json"``.
+    stats : WorldStats
+        Summary counts of the world.
     """
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST_FILE
@@ -150,8 +154,7 @@ def write_world(config: WorldConfig, out: Path, *, progress: bool = False) -> di
     partial = out / (MANIFEST_FILE + ".partial")
     partial.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     os.replace(partial, manifest_path)
-    manifest["_stats"] = stats
-    return manifest
+    return manifest, stats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     progress = not args.quiet and sys.stderr.isatty()
-    manifest = write_world(config, args.out, progress=progress)
-    stats = manifest.pop("_stats")
+    manifest, stats = write_world(config, args.out, progress=progress)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         log.info("closures by month:\n%s", stats.monthly(config).round(4).to_string(index=False))
     log.info("summary: %s", json.dumps(manifest["summary"]))
