@@ -47,13 +47,34 @@ def scoring_model(root: Path) -> ScoringModel:
 
     world, models = root / "world", root / "models"
     root.mkdir(parents=True, exist_ok=True)
-    assert generate(["--accounts", "1500", "--months", "20", "--seed", "11",
-                     "--out", str(world), "--quiet"]) == 0  # fmt: skip
+    assert (
+        generate(
+            ["--accounts", "1500", "--months", "20", "--seed", "11", "--out", str(world), "--quiet"]
+        )
+        == 0
+    )
     config = root / "small.toml"
     config.write_text(SMALL_CONFIG, encoding="utf-8")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    assert train(["--data", str(world), "--out", str(models), "--config", str(config),
-                  "--max-months", "12", "--seed", "5", "--tracking-uri", uri]) == 0  # fmt: skip
+    assert (
+        train(
+            [
+                "--data",
+                str(world),
+                "--out",
+                str(models),
+                "--config",
+                str(config),
+                "--max-months",
+                "12",
+                "--seed",
+                "5",
+                "--tracking-uri",
+                uri,
+            ]
+        )
+        == 0
+    )
     histories = pq.read_table(world / "histories.parquet")
     _, history_end = D.history_window(histories)
     _CACHE["model"] = ScoringModel(world, models / "latest", histories, history_end, uri)

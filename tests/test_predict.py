@@ -52,8 +52,9 @@ def test_batch_has_one_row_per_account_in_input_order(predictor, sample, model):
 
 
 def test_scoring_is_order_and_batch_independent(predictor, sample, model, batch_all):
-    reversed_ = predictor.predict(sample.take(pa.array(np.arange(299, -1, -1))), model.as_of,
-                                  reasons="all")  # fmt: skip
+    reversed_ = predictor.predict(
+        sample.take(pa.array(np.arange(299, -1, -1))), model.as_of, reasons="all"
+    )
     parts = pd.concat(
         [
             predictor.predict(sample.slice(a, 100), model.as_of, reasons="all")

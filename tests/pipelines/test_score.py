@@ -1,0 +1,272 @@
+import copy
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scoring_model import scoring_model
+
+from pipelines.score import main
+from risk_model import contract as C
+from risk_model import predict as P
+
+N = 24  # accounts per test file
+BATCH = "7"  # small batches: duplicates and problems span batch boundaries
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
+
+
+@pytest.fixture(scope="module")
+def rows(model):
+    return model.histories.slice(0, N).to_pylist()
+
+
+# Real extracts may hold nulls anywhere: write with every top-level field nullable.
+RELAXED = pa.schema([field.with_nullable(True) for field in C.HISTORY_SCHEMA])
+
+
+def _write(path, rows, schema=RELAXED):
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    return path
+
+
+def _run(model, path, tmp_path, *extra):
+    out, rejects = (tmp_path / "out" / f"s.{part}.parquet" for part in ("scores", "rejects"))
+    argv = [
+        str(path),
+        "--model",
+        str(model.artefact),
+        "--as-of",
+        model.as_of.isoformat(),
+        "--out",
+        str(out),
+        "--rejects",
+        str(rejects),
+        "--batch-rows",
+        BATCH,
+        *extra,
+    ]
+    return main(argv), out, rejects
+
+
+def _edit_statement(i, **fields):
+    def edit(rows):
+        rows[i][C.STATEMENTS][0].update(fields)
+        return rows
+
+    return edit
+
+
+def _edit_transaction(i, **fields):
+    def edit(rows):
+        rows[i][C.TRANSACTIONS][0].update(fields)
+        return rows
+
+    return edit
+
+
+def _edit(i, **fields):
+    def edit(rows):
+        rows[i].update(fields)
+        return rows
+
+    return edit
+
+
+def _duplicate(rows):
+    rows[20] = copy.deepcopy(rows[2])  # same id in another batch (batch size 7)
+    return rows
+
+
+AFTER = dt.datetime(2031, 1, 1, 12)
+# (kind of input, edit of the rows, rejected row positions, text expected in a reason)
+BAD_ACCOUNTS = [
+    ("NaN amount", _edit_statement(1, billed_amount=float("nan")), [1], "not_finite"),
+    ("infinite amount", _edit_transaction(2, amount=float("inf")), [2], "not_finite"),
+    ("negative limit", _edit_statement(3, credit_limit=-100.0), [3], "not_positive"),
+    ("absurd amount", _edit_statement(4, amount_paid=1e15), [4], "too_large"),
+    ("transaction after as-of", _edit_transaction(5, ts=AFTER), [5], "after_as_of"),
+    ("opened after as-of", _edit(6, open_date=dt.date(2031, 1, 1)), [6], "after_as_of"),
+    ("duplicate ids across batches", _duplicate, [2, 20], "duplicate_id"),
+    ("null account id", _edit(8, account_id=None), [8], "missing_value"),
+    ("control characters in id", _edit(9, account_id="A\x00B"), [9], "bad_id"),
+    ("negative days past due", _edit_statement(10, days_past_due=-3), [10], "out_of_range"),
+    ("unknown product version", _edit(11, product_version="beta"), [11], "unknown_value"),
+    ("unknown transaction kind", _edit_transaction(12, kind="gift"), [12], "unknown_value"),
+    ("absurd birth year", _edit(13, birth_year=1066), [13], "out_of_range"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "edit", "bad_rows", "check"), BAD_ACCOUNTS, ids=[case[0] for case in BAD_ACCOUNTS]
+)
+def test_bad_accounts_are_rejected_and_the_rest_scored(
+    model, rows, tmp_path, capsys, kind, edit, bad_rows, check
+):
+    path = _write(tmp_path / "in.parquet", edit(copy.deepcopy(rows)))
+    code, out, rejects = _run(model, path, tmp_path)
+    assert code == 3, kind
+    scores, rejected = pq.read_table(out), pq.read_table(rejects)
+    assert scores.num_rows + rejected.num_rows == N  # no account goes missing
+    assert rejected["row"].to_pylist() == bad_rows
+    assert all(check in reason for reason in rejected["reason"].to_pylist())
+    good = [r[C.ACCOUNT_ID] for i, r in enumerate(rows) if i not in bad_rows]
+    assert scores[C.ACCOUNT_ID].to_pylist() == good
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _extra_column(rows):
+    table = pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA)
+    return table.append_column("note", pa.array(["x"] * len(rows)))
+
+
+def _without(name):
+    return lambda rows: pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA).drop_columns([name])
+
+
+def _empty_lists(rows):
+    for row in rows[:5]:
+        row[C.STATEMENTS], row[C.TRANSACTIONS] = [], []
+    rows[5][C.STATEMENTS], rows[6][C.TRANSACTIONS] = None, None
+    return pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA)
+
+
+def _non_ascii(rows):
+    for i, row in enumerate(rows):
+        row[C.ACCOUNT_ID] = f"账户-{i}-é"
+    return pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA)
+
+
+# (kind of input, table builder, expected number scored)
+ACCEPTED = [
+    ("extra field", _extra_column, N),
+    ("missing optional transactions", _without(C.TRANSACTIONS), N),
+    ("missing nullable kyc_date", _without(C.KYC_DATE), N),
+    ("empty and null event lists", _empty_lists, N),
+    ("non-ASCII ids", _non_ascii, N),
+    ("zero rows", lambda rows: C.HISTORY_SCHEMA.empty_table(), 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "build", "n_scored"), ACCEPTED, ids=[case[0] for case in ACCEPTED]
+)
+def test_unusual_but_valid_input_is_scored(model, rows, tmp_path, kind, build, n_scored):
+    table = build(copy.deepcopy(rows))
+    pq.write_table(table, tmp_path / "in.parquet")
+    code, out, rejects = _run(model, tmp_path / "in.parquet", tmp_path)
+    assert code == 0, kind
+    scores = pq.read_table(out)
+    assert scores.num_rows == n_scored and pq.read_table(rejects).num_rows == 0
+    assert scores[C.ACCOUNT_ID].to_pylist() == table[C.ACCOUNT_ID].to_pylist()
+    assert scores.schema == P.OUTPUT_SCHEMA
+
+
+def _wrong_type(rows):
+    table = pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA)
+    index = table.schema.get_field_index(C.BIRTH_YEAR)
+    return table.set_column(index, C.BIRTH_YEAR, pa.array(["nineteen-ninety"] * len(rows)))
+
+
+def _truncated(path, rows):
+    _write(path, rows)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+# (kind of input, how to make the input file, extra argv, text expected in the message)
+UNUSABLE = [
+    (
+        "missing required field",
+        lambda p, r: pq.write_table(_without(C.OPEN_DATE)(r), p),
+        [],
+        "open_date",
+    ),
+    ("wrong type", lambda p, r: pq.write_table(_wrong_type(r), p), [], "birth_year"),
+    ("truncated parquet", _truncated, [], "not parquet or truncated"),
+    (
+        "not parquet",
+        lambda p, r: p.write_text("account_id,open_date\nA1,2024-01-01\n"),
+        [],
+        "not parquet",
+    ),
+    ("missing file", lambda p, r: None, [], "not found"),
+    ("unknown model", _write, ["--model", "models:/closure-risk@nope"], "nope"),
+    ("unknown model path", _write, ["--model", "/nowhere/model"], "not found"),
+    ("bad as-of date", _write, ["--as-of", "2024-13-45"], ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "make", "extra", "message"), UNUSABLE, ids=[case[0] for case in UNUSABLE]
+)
+def test_unusable_input_fails_cleanly_with_exit_2(
+    model, rows, tmp_path, capsys, kind, make, extra, message
+):
+    path = tmp_path / "in.parquet"
+    make(path, copy.deepcopy(rows))
+    code, out, rejects = _run(model, path, tmp_path, "--tracking-uri", model.tracking_uri, *extra)
+    err = capsys.readouterr().err
+    assert code == 2, kind
+    assert message in err and "Traceback" not in err
+    assert not out.exists() and not rejects.exists()
+    assert not list((tmp_path / "out").glob("*.tmp")) if (tmp_path / "out").exists() else True
+
+
+def test_output_equal_to_input_is_refused_and_input_kept(model, rows, tmp_path, capsys):
+    path = _write(tmp_path / "in.parquet", rows)
+    before = path.read_bytes()
+    argv = [str(path), "--model", str(model.artefact), "--as-of", model.as_of.isoformat()]
+    assert main([*argv, "--out", str(path)]) == 2
+    assert main([*argv, "--out", str(tmp_path / "o.parquet"), "--rejects", str(path)]) == 2
+    (tmp_path / "link.parquet").symlink_to(path)
+    assert main([*argv, "--out", str(tmp_path / "link.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert "is the input file" in err and "Traceback" not in err
+    assert path.read_bytes() == before
+
+
+def test_scores_equal_the_predictor_and_do_not_depend_on_batch_size(model, rows, tmp_path):
+    path = _write(tmp_path / "in.parquet", rows)
+    code, out, _ = _run(model, path, tmp_path, "--reasons", "all")
+    assert code == 0
+    streamed = pq.read_table(out)
+    expected = P.load(model.artefact).predict(path, model.as_of, reasons="all")
+    assert streamed[C.ACCOUNT_ID].to_pylist() == expected[C.ACCOUNT_ID].tolist()
+    np.testing.assert_array_equal(streamed[P.PROBABILITY].to_numpy(), expected[P.PROBABILITY])
+    assert streamed[P.REASONS].to_pylist() == expected[P.REASONS].tolist()
+    assert streamed[P.TOP_CAUSE].to_pylist() == expected[P.TOP_CAUSE].tolist()
+    whole = main(
+        [
+            str(path),
+            "--model",
+            str(model.artefact),
+            "--as-of",
+            model.as_of.isoformat(),
+            "--out",
+            str(tmp_path / "w.parquet"),
+            "--reasons",
+            "all",
+        ]
+    )
+    assert whole == 0 and pq.read_table(tmp_path / "w.parquet").equals(streamed)
+
+
+def test_default_model_is_the_registry_champion(model, rows, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", model.tracking_uri)
+    path = _write(tmp_path / "in.parquet", rows)
+    out = tmp_path / "x.scores.parquet"
+    assert main([str(path), "--as-of", model.as_of.isoformat(), "--out", str(out)]) == 0
+    assert (tmp_path / "x.rejects.parquet").exists()
+    version = P.load(model.artefact).model_version
+    assert set(pq.read_table(out)[P.MODEL_VERSION].to_pylist()) == {version}
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main([]) == 2
+    assert main(["x.parquet", "--batch-rows", "0"]) == 2
+    assert "usage" in capsys.readouterr().err
