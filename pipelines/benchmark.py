@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines._bench_score import add_score_parser, run_score
+
 log = logging.getLogger("benchmark")
 PROJECT = Path(__file__).resolve().parents[1]
 BENCH_DIR = PROJECT / "data" / "bench"
@@ -222,6 +224,7 @@ def run_separation(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "features": run_features,
     "separation": run_separation,
+    "score": run_score,
     "_measure": _measure,
 }
 
@@ -239,6 +242,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.add_argument(
                 "--single", type=int, default=1000, help="accounts for latency (0 = skip)"
             )
+    add_score_parser(sub)
     p = sub.add_parser("_measure", help=argparse.SUPPRESS)
     p.add_argument("--what", choices=["read", "build"], required=True)
     p.add_argument("--path", required=True)

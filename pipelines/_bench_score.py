@@ -1,0 +1,197 @@
+"""``python -m pipelines.benchmark score``: scoring throughput, memory and latency.
+
+Prints, in one run, on a cached synthetic world (``data/bench/``, 12 months of history
+per account, default density):
+
+* the time to just read the histories parquet (the floor), in a fresh process;
+* end-to-end ``python -m pipelines.score`` throughput (accounts/s) and peak resident
+  memory, each in a fresh process (that child's own ``ru_maxrss``), with
+  ``--reasons needed`` (default) and ``--reasons none``, and the ratio to the floor;
+* bare LightGBM throughput on the precomputed feature matrix (``num_threads=1``) and
+  the cost of exact TreeSHAP contributions (``pred_contrib``) per account;
+* ``Predictor.predict_one`` latency p50 / p99 over ``--single`` accounts.
+
+``--large N`` also scores an N-account file to show that peak memory does not grow with
+the file size (streaming by ``--batch-rows``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def add_score_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the ``score`` sub-command on the benchmark's sub-parsers."""
+    p = sub.add_parser("score", help="scoring throughput, memory and predict_one latency")
+    p.add_argument("--accounts", type=int, default=100_000)
+    p.add_argument("--months", type=int, default=12)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--model", help="model (default: registry champion)")
+    p.add_argument("--tracking-uri", help="MLflow store for the default model")
+    p.add_argument("--batch-rows", type=int, default=50_000)
+    p.add_argument("--single", type=int, default=1000, help="accounts for predict_one latency")
+    p.add_argument("--large", type=int, default=0, help="also score an N-account file (memory)")
+
+
+def _child(cmd: list[str]) -> str:
+    """Run a command in a fresh process and return its stdout (it reports its own RSS)."""
+    proc = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 3):
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def _read_floor(path: Path) -> tuple[float, float]:
+    code = (
+        "import time, pyarrow.parquet as pq, resource, json, sys;"
+        "s=time.perf_counter(); t=pq.read_table(sys.argv[1]);"
+        "print(json.dumps({'read_s': time.perf_counter()-s, 'rows': t.num_rows,"
+        "'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))"
+    )
+    out = _child([sys.executable, "-c", code, str(path)])
+    data = json.loads(out.strip().splitlines()[-1])
+    return data["read_s"], data["rss"]
+
+
+def _score_child(path: Path, args: argparse.Namespace, as_of: dt.date, reasons: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipelines._bench_score",
+            str(path),
+            as_of.isoformat(),
+            str(Path(tmp) / "s.parquet"),
+            reasons,
+            str(args.batch_rows),
+            args.model or "",
+            args.tracking_uri or "",
+        ]
+        out = _child(cmd)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _measure_score(argv: list[str]) -> int:
+    """Child: run the scoring pipeline once and print wall time and own peak RSS."""
+    path, as_of, out, reasons, batch_rows, model, uri = argv
+    from pipelines.score import main
+
+    cmd = (
+        [path, "--as-of", as_of, "--out", out, "--reasons", reasons, "--batch-rows", batch_rows]
+        + (["--model", model] if model else [])
+        + (["--tracking-uri", uri] if uri else [])
+    )
+    start = time.perf_counter()
+    code = main(cmd)
+    wall = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"code": code, "wall_s": wall, "rss_mb": rss}))
+    return 0 if code in (0, 3) else code
+
+
+def _bare_lightgbm(predictor, path: Path, as_of: dt.date, rows: int) -> dict[str, float]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows))
+    frame, _ = predictor.features(pa.Table.from_batches([batch]), as_of)
+    matrix = predictor.artefact.matrix(frame)
+    booster = predictor.artefact.booster
+    booster.predict(matrix[:100], num_threads=1)  # warm-up
+    start = time.perf_counter()
+    booster.predict(matrix, raw_score=True, num_threads=1)
+    plain = time.perf_counter() - start
+    sample = matrix[: min(2000, len(matrix))]
+    start = time.perf_counter()
+    booster.predict(sample, pred_contrib=True, num_threads=1)
+    contrib = time.perf_counter() - start
+    return {
+        "rows": len(matrix),
+        "plain_per_s": len(matrix) / plain,
+        "contrib_ms": contrib / len(sample) * 1e3,
+        "trees": booster.num_trees(),
+    }
+
+
+def _latency(predictor, path: Path, as_of: dt.date, count: int) -> dict[str, float]:
+    import pyarrow.parquet as pq
+
+    batch = next(pq.ParquetFile(path).iter_batches(batch_size=count))
+    records = batch.to_pylist()
+    for record in records[:20]:  # warm-up
+        predictor.predict_one(record, as_of)
+    times = np.empty(len(records))
+    for i, record in enumerate(records):
+        start = time.perf_counter()
+        predictor.predict_one(record, as_of)
+        times[i] = time.perf_counter() - start
+    return {
+        "n": len(records),
+        "p50": np.percentile(times, 50) * 1e3,
+        "p99": np.percentile(times, 99) * 1e3,
+    }
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Scoring throughput and memory vs the read floor, bare LightGBM, predict_one latency."""
+    from pipelines.benchmark import month_ends, world_dir
+    from risk_model.predict import load
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    folder = world_dir(args.accounts, args.months, args.seed)
+    path = folder / "histories.parquet"
+    as_of = month_ends(folder, 1)[0]
+    predictor = load(args.model, tracking_uri=args.tracking_uri)
+    read_s, read_rss = _read_floor(path)
+    n = args.accounts
+    print(f"world: {path} ({n:,} accounts, {args.months} months), as-of {as_of}")
+    print(f"model: {predictor.model_version} ({predictor.artefact.booster.num_trees()} trees)")
+    print(
+        f"read parquet (floor):      {read_s:6.2f} s  {n / read_s:>9,.0f} acct/s  "
+        f"peak RSS {read_rss:,.0f} MB"
+    )
+    for reasons in ("needed", "none"):
+        r = _score_child(path, args, as_of, reasons)
+        print(
+            f"score --reasons {reasons:<7}: {r['wall_s']:6.2f} s  {n / r['wall_s']:>9,.0f} "
+            f"acct/s  peak RSS {r['rss_mb']:,.0f} MB  ratio to floor "
+            f"{r['wall_s'] / read_s:.1f}x  (exit {r['code']})"
+        )
+    if args.large:
+        large = world_dir(args.large, args.months, args.seed) / "histories.parquet"
+        r = _score_child(large, args, as_of, "needed")
+        print(
+            f"score {args.large:,} accounts:  {r['wall_s']:6.2f} s  "
+            f"{args.large / r['wall_s']:>9,.0f} acct/s  peak RSS {r['rss_mb']:,.0f} MB "
+            f"(batch rows {args.batch_rows:,})"
+        )
+    bare = _bare_lightgbm(predictor, path, as_of, min(n, 50_000))
+    print(
+        f"bare LightGBM predict:     {bare['plain_per_s']:>9,.0f} rows/s on {bare['rows']:,} "
+        f"precomputed feature rows (1 thread)"
+    )
+    print(f"TreeSHAP pred_contrib:     {bare['contrib_ms']:.3f} ms per account (1 thread)")
+    if args.single:
+        lat = _latency(predictor, path, as_of, args.single)
+        print(
+            f"predict_one latency:       p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms "
+            f"over {lat['n']:,} accounts (with reasons, 1 thread)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_measure_score(sys.argv[1:]))
