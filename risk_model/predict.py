@@ -396,8 +396,14 @@ class Predictor:
         """
         if not isinstance(record, Mapping):
             raise TypeError("predict_one takes one account record (a dict)")
-        frame = self._predict(from_records(record), as_of, "all", 1)
-        return frame.iloc[0].to_dict()
+        as_of = as_of or dt.date.today()
+        valid = validate_histories(from_records(record), as_of=as_of)
+        scores, open_mask = self.score_arrow(valid, as_of, reasons="all", num_threads=1)
+        if not open_mask.all():
+            ids = valid[C.ACCOUNT_ID].to_pylist()
+            raise ContractError([_not_open_problem(np.array([0]), ids, as_of)])
+        # Plain Python values; equal (==) to the batch row's values.
+        return scores.to_pylist()[0]
 
 
 def to_frame(scores: pa.Table) -> pd.DataFrame:
