@@ -22,6 +22,8 @@ parsing anything and refuses a directory with a missing, extra or altered file
 * ``scale`` (see :class:`risk_model.modeling.scale.ScoreScale`, includes the bands),
 * ``policy`` (``PolicyCalendar.to_dict()``), ``horizon_months`` (int),
 * ``merchant_risk_as_of`` (ISO date or null),
+* ``feature_transforms`` (optional: fill/clip per feature, applied to every input matrix
+  before the booster; see :mod:`risk_model.modeling.transforms`),
 
 and, written by training, ``metrics``, ``data_fingerprint``, ``package_versions``,
 ``code_version``, ``config``, ``split``, ``created_at``.
@@ -51,6 +53,7 @@ import pyarrow.parquet as pq
 
 from risk_model.modeling.calibration import apply_calibration
 from risk_model.modeling.scale import ScoreScale
+from risk_model.modeling.transforms import apply_transforms
 from risk_model.policy import PolicyCalendar
 
 FORMAT_VERSION = 1
@@ -233,7 +236,7 @@ class ModelArtefact:
         x = np.asarray(X, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(self.feature_names):
             raise ValueError(f"X must have shape (n, {len(self.feature_names)}), got {x.shape}")
-        return x
+        return apply_transforms(x, self.feature_names, self.spec.get("feature_transforms"))
 
     def predict_raw(self, X: np.ndarray, *, num_threads: int = 1) -> np.ndarray:  # noqa: N803
         """Raw log-odds of closure."""

@@ -58,6 +58,57 @@ class SnapshotConfig:
             raise ConfigError("snapshot.account_fraction must be in (0, 1]")
 
 
+_CLOCK_CAP = 12.0  # months: beyond a year, "since/until a policy date" carries no signal
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Feature selection and bounded calendar clocks (see :mod:`.transforms`).
+
+    Parameters
+    ----------
+    exclude : tuple of str
+        Catalogue features left out of the model.
+    fill_missing : dict
+        Value given to a missing feature (e.g. "no sweep announced" = the cap).
+    clip_min, clip_max : dict
+        Bounds per feature.
+    """
+
+    exclude: tuple[str, ...] = ()
+    fill_missing: dict[str, float] = field(
+        default_factory=lambda: {"months_since_sweep": _CLOCK_CAP, "months_to_sweep": _CLOCK_CAP}
+    )
+    clip_min: dict[str, float] = field(
+        default_factory=lambda: {
+            "months_to_migration_deadline": -3.0,
+            "months_since_migration_offer": -_CLOCK_CAP,
+        }
+    )
+    clip_max: dict[str, float] = field(
+        default_factory=lambda: {
+            "months_since_sweep": _CLOCK_CAP,
+            "months_to_sweep": _CLOCK_CAP,
+            "months_to_migration_deadline": _CLOCK_CAP,
+            "months_since_migration_offer": 3.0,
+        }
+    )
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on invalid values."""
+        for name, low in self.clip_min.items():
+            if name in self.clip_max and self.clip_max[name] < low:
+                raise ConfigError(f"features.clip_max.{name} is below features.clip_min.{name}")
+
+    def transforms(self) -> dict[str, dict[str, float]]:
+        """Return the fill and clip settings as one dict."""
+        return {
+            "fill_missing": dict(self.fill_missing),
+            "clip_min": dict(self.clip_min),
+            "clip_max": dict(self.clip_max),
+        }
+
+
 @dataclass(frozen=True)
 class SplitConfig:
     """Out-of-time split windows, in labelled month ends.
@@ -254,7 +305,7 @@ class TrainConfig:
         Label horizon: closed within this many months after the as-of date.
     contrib_sample : int
         OOT rows used for the per-family contribution plot.
-    snapshot, split, model, calibration, scale, tracking :
+    snapshot, features, split, model, calibration, scale, tracking :
         Sections, see their classes.
     """
 
@@ -262,6 +313,7 @@ class TrainConfig:
     horizon_months: int = 3
     contrib_sample: int = 5000
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
@@ -274,7 +326,7 @@ class TrainConfig:
             raise ConfigError("horizon_months must be in 1..24")
         if self.contrib_sample < 0:
             raise ConfigError("contrib_sample must be >= 0")
-        for section in (self.snapshot, self.split, self.model, self.calibration):
+        for section in (self.snapshot, self.features, self.split, self.model, self.calibration):
             section.check()
         self.scale.check()
         self.tracking.check()
@@ -304,6 +356,10 @@ def _coerce(value: Any, annotation: Any, name: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], name)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a table, got {type(value).__name__}")
+        return {str(k): _coerce(v, args[1], f"{name}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{name} must be a list, got {type(value).__name__}")
@@ -337,7 +393,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
             if not isinstance(value, dict):
                 raise ConfigError(f"{prefix}{key} must be a table")
             kwargs[key] = _build(hint, value, f"{prefix}{key}.")

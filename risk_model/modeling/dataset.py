@@ -12,7 +12,8 @@ Rules
 * Labelled as-of dates are the month ends ``<= history end`` with ``as_of + H <= label
   end``; later months (horizon not observed) are neither labelled nor used.
 * Single as-of extracts: when every recorded closure is after the history end, the data
-  cannot say which accounts closed before it, so only the history end itself is labelled.
+  cannot say which accounts closed before it, so only the history end itself is labelled,
+  and the extract is taken to cover the full horizon after it.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def labelled_as_of_dates(
         if len(frame):
             label_end = max(label_end, month_end(frame[C.CLOSURE_DATE].max().date()))
     if len(frame) and frame[C.CLOSURE_DATE].min().date() > history_end:
+        # An extract of the accounts open at one date and their next H months.
         candidates = [history_end]
+        label_end = max(label_end, add_months(history_end, horizon_months))
         how = "single as-of extract (all closures after the history end)"
     else:
         candidates = _month_ends_between(first, history_end)

@@ -90,6 +90,8 @@ def build_spec(
 ) -> dict[str, Any]:
     """Return the ``spec.json`` content for a trained model (see ``artefact`` docs)."""
     names = list(feature_names)
+    if names != result.feature_names:
+        raise ValueError("feature_names differ from the ones the model was trained on")
     by_name = {c["name"]: c for c in catalogue}
     return _clean(
         {
@@ -103,6 +105,7 @@ def build_spec(
             if config.model.monotone
             else [0] * len(names),
             "catalogue": [by_name.get(n, {"name": n}) for n in names],
+            "feature_transforms": result.transforms,
             "calibration": result.calibrator.to_dict(),
             "scale": ScoreScale.from_config(config.scale).to_dict(),
             "policy": policy.to_dict(),

@@ -15,6 +15,7 @@ byte-identical text models for the same data and configuration.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from risk_model.modeling.dataset import LABEL, TRUTH_P
 from risk_model.modeling.metrics import oot_report
 from risk_model.modeling.scale import ScoreScale
 from risk_model.modeling.split import Split, make_split
+from risk_model.modeling.transforms import apply_transforms, resolve_transforms
 
 
 def catalogue_records(specs: Iterable[Any]) -> list[dict[str, Any]]:
@@ -136,6 +138,12 @@ class TrainResult:
     report : dict
         ``oot`` report for the model, ``truth`` report on the same rows (if truth),
         ``gini_ratio``, ``val`` metrics, ``best_iteration``.
+    timings : dict
+        Seconds per stage (split, fit, calibrate, evaluate).
+    feature_names : list of str
+        Model columns (catalogue order, exclusions removed).
+    transforms : dict
+        Fills and clips applied to the inputs (stored in the spec).
     """
 
     booster: lgb.Booster
@@ -143,6 +151,9 @@ class TrainResult:
     split: Split
     scored: pd.DataFrame
     report: dict[str, Any]
+    timings: dict[str, float]
+    feature_names: list[str]
+    transforms: dict[str, dict[str, float]]
 
 
 def train_model(
@@ -170,7 +181,17 @@ def train_model(
     TrainResult
         Model, calibration, split, scored rows and the evaluation report.
     """
-    names = list(feature_names)
+    names = [n for n in feature_names if n not in set(config.features.exclude)]
+    transforms, ignored = resolve_transforms(config.features.transforms(), names)
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
     y = frame[LABEL].to_numpy(dtype=np.float64)
     split = make_split(
         frame[C.AS_OF].to_numpy(),
@@ -184,7 +205,8 @@ def train_model(
     for name, mask in (("train", train), ("val", val), ("oot", oot)):
         if mask.sum() == 0 or y[mask].min() == y[mask].max():
             raise ValueError(f"the {name} part needs rows of both classes ({split.reason})")
-    x = frame[names].to_numpy(dtype=np.float32)
+    x = apply_transforms(frame[names].to_numpy(dtype=np.float32), names, transforms)
+    lap("split")
     monotone = monotone_directions(names, catalogue) if config.model.monotone else None
     booster = fit_booster(
         x[train],
@@ -196,6 +218,7 @@ def train_model(
         seed=config.seed,
         monotone=monotone,
     )
+    lap("fit")
     threads = config.model.num_threads
     raw = np.asarray(booster.predict(x, raw_score=True, num_threads=threads))
     calibrator = fit_calibrator(
@@ -207,6 +230,7 @@ def train_model(
         seed=config.seed,
     )
     prob = calibrator(raw)
+    lap("calibrate")
     scale = ScoreScale.from_config(config.scale)
     keep = [C.ACCOUNT_ID, C.AS_OF, LABEL, C.CAUSE] + ([TRUTH_P] if TRUTH_P in frame else [])
     scored = frame[keep].copy()
@@ -223,9 +247,15 @@ def train_model(
         "val": oot_report(y[val], prob[val], period=period[val])["metrics"],
         "split": split.summary(),
         "calibration": {"method": calibrator.method, "cv_log_loss": calibrator.cv_log_loss},
+        "features": {
+            "used": len(names),
+            "excluded": sorted(set(feature_names) - set(names)),
+            "transforms_ignored_unknown": ignored,
+        },
     }
     if TRUTH_P in frame and frame.loc[oot, TRUTH_P].notna().all():
         truth = frame[TRUTH_P].to_numpy(dtype=np.float64)
         report["truth"] = oot_report(y[oot], truth[oot], period=period[oot], cause=cause[oot])
         report["gini_ratio"] = report["oot"]["metrics"]["gini"] / report["truth"]["metrics"]["gini"]
-    return TrainResult(booster, calibrator, split, scored, report)
+    lap("evaluate")
+    return TrainResult(booster, calibrator, split, scored, report, timings, names, transforms)
