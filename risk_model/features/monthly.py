@@ -168,15 +168,30 @@ def _field(values: pa.StructArray, name: str) -> pa.Array:
     return values.field(name)
 
 
-def _num(values: pa.StructArray, name: str, dtype=np.float64) -> np.ndarray:
-    arr = _field(values, name)
-    if pa.types.is_date32(arr.type):
-        arr = arr.cast(pa.int32())
-    elif pa.types.is_timestamp(arr.type):
-        arr = arr.cast(pa.timestamp("s")).cast(pa.int64())
+def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:
+    """Numeric numpy view of an Arrow column: dates as day numbers, timestamps as seconds.
+
+    Nulls become NaN (so ask for a float ``dtype`` when nulls are possible).
+    """
+    typ = arr.type
+    if pa.types.is_timestamp(typ) and typ.unit != "s":
+        arr = arr.cast(pa.timestamp("s"))
     if arr.null_count:
+        if pa.types.is_date32(typ):
+            arr = arr.cast(pa.int32())
+        elif pa.types.is_timestamp(typ):
+            arr = arr.cast(pa.int64())
+        elif pa.types.is_boolean(typ):
+            arr = arr.cast(pa.int8())
         arr = arr.cast(pa.float64()).fill_null(np.nan)
-    return arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+    out = arr.to_numpy() if isinstance(arr, pa.ChunkedArray) else arr.to_numpy(zero_copy_only=False)
+    if out.dtype.kind == "M":  # date32 -> datetime64[D], timestamp[s] -> datetime64[s]
+        out = out.view(np.int64)
+    return out.astype(dtype, copy=False)
+
+
+def _num(values: pa.StructArray, name: str, dtype=np.float64) -> np.ndarray:
+    return to_numbers(values.field(name), dtype)
 
 
 @dataclass

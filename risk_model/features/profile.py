@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model.features.monthly import DAYS_PER_MONTH, Grid, day_number
+from risk_model.features.monthly import DAYS_PER_MONTH, Grid, day_number, to_numbers
 from risk_model.policy import PolicyCalendar
 
 NAMES = (
@@ -20,15 +20,9 @@ NAMES = (
 
 def _column(histories: pa.Table, name: str) -> np.ndarray:
     """Numeric view of a profile column (dates as day numbers), NaN where null/absent."""
-    n = histories.num_rows
     if name not in histories.column_names:
-        return np.full(n, np.nan)
-    arr = histories.column(name).combine_chunks() if n else pa.array([], pa.float64())
-    if pa.types.is_date32(arr.type):
-        arr = arr.cast(pa.int32())
-    elif pa.types.is_boolean(arr.type):
-        arr = arr.cast(pa.int8())
-    return arr.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+        return np.full(histories.num_rows, np.nan)
+    return to_numbers(histories.column(name), np.float64)
 
 
 def open_days(histories: pa.Table) -> np.ndarray:
