@@ -260,11 +260,37 @@ class Predictor:
         open_mask : numpy.ndarray
             Which input rows were scored (the others were not open at ``as_of``).
         """
+        frame, open_mask = self.features(valid, as_of)
+        return self.score_features(frame, reasons=reasons, num_threads=num_threads), open_mask
+
+    def score_features(
+        self,
+        frame: pd.DataFrame,
+        *,
+        reasons: ReasonsMode = "needed",
+        num_threads: int | None = None,
+    ) -> pa.Table:
+        """Score feature rows (``build_features`` output) into :data:`OUTPUT_SCHEMA`.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            ``account_id``, ``as_of`` and the model's feature columns; rows may belong to
+            several as-of dates (e.g. to evaluate reasons out of time).
+        reasons : {"needed", "all", "none"}
+            Rows that get reasons: above the lowest band, all, or none.
+        num_threads : int, optional
+            LightGBM threads; default the predictor's.
+
+        Returns
+        -------
+        pyarrow.Table
+            One row per feature row, same order.
+        """
         if reasons not in ("needed", "all", "none"):
             raise ValueError(f"reasons must be 'needed', 'all' or 'none', got {reasons!r}")
         threads = self.num_threads if num_threads is None else num_threads
         art = self.artefact
-        frame, open_mask = self.features(valid, as_of)
         matrix = art.matrix(frame)
         prob = art.calibrate(art.predict_raw(matrix, num_threads=threads))
         points = art.points(prob)
@@ -279,16 +305,18 @@ class Predictor:
         explained = R.empty_reasons(0)
         if need.any():
             contrib = art.contributions(matrix[need], num_threads=threads)
+            contrib = R.account_attribution(contrib, art.feature_names)
             explained = R.top_reasons(contrib, matrix[need], self.catalogue)
             top[need] = R.top_causes(contrib, self.causes)
         counts = np.zeros(n, dtype=np.int32)
         counts[need] = np.diff(explained.offsets.to_numpy())
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
         reason_lists = pa.ListArray.from_arrays(offsets, explained.values, type=R.REASONS_TYPE)
-        table = pa.Table.from_arrays(
+        as_of = np.asarray(frame[C.AS_OF].to_numpy(), dtype="datetime64[D]")
+        return pa.Table.from_arrays(
             [
                 pa.array(frame[C.ACCOUNT_ID].to_numpy(dtype=object), pa.string()),
-                pa.array(np.full(n, np.datetime64(as_of, "D")), pa.date32()),
+                pa.array(as_of, pa.date32()),
                 pa.array(prob, pa.float64()),
                 pa.array(points, pa.float64()),
                 pa.array(bands, pa.string()),
@@ -298,7 +326,6 @@ class Predictor:
             ],
             schema=OUTPUT_SCHEMA,
         )
-        return table, open_mask
 
     def score(
         self, histories: Any, as_of: dt.date | None = None, *, reasons: ReasonsMode = "needed"

@@ -8,8 +8,13 @@ score. From them:
 * the reasons are the features with the largest positive contributions (up to four,
   largest first, ties in catalogue order), each with the catalogue's plain-language
   template filled with the account's own value;
-* ``top_cause`` is the closure cause (``contract.CAUSES``) whose features' contributions
-  sum to the largest positive total (net of that cause's risk-lowering factors).
+* ``top_cause`` is the closure cause (``contract.CAUSES``) whose risk-raising factors
+  (positive contributions) add up to the most; ``None`` when nothing raises the risk.
+* *Date-context* features (:data:`DATE_CONTEXT_FEATURES`: distances to policy dates,
+  identical for every account on a given date) are left out of both: they say *when* the
+  account is scored, not what about the account raises its risk, and their contribution
+  is the date's shift from the training average (part of the baseline). Leaving them in
+  attributes every account's closure to "regulatory" in periods the model finds riskier.
 
 Missing or non-finite values, and features without a template, get a generic text built
 from the feature's definition, so a text never prints "nan" or "inf".
@@ -30,6 +35,13 @@ import pyarrow as pa
 from risk_model import contract as C
 
 MAX_REASONS = 4
+# Features whose value depends only on the as-of date (same for every account that day).
+DATE_CONTEXT_FEATURES = (
+    "months_since_sweep",
+    "months_to_sweep",
+    "months_to_migration_deadline",
+    "months_since_migration_offer",
+)
 CODE, CAUSE, TEXT, CONTRIBUTION = "code", "cause", "text", "contribution"
 REASON_TYPE = pa.struct(
     [
@@ -116,8 +128,30 @@ def check_contributions(contrib: np.ndarray, raw: np.ndarray, *, atol: float = 1
         raise ValueError(f"contributions do not add up to the raw score (max gap {worst:.3g})")
 
 
+def account_attribution(contrib: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Return the ``(n, k)`` feature contributions with date-context features set to 0.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray
+        ``(n, k)`` or ``(n, k + 1)`` contributions (a trailing expected-value column is
+        dropped).
+    names : sequence of str
+        The ``k`` feature names.
+
+    Returns
+    -------
+    numpy.ndarray
+        A copy; the columns of :data:`DATE_CONTEXT_FEATURES` are zero.
+    """
+    out = np.array(np.asarray(contrib, dtype=np.float64)[:, : len(names)])
+    context = [i for i, name in enumerate(names) if name in DATE_CONTEXT_FEATURES]
+    out[:, context] = 0.0
+    return out
+
+
 def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
-    """Sum feature contributions by closure cause.
+    """Sum the risk-raising (positive) feature contributions by closure cause.
 
     Parameters
     ----------
@@ -130,17 +164,17 @@ def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(n, len(contract.CAUSES))`` net contribution per cause, columns in
-        ``contract.CAUSES`` order.
+        ``(n, len(contract.CAUSES))`` sum of positive contributions per cause, columns
+        in ``contract.CAUSES`` order.
     """
     k = len(causes)
     onehot = np.zeros((k, len(C.CAUSES)), dtype=np.float64)
     onehot[np.arange(k), [C.CAUSES.index(c) for c in causes]] = 1.0
-    return np.asarray(contrib, dtype=np.float64)[:, :k] @ onehot
+    return np.clip(np.asarray(contrib, dtype=np.float64)[:, :k], 0.0, None) @ onehot
 
 
 def top_causes(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
-    """Return the cause with the largest positive net contribution per row.
+    """Return the cause whose positive contributions add up to the most, per row.
 
     Parameters
     ----------

@@ -87,19 +87,34 @@ def test_top_reasons_of_no_rows_is_empty():
     assert len(out) == 0 and out.type == R.REASONS_TYPE
 
 
-def test_top_cause_is_the_largest_positive_net_cause_total():
-    # regulatory features sum to 0.5 (two of them), beating overdue's single 0.4.
+def test_top_cause_is_the_cause_with_the_largest_sum_of_positive_factors():
+    # row 0: two regulatory factors (0.25 + 0.25) beat overdue's single 0.4;
+    # row 1: a risk-lowering regulatory factor does not cancel a raising one (0.45 > 0.4);
+    # row 2: nothing raises the risk.
     contrib = np.array(
         [
             [0.4, 0.0, 0.25, 0.25, 0.0, 0.0, -2.0],
             [0.4, 0.0, 0.45, -0.25, 0.0, 0.0, -2.0],
             [-0.1, -0.1, 0.0, 0.0, -0.3, 0.0, -2.0],
+            [0.4, 0.0, 0.35, 0.0, 0.0, 0.0, -2.0],
         ]
     )
     totals = R.cause_totals(contrib, CAUSES)
-    assert totals.shape == (3, len(C.CAUSES))
+    assert totals.shape == (4, len(C.CAUSES))
     np.testing.assert_allclose(totals[0], [0.4, 0.0, 0.5, 0.0, 0.0])
-    assert list(R.top_causes(contrib, CAUSES)) == ["regulatory", "overdue", None]
+    np.testing.assert_allclose(totals[1], [0.4, 0.0, 0.45, 0.0, 0.0])
+    assert list(R.top_causes(contrib, CAUSES)) == ["regulatory", "regulatory", None, "overdue"]
+
+
+def test_date_context_features_are_left_out_of_the_attribution():
+    names = ["dpd_now", "months_to_sweep", "age_years"]
+    contrib = np.array([[0.2, 1.5, 0.1, -3.0], [0.0, -0.4, 0.3, -3.0]])
+    out = R.account_attribution(contrib, names)
+    assert out.shape == (2, 3)
+    np.testing.assert_array_equal(out, [[0.2, 0.0, 0.1], [0.0, 0.0, 0.3]])
+    assert contrib[0, 1] == 1.5  # the input is not modified
+    kept = R.account_attribution(contrib, ["dpd_now", "other", "age_years"])
+    np.testing.assert_array_equal(kept, contrib[:, :3])
 
 
 def test_lightgbm_contributions_add_up_to_the_raw_score():

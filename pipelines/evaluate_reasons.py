@@ -1,0 +1,113 @@
+"""Check reason codes against the known closure causes of a labelled world.
+
+Usage::
+
+    python -m pipelines.evaluate_reasons --data data/world [--model ...] [--as-of D ...]
+
+For every account that was open at an out-of-time as-of date (default: the model's OOT
+months from ``spec.json``) and closed within the model's horizon with a recorded cause,
+the predictor's ``top_cause`` (computed with reasons for every row) is compared with the
+recorded cause. Prints the confusion table (rows: true cause, columns: top cause), the
+share that matches per cause and overall, and the same on each account's latest as-of
+date only. Exit code 0; 2 on input errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from risk_model import contract as C
+
+LOG = logging.getLogger("pipelines.evaluate_reasons")
+NONE = "(none)"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.evaluate_reasons")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder with histories.parquet and closures.parquet",
+    )
+    parser.add_argument("--model", help="model (default: registry champion)")
+    parser.add_argument("--tracking-uri", help="MLflow store for the default model")
+    parser.add_argument(
+        "--as-of",
+        nargs="*",
+        type=dt.date.fromisoformat,
+        help="as-of dates (default: the model's OOT months)",
+    )
+    parser.add_argument("--out", type=Path, help="optional JSON report")
+    return parser.parse_args(argv)
+
+
+def confusion(true_cause: pd.Series, top_cause: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+    """Confusion table (true x top cause, with totals) and the match share per true cause."""
+    top = top_cause.fillna(NONE)
+    columns = [*C.CAUSES, NONE]
+    table = pd.crosstab(true_cause, top).reindex(columns=columns, fill_value=0)
+    table = table.reindex([c for c in C.CAUSES if c in table.index])
+    match = pd.Series({c: table.loc[c, c] / table.loc[c].sum() for c in table.index})
+    match["all"] = sum(table.loc[c, c] for c in table.index) / table.to_numpy().sum()
+    return table, match
+
+
+def run(args: argparse.Namespace) -> int:
+    from risk_model.features import build_features
+    from risk_model.modeling.dataset import attach_labels
+    from risk_model.predict import load
+
+    predictor = load(args.model, tracking_uri=args.tracking_uri)
+    art = predictor.artefact
+    dates = args.as_of or [dt.date.fromisoformat(d) for d in art.spec["split"]["months_oot"]]
+    histories = pq.read_table(args.data / "histories.parquet")
+    closures = pq.read_table(args.data / "closures.parquet")
+    frame = build_features(histories, dates, merchant_risk=art.merchant_risk, policy=art.policy)
+    labelled = attach_labels(frame, closures, art.horizon_months)
+    closed = labelled[(labelled["label"] == 1) & labelled[C.CAUSE].isin(C.CAUSES)]
+    closed = closed.reset_index(drop=True)
+    scores = predictor.score_features(closed, reasons="all").to_pandas()
+    result = pd.DataFrame(
+        {
+            "true": closed[C.CAUSE],
+            "top": scores["top_cause"],
+            C.ACCOUNT_ID: closed[C.ACCOUNT_ID],
+            C.AS_OF: closed[C.AS_OF],
+        }
+    )
+    latest = result.sort_values(C.AS_OF, kind="stable").groupby(C.ACCOUNT_ID).tail(1)
+    report = {"model": predictor.model_version, "as_of": [d.isoformat() for d in dates]}
+    for label, part in (("account-months", result), ("latest as-of per account", latest)):
+        table, match = confusion(part["true"], part["top"])
+        print(
+            f"\n{label}: {len(part):,} closed (true cause recorded), as-of {dates[0]}..{dates[-1]}"
+        )
+        print(table.to_string())
+        print("match share: " + ", ".join(f"{k} {v:.1%}" for k, v in match.items()))
+        report[label] = {"confusion": table.to_dict(), "match": match.to_dict(), "n": len(part)}
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (OSError, ValueError) as exc:
+        print(f"evaluate_reasons: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
