@@ -79,12 +79,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="which accounts get reasons (default: above the lowest band)",
     )
     parser.add_argument(
+        "--threads", type=int, default=1, help="LightGBM threads (default 1: a busy box)"
+    )
+    parser.add_argument(
         "--tracking-uri",
         help="MLflow store (default MLFLOW_TRACKING_URI or the project's mlflow.db)",
     )
     args = parser.parse_args(argv)
-    if args.batch_rows < 1:
-        parser.error("--batch-rows must be >= 1")
+    if args.batch_rows < 1 or args.threads < 1:
+        parser.error("--batch-rows and --threads must be >= 1")
     return args
 
 
@@ -197,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     columns = check_columns(source)
     as_of = args.as_of or dt.date.today()
     try:
-        predictor = load(args.model, tracking_uri=args.tracking_uri)
+        predictor = load(args.model, tracking_uri=args.tracking_uri, num_threads=args.threads)
     except ModelLoadError as exc:
         raise InputError(str(exc).splitlines()[0]) from exc
     total = source.metadata.num_rows
