@@ -54,6 +54,7 @@ class Grid:
     first_day: int
     month_last_period: np.ndarray  # by month - first_month
     month_first_period: np.ndarray
+    same_month: np.ndarray  # periods continuing the month of the period before them
 
     @property
     def n_periods(self) -> int:
@@ -100,6 +101,7 @@ def make_grid(asof_days: np.ndarray) -> Grid:
         first_day=first_day,
         month_last_period=last,
         month_first_period=first,
+        same_month=np.flatnonzero(period_month[1:] == period_month[:-1]) + 1,
     )
 
 
@@ -126,8 +128,7 @@ def cube(
         out = np.full(size, -np.inf)
         np.maximum.at(out, key, w)
     out = out.reshape(grid.n_periods, n_acc)
-    same_month = np.flatnonzero(grid.period_month[1:] == grid.period_month[:-1]) + 1
-    for p in same_month:  # few columns; each step is vectorised over accounts
+    for p in grid.same_month:  # few columns; each step is vectorised over accounts
         if how == "sum":
             out[p] += out[p - 1]
         else:
@@ -136,15 +137,15 @@ def cube(
 
 
 def rowsum(x: np.ndarray) -> np.ndarray:
-    """Sum over axis 0 in row order.
+    """Sum over axis 0, strictly in row order.
 
     ``ndarray.sum(0)`` switches to pairwise summation when there is one account, so a
-    float total would differ in the last bit between single-account and batch calls.
+    float total would differ in the last bit between single-account and batch calls;
+    a cumulative sum is always sequential.
     """
-    acc = np.zeros(x.shape[1:], dtype=np.float64)
-    for row in x:
-        acc += row
-    return acc
+    if not len(x):
+        return np.zeros(x.shape[1:], dtype=np.float64)
+    return np.cumsum(x, axis=0, dtype=np.float64)[-1]
 
 
 def last_index(present: np.ndarray) -> np.ndarray:
