@@ -287,7 +287,8 @@ def scoring_stats(r: PairRows, table: pa.Table, use: np.ndarray) -> MerchantStat
     """Merchant stats for the pairs ``use`` from a fitted table (no leave-one-out)."""
     look = fitted_lookup(table)
     pos = _find(look.merchant_ids, r.merchants)
-    row = np.where(pos >= 0, look.merchant_row[np.maximum(pos, 0)], -1)
+    row = look.merchant_row[np.maximum(pos, 0)] if len(look.merchant_row) else pos
+    row = np.where(pos >= 0, row, -1)
     prow = row[r.p_merch[use]] if len(row) else np.full(len(use), -1)
     known = prow >= 0
     j = np.maximum(prow, 0)

@@ -80,3 +80,10 @@ def test_fit_without_transactions_gives_empty_table(table):
     fitted = fit_merchant_risk(table.drop_columns([C.TRANSACTIONS]), AS_OF)
     assert fitted.num_rows == 0
     assert fitted.schema.metadata[AS_OF_METADATA_KEY] == b"2024-03-31"
+
+
+def test_empty_fitted_table_gives_missing_merchant_features(table):
+    fitted = fit_merchant_risk(table.drop_columns([C.TRANSACTIONS]), AS_OF)
+    f = build_features(table, AS_OF, merchant_risk=fitted)
+    assert f["merchant_payers_wmean_6m"].isna().all()
+    assert f["top1_merchant_share_6m"].notna().all()
