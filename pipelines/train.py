@@ -318,6 +318,7 @@ def run(args: argparse.Namespace, config: TrainConfig) -> int:
                 plots=plots,
                 catalogue=catalogue,
                 dataset=frame.drop(columns=[C.CAUSE]),
+                dataset_digest=spec["data_fingerprint"],
                 dataset_source=str(inputs.source.resolve()),
                 oot_features=frame.loc[oot, names],
                 oot_label=y_oot,

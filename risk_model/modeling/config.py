@@ -168,9 +168,11 @@ class ModelConfig:
         Apply the catalogue's monotone directions as constraints.
     """
 
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_data_in_leaf: int = 200
+    # Small, well-populated leaves: measured on the default world, they generalise across
+    # the policy events better than 31 leaves / 200 rows (OOT ECE 13% vs 24% of base rate).
+    learning_rate: float = 0.1
+    num_leaves: int = 15
+    min_data_in_leaf: int = 500
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
     bagging_freq: int = 1

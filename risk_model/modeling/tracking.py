@@ -22,14 +22,25 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.types.utils import _infer_schema
 
 from risk_model.modeling.artefact import ArtefactError, load_artefact
 from risk_model.modeling.metrics import gini
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def _requirements() -> list[str]:
+    """Pinned requirements of the pyfunc model (inferring them costs ~7 s per run)."""
+    from risk_model.modeling.spec import package_versions
+
+    versions = package_versions()
+    return [f"{name}=={versions[name]}" for name in sorted(versions) if name != "closure-risk"]
 
 
 def project_root() -> Path:
@@ -167,6 +178,7 @@ def log_training_run(
     plots: list[Path],
     catalogue: list[dict[str, Any]],
     dataset: pd.DataFrame,
+    dataset_digest: str,
     dataset_source: str,
     oot_features: pd.DataFrame,
     oot_label: np.ndarray,
@@ -192,7 +204,11 @@ def log_training_run(
     catalogue : list of dict
         Feature catalogue, logged as JSON and CSV.
     dataset : pandas.DataFrame
-        Training snapshot frame, logged as the run's input with its digest.
+        Training snapshot frame, logged as the run's input (schema from its first rows,
+        row count as a tag; inferring MLflow's schema over every row takes minutes).
+    dataset_digest : str
+        Fingerprint of the full frame (sha256 hex); its first 16 characters are the
+        dataset digest.
     dataset_source : str
         Where the data came from (directory).
     oot_features : pandas.DataFrame
@@ -225,8 +241,14 @@ def log_training_run(
         mlflow.log_text(json.dumps(report, indent=2, default=str), "report.json")
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
-        data = mlflow.data.from_pandas(dataset, source=dataset_source, targets="label")
+        data = MetaDataset(
+            source=resolve_dataset_source(dataset_source),
+            name="snapshots",
+            digest=dataset_digest[:16],
+            schema=_infer_schema(dataset.head(1000)),
+        )
         mlflow.log_input(data, context="training")
+        mlflow.set_tags({"dataset_rows": str(len(dataset)), "dataset_sha256": dataset_digest})
         example = oot_features.head(5).astype(np.float64)
         output = pd.DataFrame(
             {
@@ -242,6 +264,8 @@ def log_training_run(
             signature=infer_signature(example, output),
             input_example=example,
             registered_model_name=registered_model,
+            pip_requirements=_requirements(),
+            code_paths=[str(Path(__file__).resolve().parents[1])],
         )
         version = str(info.registered_model_version)
         if np.isnan(champ_gini) or new_gini > champ_gini:
