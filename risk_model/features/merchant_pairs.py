@@ -1,0 +1,121 @@
+"""Purchases reduced to canonical (account, merchant, period) rows, and window sums over them.
+
+Rows are sorted by account rank, merchant id (lexicographic) and period, so every float sum
+is taken in an order that depends on neither the batch nor the input row order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from risk_model.features.cashout import PurchaseFlags
+from risk_model.features.monthly import Transactions
+
+BIG = np.iinfo(np.int64).max // 4  # "no month": larger than any month index or period
+
+
+def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes ranked by the string value (-1 for null) and the sorted distinct values."""
+    enc = (
+        pc.dictionary_encode(values).combine_chunks()
+        if isinstance(values, pa.ChunkedArray)
+        else pc.dictionary_encode(values)
+    )
+    order = pc.array_sort_indices(enc.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = np.where(idx >= 0, rank[np.maximum(idx, 0)], -1) if len(rank) else idx
+    return codes, enc.dictionary.take(pa.array(order))
+
+
+@dataclass
+class PairRows:
+    """Purchases reduced to (account, merchant, period) rows, canonically sorted."""
+
+    period: np.ndarray
+    spend: np.ndarray
+    round_nl_spend: np.ndarray
+    night: np.ndarray
+    log_sum: np.ndarray
+    n: np.ndarray
+    pair: np.ndarray  # pair id per row (rows of a pair are contiguous, by period)
+    p_acct: np.ndarray  # per pair (pairs sorted by account, then merchant id)
+    p_merch: np.ndarray
+    p_cat: np.ndarray
+    p_ac: np.ndarray  # per pair: id of its (account, category)
+    merchants: pa.Array  # sorted distinct merchant ids (code -> id)
+    categories: pa.Array
+
+
+def pair_rows(tx: Transactions, flags: PurchaseFlags, n_periods: int) -> PairRows:
+    """Reduce purchases with a merchant to canonical (account, merchant, period) rows."""
+    merch, merchants = _sorted_codes(tx.merchant)
+    cat, categories = _sorted_codes(tx.category)
+    keep = tx.is_purchase & (merch >= 0) & (tx.amount > 0)
+    idx = np.flatnonzero(keep)
+    n_m = max(len(merchants), 1)
+    key = (tx.acct[idx] * n_m + merch[idx]) * n_periods + tx.period[idx]
+    sort = np.argsort(key, kind="stable")
+    order, key = idx[sort], key[sort]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    amt = tx.amount[order]
+
+    def seg(x: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(x, starts) if len(starts) else np.zeros(0)
+
+    first = order[starts]
+    a, m = tx.acct[first], merch[first]
+    new_pair = np.r_[True, (a[1:] != a[:-1]) | (m[1:] != m[:-1])] if len(a) else np.zeros(0, bool)
+    pair_start = np.flatnonzero(new_pair)
+    p_acct, p_cat = a[pair_start], cat[first][pair_start]
+    ac_key = p_acct * (len(categories) + 1) + p_cat + 1
+    ac_new = np.r_[True, ac_key[1:] != ac_key[:-1]] if len(ac_key) else np.zeros(0, bool)
+    # pairs are sorted by account but not by category within it: rank the keys
+    _, p_ac = np.unique(ac_key, return_inverse=True) if len(ac_key) else (None, ac_new)
+    rnl = flags.is_round[order] & flags.near_limit[order]
+    return PairRows(
+        period=tx.period[first],
+        spend=seg(amt),
+        round_nl_spend=seg(np.where(rnl, amt, 0.0)),
+        night=seg(flags.is_night[order].astype(np.float64)),
+        log_sum=seg(np.log(amt)),
+        n=seg(np.ones(len(amt))),
+        pair=np.cumsum(new_pair) - 1,
+        p_acct=p_acct,
+        p_merch=m[pair_start],
+        p_cat=p_cat,
+        p_ac=np.asarray(p_ac, dtype=np.int64),
+        merchants=merchants,
+        categories=categories,
+    )
+
+
+@dataclass
+class MerchantStats:
+    """Merchant statistics seen by each used pair (training: leave-one-account-out)."""
+
+    volume: np.ndarray
+    round_nl_volume: np.ndarray
+    payers: np.ndarray
+    night_payers: np.ndarray
+    first_month: np.ndarray  # month index, BIG if unknown
+    centre: np.ndarray  # category mean log amount (NaN if unknown)
+
+
+def window_sums(r: PairRows, lo: int, hi: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Per-pair sums over rows with period in [lo, hi]; also the first period in the window."""
+    idx = np.flatnonzero((r.period >= lo) & (r.period <= hi))
+    n_pairs = len(r.p_acct)
+    pid = r.pair[idx]
+    agg = {name: np.bincount(pid, getattr(r, name)[idx], minlength=n_pairs) for name in names}
+    first = np.full(n_pairs, BIG)
+    if len(idx):
+        lead = np.r_[True, pid[1:] != pid[:-1]]  # rows of a pair are in period order
+        first[pid[lead]] = r.period[idx[lead]]
+    agg["first_period"] = first
+    return agg
