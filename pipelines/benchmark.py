@@ -106,13 +106,13 @@ def _event_rows(path: Path) -> int:
                table.column_names)  # fmt: skip
 
 
-def single_latency(accounts: int, seed: int) -> dict[str, float]:
+def single_latency(accounts: int, seed: int, root: Path = BENCH_DIR) -> dict[str, float]:
     """p50 / p99 latency of 1-account ``build_features`` on 36-month histories."""
     import pyarrow.parquet as pq
 
     from risk_model.features import build_features, fit_merchant_risk
 
-    folder = world_dir(accounts, 36, seed)
+    folder = world_dir(accounts, 36, seed, root)
     table = pq.read_table(folder / "histories.parquet")
     as_of = month_ends(folder, 1)[0]
     fitted = fit_merchant_risk(table, as_of)
@@ -134,7 +134,7 @@ def single_latency(accounts: int, seed: int) -> dict[str, float]:
 
 def run_features(args: argparse.Namespace) -> int:
     """Batch throughput, memory and single-account latency of build_features."""
-    folder = world_dir(args.accounts, args.months, args.seed)
+    folder = world_dir(args.accounts, args.months, args.seed, args.data_dir)
     path = folder / "histories.parquet"
     dates = month_ends(folder, args.as_of_count)
     events = _event_rows(path)
@@ -151,7 +151,7 @@ def run_features(args: argparse.Namespace) -> int:
     print(f"event rows/s:          {events / build['build_s']:,.0f}")
     print(f"ratio to floor:        {build['build_s'] / floor['read_s']:.1f}x")
     if args.single:
-        lat = single_latency(args.single, args.seed)
+        lat = single_latency(args.single, args.seed, args.data_dir)
         print(
             f"single account (36 months, fitted table of {lat['merchants']} merchants): "
             f"p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms over {lat['accounts']}"
@@ -214,39 +214,55 @@ def separation_table(folder: Path, count: int, share: float = 0.5, floor: float 
 
 def run_separation(args: argparse.Namespace) -> int:
     """Print the separation table on a (cached) synthetic world."""
-    folder = world_dir(args.accounts, args.months, args.seed)
+    folder = world_dir(args.accounts, args.months, args.seed, args.data_dir)
     frame = separation_table(folder, args.as_of_count)
     with np.printoptions(suppress=True):
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
+def _world_args(parser: argparse.ArgumentParser, as_of_count: int = 3) -> None:
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--as-of-count", type=int, default=as_of_count)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, default=BENCH_DIR, help="world cache folder")
+
+
+def _features_args(parser: argparse.ArgumentParser) -> None:
+    _world_args(parser, as_of_count=12)
+    parser.add_argument("--single", type=int, default=1000, help="accounts for latency (0 = skip)")
+
+
+def _measure_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--what", choices=["read", "build"], required=True)
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--dates", required=True)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "features": run_features,
     "separation": run_separation,
     "score": run_score,
-    "_measure": _measure,
+    "_measure": _measure,  # internal: one measurement in a fresh process
+}
+# sub-command -> function adding its arguments (``score`` registers its own parser)
+ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "features": _features_args,
+    "separation": _world_args,
+    "_measure": _measure_args,
 }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipelines.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, default_dates in (("features", 12), ("separation", 3)):
-        p = sub.add_parser(name, help=COMMANDS[name].__doc__)
-        p.add_argument("--accounts", type=int, default=100_000)
-        p.add_argument("--months", type=int, default=24)
-        p.add_argument("--as-of-count", type=int, default=default_dates)
-        p.add_argument("--seed", type=int, default=7)
-        if name == "features":
-            p.add_argument(
-                "--single", type=int, default=1000, help="accounts for latency (0 = skip)"
-            )
+    for name, add_args in ARGUMENTS.items():
+        hidden = name.startswith("_")  # internal: listed without help
+        add_args(
+            sub.add_parser(name) if hidden else sub.add_parser(name, help=COMMANDS[name].__doc__)
+        )
     add_score_parser(sub)
-    p = sub.add_parser("_measure", help=argparse.SUPPRESS)
-    p.add_argument("--what", choices=["read", "build"], required=True)
-    p.add_argument("--path", required=True)
-    p.add_argument("--dates", required=True)
     return parser.parse_args(argv)
 
 

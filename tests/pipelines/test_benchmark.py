@@ -1,0 +1,31 @@
+import pytest
+
+from pipelines import benchmark
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bench")
+
+
+def test_features_benchmark_prints_every_figure(data_dir, capsys):
+    argv = ["features", "--accounts", "300", "--months", "12", "--as-of-count", "2"]
+    assert benchmark.main([*argv, "--single", "30", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    for label in ("read parquet (floor)", "build_features", "event rows/s", "ratio to floor",
+                  "single account", "peak RSS"):  # fmt: skip
+        assert label in out
+    assert (data_dir / "world_a300_m12_s7" / "histories.parquet").exists()  # cached
+
+
+def test_separation_prints_a_row_per_cause(data_dir, capsys):
+    argv = ["separation", "--accounts", "300", "--months", "12", "--as-of-count", "1"]
+    assert benchmark.main([*argv, "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    for cause in ("overdue", "cashout", "regulatory", "dormancy", "migration"):
+        assert cause in out
+
+
+def test_unknown_command_is_refused():
+    with pytest.raises(SystemExit):
+        benchmark.main(["nope"])
