@@ -86,13 +86,18 @@ def perturb(data, accounts, as_of):
     return out
 
 
-def build(accounts):
+def build(accounts, snapshot_dates=None):
+    """Histories; ``snapshot_dates`` sets kyc_date / migrated_date of legacy accounts."""
+    kyc, migrated = snapshot_dates or (D(2022, 1, 1), None)
     records = [
         account(
             f"a{i}",
             statements=sorted(a["statements"], key=lambda s: s[C.STATEMENT_MONTH]),
             transactions=sorted(a["transactions"], key=lambda t: t[C.TS]),
             open_date=D(2023, 6, 1),
+            product_version="legacy",
+            kyc_date=kyc,
+            migrated_date=migrated,
         )
         for i, a in enumerate(accounts)
     ]
@@ -108,6 +113,9 @@ def build(accounts):
 def test_events_after_as_of_change_nothing(accounts, day, data):
     as_of = FIRST + dt.timedelta(days=day)
     later = as_of + dt.timedelta(days=45)
+    future = st.integers(1, 400).map(lambda n: as_of + dt.timedelta(days=n))
+    dates_before = data.draw(st.tuples(future, future))
+    dates_after = data.draw(st.tuples(future, future | st.none()))
     before = build(
         [
             {
@@ -115,9 +123,10 @@ def test_events_after_as_of_change_nothing(accounts, day, data):
                 "transactions": list(map(make_txn, a["transactions"])),
             }
             for a in accounts
-        ]
+        ],
+        dates_before,
     )
-    after = build(perturb(data, accounts, as_of))
+    after = build(perturb(data, accounts, as_of), dates_after)
     a = build_features(before, [as_of, later])
     b = build_features(after, [as_of, later])
     keep_a = a[a[C.AS_OF] == pd.Timestamp(as_of)].reset_index(drop=True)
