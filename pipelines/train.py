@@ -189,8 +189,12 @@ def run(args: argparse.Namespace, config: TrainConfig) -> int:
 
     root = project_root()
     stages = Stages()
-    with stages("data"):
-        data_dir = args.data or ensure_default_world(root / "data" / "world")
+    if args.data is None:
+        with stages("generate world"):
+            data_dir = ensure_default_world(root / "data" / "world")
+    else:
+        data_dir = args.data
+    with stages("load data"):
         inputs = load_inputs(data_dir)
         log.info(
             "%d accounts, %d closures, truth: %s",
@@ -244,6 +248,13 @@ def run(args: argparse.Namespace, config: TrainConfig) -> int:
         )
     split = result.split
     log.info("split by %s: %s", split.kind, split.reason)
+    if split.mask("train").sum() < 4 * config.model.min_data_in_leaf:
+        log.warning(
+            "only %d train rows for min_data_in_leaf=%d: the trees can hardly split; "
+            "lower model.min_data_in_leaf for small data",
+            split.mask("train").sum(),
+            config.model.min_data_in_leaf,
+        )
     oot = split.mask("oot")
     with stages("merchant risk"):
         _, history_end = history_window(histories)

@@ -78,9 +78,12 @@ def plot_ks(path: Path, y: np.ndarray, p: np.ndarray) -> Path:
 def plot_score_distribution(path: Path, y: np.ndarray, points: np.ndarray) -> Path:
     """Histogram of points by label (densities)."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(points.min(), points.max(), 40)
+    low, high = float(points.min()), float(points.max())
+    bins = np.linspace(low, high if high > low else low + 1.0, 40)
     for value, name in ((0, "not closed"), (1, "closed")):
-        ax.hist(points[y == value], bins=bins, density=True, alpha=0.5, label=name)
+        group = points[y == value]
+        if len(group):  # density of an empty group divides by zero
+            ax.hist(group, bins=bins, density=True, alpha=0.5, label=name)
     ax.set(xlabel="points (higher = safer)", ylabel="density", title="Score by label (OOT)")
     ax.legend()
     return _save(fig, path)

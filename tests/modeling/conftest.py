@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from modeling_helpers import CATALOGUE, FEATURES, make_frame
 
+from modeling.modeling_helpers import CATALOGUE, FEATURES, make_frame
 from risk_model.modeling.config import load_config
 from risk_model.modeling.train import train_model
 

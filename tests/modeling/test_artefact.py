@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
-from modeling_helpers import CATALOGUE, FEATURES
 
+from modeling.modeling_helpers import CATALOGUE, FEATURES
 from risk_model.modeling.artefact import ArtefactError, load_artefact, save_artefact
 from risk_model.modeling.spec import build_spec
 from risk_model.policy import PolicyCalendar

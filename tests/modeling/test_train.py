@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from modeling_helpers import CATALOGUE, FEATURES, make_frame
 
+from modeling.modeling_helpers import CATALOGUE, FEATURES, make_frame
 from risk_model.modeling.config import load_config
 from risk_model.modeling.train import lgb_params, monotone_directions, train_model
 

@@ -1,0 +1,212 @@
+"""The training entry point, end to end on a small world (real LightGBM and MLflow)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipelines.train import main
+from risk_model import contract as C
+from risk_model.modeling.artefact import load_artefact
+from risk_model.records import to_flat, to_nested
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(argv)
+    return code, buffer.getvalue()
+
+
+def test_summary_artefact_and_registry(trained_run, train_store):
+    out, stdout = trained_run
+    for text in (
+        "closure-risk training summary",
+        "time features (s)",
+        "time mlflow (s)",
+        "OOT Gini",
+        "OOT ECE / base rate",
+        "Gini model / truth",
+        "alias",
+        f"mlflow ui --backend-store-uri {train_store}",
+    ):
+        assert text in stdout
+    latest = load_artefact(out / "latest")
+    versioned = [
+        p
+        for p in out.iterdir()
+        if p.is_dir() and p.name not in ("latest",) and not p.name.endswith("-plots")
+    ]
+    assert len(versioned) == 1
+    assert (versioned[0] / "model.txt").read_bytes() == (out / "latest" / "model.txt").read_bytes()
+    assert latest.spec["metrics"]["oot"]["gini"] > 0.3
+    assert latest.spec["split"]["kind"] == "time"
+    assert latest.merchant_risk is not None
+    plots = sorted(p.name for p in (out / f"{versioned[0].name}-plots").iterdir())
+    assert "roc.png" in plots and "contribution_by_family.png" in plots and len(plots) == 7
+    client = MlflowClient(train_store)
+    champion = client.get_model_version_by_alias("closure-risk", "champion")
+    run = client.get_run(champion.run_id)
+    assert run.data.params["model.num_threads"] == "1"
+    assert "oot_gini" in run.data.metrics and "truth_gini" in run.data.metrics
+    assert run.data.tags["split_kind"] == "time"
+    assert run.inputs.dataset_inputs[0].dataset.digest
+
+
+def test_champion_loads_in_a_fresh_process(trained_run, train_store, tmp_path):
+    out, _ = trained_run
+    artefact = load_artefact(out / "latest")
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(50, len(artefact.feature_names))) * 3
+    rows[::7, 0] = np.nan
+    frame = pd.DataFrame(rows, columns=artefact.feature_names)
+    frame.to_parquet(tmp_path / "rows.parquet")
+    code = (
+        "import mlflow, pandas as pd, sys\n"
+        "m = mlflow.pyfunc.load_model('models:/closure-risk@champion')\n"
+        f"pd.DataFrame(m.predict(pd.read_parquet(r'{tmp_path / 'rows.parquet'}')))"
+        f".to_parquet(r'{tmp_path / 'out.parquet'}')\n"
+    )
+    env = os.environ | {"MLFLOW_TRACKING_URI": train_store, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path, timeout=120)
+    served = pd.read_parquet(tmp_path / "out.parquet")
+    expected = artefact.predict_proba(artefact.matrix(frame))
+    assert list(served.columns) == ["probability", "points", "band"]
+    assert np.array_equal(served["probability"].to_numpy(), expected)
+    assert np.array_equal(served["points"].to_numpy(), artefact.points(expected))
+
+
+def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, tmp_path):
+    out, _ = trained_run
+    code, _ = _run(["--data", str(small_world), "--out", str(tmp_path), "--no-tracking"])
+    assert code == 0
+    first, second = out / "latest", tmp_path / "latest"
+    assert (first / "model.txt").read_bytes() == (second / "model.txt").read_bytes()
+    spec_a = json.loads((first / "spec.json").read_text())
+    spec_b = json.loads((second / "spec.json").read_text())
+    assert spec_a["metrics"] == spec_b["metrics"]
+    assert spec_a["calibration"] == spec_b["calibration"]
+    assert spec_a["data_fingerprint"] == spec_b["data_fingerprint"]
+
+
+def test_champion_kept_when_the_challenger_is_worse(
+    trained_run, small_world, train_store, tmp_path
+):
+    weak = tmp_path / "weak.toml"
+    weak.write_text("[model]\nnum_boost_round = 1\nnum_leaves = 2\nmonotone = false\n")
+    code, stdout = _run(
+        [
+            "--data",
+            str(small_world),
+            "--out",
+            str(tmp_path / "m"),
+            "--config",
+            str(weak),
+            "--tracking-uri",
+            train_store,
+        ]
+    )
+    assert code == 0
+    assert "challenger" in stdout
+    client = MlflowClient(train_store)
+    champion = client.get_model_version_by_alias("closure-risk", "champion")
+    challenger = client.get_model_version_by_alias("closure-risk", "challenger")
+    assert int(challenger.version) > int(champion.version)
+    run = client.get_run(challenger.run_id)
+    assert (
+        run.data.metrics["champion_gini_same_oot_rows"] > run.data.metrics["new_gini_same_oot_rows"]
+    )
+
+
+def _single_month_statements_only(world: Path, out: Path, as_of: dt.date) -> None:
+    """A real-extract-like data set: accounts open at ``as_of``, statements up to it,
+    no transactions column, closures of the next 3 months only."""
+    histories = pq.read_table(world / "histories.parquet")
+    closures = pq.read_table(world / "closures.parquet")
+    closed_before = pc.less_equal(closures[C.CLOSURE_DATE], pa.scalar(as_of))
+    gone = closures.filter(closed_before)[C.ACCOUNT_ID]
+    flat = to_flat(histories)
+    accounts = flat.accounts.filter(pc.invert(pc.is_in(flat.accounts[C.ACCOUNT_ID], gone)))
+    statements = flat.statements.filter(
+        pc.and_(
+            pc.less_equal(flat.statements[C.STATEMENT_MONTH], pa.scalar(as_of.replace(day=1))),
+            pc.invert(pc.is_in(flat.statements[C.ACCOUNT_ID], gone)),
+        )
+    )
+    nested = to_nested(accounts, statements).drop_columns([C.TRANSACTIONS])
+    later = closures.filter(
+        pc.and_(
+            pc.greater(closures[C.CLOSURE_DATE], pa.scalar(as_of)),
+            pc.less_equal(closures[C.CLOSURE_DATE], pa.scalar(dt.date(2024, 5, 31))),
+        )
+    )
+    out.mkdir()
+    pq.write_table(nested, out / "histories.parquet")
+    pq.write_table(later, out / "closures.parquet")
+
+
+def test_statements_only_single_as_of_month(small_world, train_store, tmp_path):
+    data = tmp_path / "extract"
+    _single_month_statements_only(small_world, data, dt.date(2024, 2, 29))
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[tracking]\nregistered_model = "closure-risk-single"\n[model]\nmin_data_in_leaf = 20\n'
+    )
+    code, stdout = _run(
+        [
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "m"),
+            "--config",
+            str(config),
+            "--tracking-uri",
+            train_store,
+        ]
+    )
+    assert code == 0, stdout
+    assert "single as-of month: split by account" in stdout
+    spec = json.loads((tmp_path / "m" / "latest" / "spec.json").read_text())
+    assert spec["split"]["kind"] == "account"
+    assert spec["split"]["months_oot"] == ["2024-02-29"]
+    client = MlflowClient(train_store)
+    version = client.get_model_version_by_alias("closure-risk-single", "champion")
+    run = client.get_run(version.run_id)
+    assert run.data.tags["split_kind"] == "account"
+    assert run.data.params["split.kind"] == "account"
+
+
+def test_missing_data_dir_bad_config_and_missing_closures(tmp_path, caplog):
+    assert main(["--data", str(tmp_path / "nope"), "--no-tracking"]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\nleaves = 3\n")
+    assert main(["--config", str(bad), "--no-tracking"]) == 2
+    assert main(["--num-threads", "0", "--no-tracking"]) == 2
+    assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--data", str(empty), "--no-tracking"]) == 1
+    err = caplog.text
+    assert "unknown config key(s) in [model]: leaves" in err
+    assert "has no histories.parquet" in err
+    assert "model.num_threads must be >= 1" in err
+    assert "data directory not found" in err
+
+
+@pytest.mark.parametrize("flag", ["--oot-months", "--val-months", "--horizon"])
+def test_out_of_range_overrides_are_refused(flag):
+    assert main([flag, "0", "--no-tracking"]) == 2
