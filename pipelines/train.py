@@ -369,6 +369,11 @@ def run(args: argparse.Namespace, config: TrainConfig) -> int:
             ("truth Gini (same rows)", result.report["truth"]["metrics"]["gini"]),
             ("Gini model / truth", result.report["gini_ratio"]),
         ]
+        truth_by_cause = result.report["truth"]["gini_by_cause"]
+        rows += [
+            (f"Gini {cause}: model / truth", f"{value:.3f} / {truth_by_cause[cause]:.3f}")
+            for cause, value in result.report["oot"]["gini_by_cause"].items()
+        ]
     rows += [("artefact", str(artefact_dir)), ("latest copy", str(latest))]
     if outcome is not None:
         champ = outcome.champion_gini

@@ -31,10 +31,14 @@ and, written by training, ``metrics``, ``data_fingerprint``, ``package_versions`
 Public API used by the predictor::
 
     art = load_artefact(path)
-    X = art.matrix(frame)                  # feature columns in model order, float64
+    X = art.matrix(frame)                  # raw feature columns in model order, float64
     prob = art.predict_proba(X)            # = art.calibrate(art.predict_raw(X))
     pts = art.points(prob); band = art.bands(pts)
     contrib = art.contributions(X)         # TreeSHAP log-odds, last column = bias
+
+``predict_raw``, ``predict_proba`` and ``contributions`` apply the spec's
+``feature_transforms`` to ``X`` themselves, so callers always pass raw feature values
+(as ``build_features`` returns them) and may quote those values in reasons.
 """
 
 from __future__ import annotations

@@ -29,9 +29,12 @@ class ClosureRiskModel(mlflow.pyfunc.PythonModel):
         """Load and verify the artefact shipped with the model."""
         self.artefact: ModelArtefact = load_artefact(context.artifacts["artefact"])
 
-    # ``model_input`` is left unannotated: MLflow would otherwise derive a second,
-    # type-hint-based schema that competes with the logged signature.
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(
+        self,
+        context: mlflow.pyfunc.PythonModelContext | None,
+        model_input: pd.DataFrame,
+        params: dict | None = None,
+    ) -> pd.DataFrame:
         """Return probability, points and band for every input row."""
         frame = pd.DataFrame(model_input)
         prob = self.artefact.predict_proba(self.artefact.matrix(frame))

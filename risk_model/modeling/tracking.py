@@ -239,6 +239,8 @@ def log_training_run(
         mlflow.log_dict({"features": catalogue}, "feature_catalogue.json")
         mlflow.log_text(pd.DataFrame(catalogue).to_csv(index=False), "feature_catalogue.csv")
         mlflow.log_text(json.dumps(report, indent=2, default=str), "report.json")
+        deciles = pd.DataFrame(report.get("oot_deciles", []))
+        mlflow.log_text(deciles.to_csv(index=False), "oot_decile_table.csv")
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
         data = MetaDataset(

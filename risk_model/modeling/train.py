@@ -28,7 +28,7 @@ from risk_model import contract as C
 from risk_model.modeling.calibration import Calibrator, fit_calibrator
 from risk_model.modeling.config import ModelConfig, TrainConfig
 from risk_model.modeling.dataset import LABEL, TRUTH_P
-from risk_model.modeling.metrics import oot_report
+from risk_model.modeling.metrics import decile_table, oot_report
 from risk_model.modeling.scale import ScoreScale
 from risk_model.modeling.split import Split, make_split
 from risk_model.modeling.transforms import apply_transforms, resolve_transforms
@@ -244,6 +244,7 @@ def train_model(
         "oot": oot_report(
             y[oot], prob[oot], period=period[oot], cause=cause[oot], p_reference=prob[train]
         ),
+        "oot_deciles": decile_table(y[oot], prob[oot]).to_dict(orient="records"),
         "val": oot_report(y[val], prob[val], period=period[val])["metrics"],
         "split": split.summary(),
         "calibration": {"method": calibrator.method, "cv_log_loss": calibrator.cv_log_loss},

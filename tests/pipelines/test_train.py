@@ -65,6 +65,18 @@ def test_summary_artefact_and_registry(trained_run, train_store):
     assert "oot_gini" in run.data.metrics and "truth_gini" in run.data.metrics
     assert run.data.tags["split_kind"] == "time"
     assert run.inputs.dataset_inputs[0].dataset.digest
+    logged = {a.path for a in client.list_artifacts(champion.run_id)}
+    assert {
+        "oot_decile_table.csv",
+        "feature_catalogue.csv",
+        "feature_catalogue.json",
+        "plots",
+        "report.json",
+        "split.json",
+    } <= logged
+    assert len(client.list_artifacts(champion.run_id, "plots")) == 7
+    history = client.get_metric_history(champion.run_id, "oot_gini_by_month")
+    assert [m.step for m in history] == [0, 1, 2]
 
 
 def test_champion_loads_in_a_fresh_process(trained_run, train_store, tmp_path):
