@@ -48,6 +48,8 @@ class PairRows:
     p_merch: np.ndarray
     p_cat: np.ndarray
     p_ac: np.ndarray  # per pair: id of its (account, category)
+    by_period: np.ndarray  # row indices in period order (rows of one period: one per pair)
+    period_offsets: np.ndarray  # rows of period p: by_period[offsets[p]:offsets[p + 1]]
     merchants: pa.Array  # sorted distinct merchant ids (code -> id)
     categories: pa.Array
 
@@ -78,8 +80,11 @@ def pair_rows(tx: Transactions, flags: PurchaseFlags, n_periods: int) -> PairRow
     # pairs are sorted by account but not by category within it: rank the keys
     _, p_ac = np.unique(ac_key, return_inverse=True) if len(ac_key) else (None, ac_new)
     rnl = flags.is_round[order] & flags.near_limit[order]
+    period = tx.period[first]
+    by_period = np.argsort(period, kind="stable")
+    offsets = np.searchsorted(period[by_period], np.arange(n_periods + 1))
     return PairRows(
-        period=tx.period[first],
+        period=period,
         spend=seg(amt),
         round_nl_spend=seg(np.where(rnl, amt, 0.0)),
         night=seg(flags.is_night[order].astype(np.float64)),
@@ -90,6 +95,8 @@ def pair_rows(tx: Transactions, flags: PurchaseFlags, n_periods: int) -> PairRow
         p_merch=m[pair_start],
         p_cat=p_cat,
         p_ac=np.asarray(p_ac, dtype=np.int64),
+        by_period=by_period,
+        period_offsets=offsets,
         merchants=merchants,
         categories=categories,
     )
@@ -108,14 +115,50 @@ class MerchantStats:
 
 
 def window_sums(r: PairRows, lo: int, hi: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Per-pair sums over rows with period in [lo, hi]; also the first period in the window."""
-    idx = np.flatnonzero((r.period >= lo) & (r.period <= hi))
+    """Per-pair sums over rows with period in [lo, hi]; also the first period in the window.
+
+    Each pair's rows are added in period order, starting from zero.
+    """
+    rows = r.by_period[r.period_offsets[lo] : r.period_offsets[hi + 1]]
     n_pairs = len(r.p_acct)
-    pid = r.pair[idx]
-    agg = {name: np.bincount(pid, getattr(r, name)[idx], minlength=n_pairs) for name in names}
+    pid = r.pair[rows]
+    agg = {
+        name: np.bincount(pid, getattr(r, name)[rows], minlength=n_pairs).astype(np.float64)
+        for name in names
+    }
     first = np.full(n_pairs, BIG)
-    if len(idx):
-        lead = np.r_[True, pid[1:] != pid[:-1]]  # rows of a pair are in period order
-        first[pid[lead]] = r.period[idx[lead]]
+    np.minimum.at(first, pid, r.period[rows])
     agg["first_period"] = first
     return agg
+
+
+class RunningWindow:
+    """Pair sums over a window that moves forward through the as-of dates.
+
+    When no row leaves the window (its start does not pass any row), the next window is
+    reached by adding one period at a time; a period holds at most one row per pair, so
+    every sum gets the same additions in the same order as :func:`window_sums` and is
+    bit-identical to it. Otherwise the window is summed afresh.
+    """
+
+    def __init__(self, rows: PairRows, names: tuple[str, ...]) -> None:
+        self.rows, self.names = rows, names
+        self.lo = self.hi = -1
+        self.sums: dict[str, np.ndarray] | None = None
+
+    def at(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Return the sums over [lo, hi] (do not modify them)."""
+        r, off = self.rows, self.rows.period_offsets
+        leaves = self.sums is None or hi < self.hi or lo < self.lo or off[lo] > off[self.lo]
+        if leaves:
+            self.sums = window_sums(r, lo, hi, self.names)
+        else:
+            for p in range(self.hi + 1, hi + 1):
+                rows = r.by_period[off[p] : off[p + 1]]
+                pid = r.pair[rows]  # unique within a period
+                for name in self.names:
+                    self.sums[name][pid] += getattr(r, name)[rows]
+                first = self.sums["first_period"]
+                first[pid] = np.minimum(first[pid], p)
+        self.lo, self.hi = lo, hi
+        return self.sums

@@ -21,6 +21,7 @@ from risk_model.features.merchant_pairs import (
     BIG,
     MerchantStats,
     PairRows,
+    RunningWindow,
     pair_rows,
     window_sums,
 )
@@ -43,6 +44,8 @@ __all__ = [
     "training_stats",
 ]
 
+WINDOW_SUMS = ("spend", "round_nl_spend", "night", "log_sum", "n")  # merchant statistics
+
 NAMES = (
     "top1_merchant_share_6m", "merchant_hhi_6m", "category_amount_ratio_6m",
     "merchant_round_nl_share_wmean_6m", "merchant_round_nl_share_max_6m",
@@ -63,10 +66,11 @@ def _first_nonzero(h: np.ndarray) -> np.ndarray:
     return np.where(nz.any(axis=1), nz.argmax(axis=1), BIG)
 
 
-def training_stats(r: PairRows, grid: Grid, k: int, use: np.ndarray) -> MerchantStats:
+def training_stats(
+    r: PairRows, grid: Grid, k: int, use: np.ndarray, window: RunningWindow
+) -> MerchantStats:
     """Leave-one-account-out merchant stats for the pairs ``use`` (indices)."""
-    names = ("spend", "round_nl_spend", "night", "log_sum", "n")
-    w36 = window_sums(r, *grid.period_range(k, LOOKBACK_MONTHS), names)
+    w36 = window.at(*grid.period_range(k, LOOKBACK_MONTHS))
     pm, n_m = r.p_merch, len(r.merchants)
     active = w36["n"] > 0
     night = active & (w36["night"] > 0)
@@ -117,12 +121,21 @@ def _segments(a: np.ndarray) -> np.ndarray:
 
 
 def account_features(
-    r: PairRows, grid: Grid, k: int, table: pa.Table | None, n_acc: int
+    r: PairRows,
+    grid: Grid,
+    k: int,
+    table: pa.Table | None,
+    n_acc: int,
+    window: RunningWindow | None = None,
 ) -> dict[str, np.ndarray]:
     """Merchant-side features of every account at as-of ``k``."""
     w6 = window_sums(r, *grid.period_range(k, 6), ("spend", "log_sum", "n"))
     use = np.flatnonzero(w6["spend"] > 0)
-    stats = training_stats(r, grid, k, use) if table is None else scoring_stats(r, table, use)
+    if table is None:
+        window = window or RunningWindow(r, WINDOW_SUMS)
+        stats = training_stats(r, grid, k, use, window)
+    else:
+        stats = scoring_stats(r, table, use)
     a, s = r.p_acct[use], w6["spend"][use]  # a is sorted: pairs are in account order
     starts = _segments(a)
     seg_acct = a[starts]
@@ -183,8 +196,9 @@ def compute(
     n_asof = len(grid.asof_day)
     out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
     r = pair_rows(tx, flags, grid.n_periods)
+    window = RunningWindow(r, WINDOW_SUMS) if table is None else None
     for k in range(n_asof):
-        for name, x in account_features(r, grid, k, table, n_acc).items():
+        for name, x in account_features(r, grid, k, table, n_acc, window).items():
             out[name][k] = x
     for arr in out.values():
         arr[:, ~tx.known] = np.nan

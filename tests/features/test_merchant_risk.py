@@ -87,3 +87,28 @@ def test_empty_fitted_table_gives_missing_merchant_features(table):
     f = build_features(table, AS_OF, merchant_risk=fitted)
     assert f["merchant_payers_wmean_6m"].isna().all()
     assert f["top1_merchant_share_6m"].notna().all()
+
+
+def test_running_window_equals_direct_sums():
+    import numpy as np
+
+    from risk_model.features.merchant_pairs import RunningWindow, window_sums
+
+    rng = np.random.default_rng(0)
+    n_rows = 200
+    pair = np.sort(rng.integers(0, 40, n_rows))
+    period = rng.integers(0, 30, n_rows)
+    # one row per (pair, period), sorted by pair then period, as pair_rows makes them
+    key = np.unique(pair * 30 + period)
+    pair, period = np.unique(key // 30, return_inverse=True)[1], key % 30
+    spend = rng.random(len(key)) * 1000
+    by_period = np.argsort(period, kind="stable")
+    rows = type("Rows", (), {})()
+    rows.pair, rows.period, rows.spend, rows.p_acct = pair, period, spend, np.unique(pair)
+    rows.by_period = by_period
+    rows.period_offsets = np.searchsorted(period[by_period], np.arange(31))
+    running = RunningWindow(rows, ("spend",))
+    for lo, hi in ((0, 3), (0, 9), (0, 20), (2, 22), (2, 29)):
+        got, want = running.at(lo, hi), window_sums(rows, lo, hi, ("spend",))
+        assert np.array_equal(got["spend"], want["spend"])  # bit-identical, not approx
+        assert np.array_equal(got["first_period"], want["first_period"])

@@ -62,3 +62,15 @@ def test_training_mode_differs_from_scoring_mode(world, dates, batch):
         equal_nan=True,
     )
     pd.testing.assert_series_equal(train["spend_6m"], score["spend_6m"])
+
+
+def test_dates_together_equal_dates_one_by_one(world):
+    """Training mode moves merchant windows incrementally; that must not change a bit."""
+    table = world.histories.slice(0, 3000)
+    unique = sorted(set(world.truth.column(C.AS_OF).to_pylist()))
+    dates = unique[-9::4]
+    together = build_features(table, dates)
+    for d in dates:
+        alone = build_features(table, d)
+        part = together[together[C.AS_OF] == pd.Timestamp(d)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone, part, check_exact=True)
