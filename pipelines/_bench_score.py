@@ -41,7 +41,7 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--model", help="model (default: registry champion)")
     p.add_argument("--tracking-uri", help="MLflow store for the default model")
-    p.add_argument("--batch-rows", type=int, default=50_000)
+    p.add_argument("--batch-rows", type=int, default=10_000)
     p.add_argument("--single", type=int, default=1000, help="accounts for predict_one latency")
     p.add_argument("--large", type=int, default=0, help="also score an N-account file (memory)")
 

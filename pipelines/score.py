@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="scores parquet (default data/scores/)")
     parser.add_argument("--rejects", type=Path, help="rejected accounts parquet")
-    parser.add_argument("--batch-rows", type=int, default=50_000, help="accounts per batch")
+    parser.add_argument("--batch-rows", type=int, default=10_000, help="accounts per batch")
     parser.add_argument(
         "--reasons",
         choices=("needed", "all", "none"),
@@ -112,7 +112,8 @@ def open_input(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise InputError(f"input is not a file: {path}")
     try:
-        return pq.ParquetFile(path)
+        # Buffered column reads: memory follows the batch, not the (maybe huge) row group.
+        return pq.ParquetFile(path, buffer_size=8 << 20, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(
             f"cannot read {path} as parquet (not parquet or truncated): {exc}"
