@@ -20,7 +20,7 @@ def _trend(recent: np.ndarray, before: np.ndarray) -> np.ndarray:
 
 
 def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
-    """Return activity features as (n_asof, n_acc) arrays; NaN where transactions unknown."""
+    """Return activity features as (n_asof, n_acc) arrays ({} without a transactions column)."""
     if tx is None:
         return {}
     n_asof = len(grid.asof_day)
@@ -47,6 +47,4 @@ def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.nda
         out["days_since_txn"][k] = np.where(
             np.isfinite(lastday), grid.asof_day[k] - lastday, np.nan
         )
-    for arr in out.values():
-        arr[:, ~tx.known] = np.nan
     return out

@@ -164,8 +164,6 @@ def compute(
         )
         recent = c_n[grid.month_columns(k, 4)]
         out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
-    for arr in out.values():
-        arr[:, ~tx.known] = np.nan
     if st is None:
         no_limit = np.ones((n_asof, n_acc), dtype=bool)
     else:

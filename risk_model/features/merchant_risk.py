@@ -190,7 +190,7 @@ def compute(
     n_acc: int,
     table: pa.Table | None,
 ) -> dict[str, np.ndarray]:
-    """Merchant-side features as (n_asof, n_acc) arrays; NaN where transactions unknown."""
+    """Return merchant-side features as (n_asof, n_acc) arrays ({} without transactions)."""
     if tx is None or flags is None:
         return {}
     n_asof = len(grid.asof_day)
@@ -200,6 +200,4 @@ def compute(
     for k in range(n_asof):
         for name, x in account_features(r, grid, k, table, n_acc, window).items():
             out[name][k] = x
-    for arr in out.values():
-        arr[:, ~tx.known] = np.nan
     return out

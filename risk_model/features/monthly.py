@@ -201,7 +201,6 @@ class EventList:
 
     values: pa.StructArray  # flattened structs
     acct: np.ndarray  # int64 account position of each event
-    known: np.ndarray  # bool per account: list present (not null)
 
 
 def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | None:
@@ -219,8 +218,7 @@ def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | N
         return None
     values = pc.list_flatten(col)
     parent = pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
-    known = np.ones(len(rank), dtype=bool)
-    return EventList(values=values, acct=rank[parent], known=known)
+    return EventList(values=values, acct=rank[parent])
 
 
 @dataclass
@@ -236,7 +234,6 @@ class Statements:
     min_due: np.ndarray
     paid: np.ndarray  # NaN when null
     dpd: np.ndarray
-    known: np.ndarray  # per account
 
 
 def read_statements(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Statements | None:
@@ -260,7 +257,6 @@ def read_statements(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Statem
         min_due=_num(v, C.MINIMUM_DUE),
         paid=_num(v, C.AMOUNT_PAID),
         dpd=_num(v, C.DAYS_PAST_DUE),
-        known=ev.known,
     )
 
 
@@ -277,7 +273,6 @@ class Transactions:
     amount: np.ndarray
     merchant: pa.Array  # string, may hold nulls
     category: pa.Array
-    known: np.ndarray  # per account
 
 
 def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Transactions | None:
@@ -309,5 +304,4 @@ def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Tran
         amount=_num(v, C.AMOUNT)[keep],
         merchant=sel(_field(v, C.MERCHANT_ID)),
         category=sel(_field(v, C.MERCHANT_CATEGORY)),
-        known=ev.known,
     )

@@ -35,7 +35,7 @@ def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
-    """Return overdue features as (n_asof, n_acc) arrays (NaN where statements unknown)."""
+    """Return overdue features as (n_asof, n_acc) arrays ({} without a statements column)."""
     n_asof = len(grid.asof_day)
     out: dict[str, np.ndarray] = {}
     if st is None:
@@ -124,6 +124,4 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
         out["limit_change_6m"][k] = _div(take_last(lim, nb > 0), first_lim) - 1.0
         out["n_statements_36m"][k] = n.sum(0)
 
-    for arr in out.values():
-        arr[:, ~st.known] = np.nan
     return out
