@@ -40,7 +40,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from risk_model import contract as C
-from risk_model.modeling.config import ConfigError, TrainConfig, load_config
+from risk_model.modeling.config import ConfigError, TrainConfig
+from risk_model.modeling.config_load import load_config
 from risk_model.modeling.dataset import (
     LABEL,
     TRUTH_P,

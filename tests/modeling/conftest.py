@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES, make_frame
-from risk_model.modeling.config import load_config
+from risk_model.modeling.config_load import load_config
 from risk_model.modeling.train import train_model
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from risk_model.modeling.config import ConfigError, TrainConfig, load_config
+from risk_model.modeling.config import ConfigError, TrainConfig
+from risk_model.modeling.config_load import load_config
 
 
 def test_defaults_are_valid_and_flat_names_are_dotted():

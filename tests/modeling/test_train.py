@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES, make_frame
-from risk_model.modeling.config import load_config
+from risk_model.modeling.config_load import load_config
 from risk_model.modeling.train import lgb_params, monotone_directions, train_model
 
 

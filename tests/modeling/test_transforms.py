@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from risk_model.modeling.config import ConfigError, load_config
+from risk_model.modeling.config import ConfigError
+from risk_model.modeling.config_load import load_config
 from risk_model.modeling.transforms import apply_transforms, resolve_transforms
 
 
