@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -37,12 +34,15 @@ import pyarrow.parquet as pq
 
 from risk_model import contract as C
 from risk_model import reasons as R
-from risk_model.modeling.artefact import ArtefactError, ModelArtefact, load_artefact
+from risk_model.model_source import (
+    DEFAULT_MODEL,
+    ModelLoadError,
+    load_model_artefact,
+)
+from risk_model.modeling.artefact import ModelArtefact
 from risk_model.records import from_records
 from risk_model.validation import ContractError, Problem, split_valid, validate_histories
 
-DEFAULT_MODEL = "models:/closure-risk@champion"
-ARTEFACT_NAME = "artefact"
 PROBABILITY, POINTS, BAND, REASONS, TOP_CAUSE, MODEL_VERSION = (
     "probability",
     "points",
@@ -74,86 +74,6 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 ReasonsMode = Literal["needed", "all", "none"]
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-class ModelLoadError(ArtefactError):
-    """The model cannot be found, downloaded or verified."""
-
-
-def _resolve_local(model: str | os.PathLike[str]) -> Path:
-    """Return the artefact directory for a local path (artefact or MLflow model folder)."""
-    path = Path(model)
-    if not (path / "MLmodel").is_file():
-        return path
-    import yaml  # an MLflow dependency; MLmodel is YAML
-
-    meta = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
-    artifacts = meta.get("flavors", {}).get("python_function", {}).get("artifacts") or {}
-    if ARTEFACT_NAME not in artifacts:
-        raise ModelLoadError(f"MLflow model {path} carries no {ARTEFACT_NAME!r} artifact")
-    return path / artifacts[ARTEFACT_NAME]["path"]
-
-
-def _download(uri: str, tracking_uri: str | None) -> ModelArtefact:
-    """Download an MLflow model (or a run's model) and load its verified artefact."""
-    import mlflow  # imported lazily: a local artefact needs no MLflow start-up
-
-    from risk_model.modeling.tracking import resolve_tracking_uri
-
-    store = resolve_tracking_uri(tracking_uri)
-    with tempfile.TemporaryDirectory(prefix="closure-risk-model-") as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=tmp, tracking_uri=store
-            )
-        except Exception as exc:  # MLflow raises many types for unknown models / stores
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"cannot load model {uri!r} from {store}: {first}") from exc
-        # The artefact is read fully into memory, so the download can be deleted after.
-        return load_artefact(_resolve_local(local))
-
-
-def load_model_artefact(
-    model: str | os.PathLike[str] | None = None, *, tracking_uri: str | None = None
-) -> ModelArtefact:
-    """Find, verify and load a model artefact.
-
-    Parameters
-    ----------
-    model : str or path, optional
-        An artefact directory, an MLflow model directory, a ``models:/...`` or
-        ``runs:/...`` URI, or an MLflow run id; default :data:`DEFAULT_MODEL`.
-    tracking_uri : str, optional
-        MLflow store; default ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
-
-    Returns
-    -------
-    ModelArtefact
-        The artefact, checksums verified.
-
-    Raises
-    ------
-    ModelLoadError
-        When the model is unknown, unreachable, incomplete or altered.
-    """
-    model = DEFAULT_MODEL if model is None else model
-    text = os.fspath(model)
-    try:
-        if text.startswith(("models:/", "runs:/")):
-            return _download(text, tracking_uri)
-        if Path(text).exists():
-            return load_artefact(_resolve_local(text))
-        if _RUN_ID.match(text):
-            return _download(f"runs:/{text}/model", tracking_uri)
-    except ModelLoadError:
-        raise
-    except ArtefactError as exc:
-        raise ModelLoadError(f"model {text!r} refused: {exc}") from exc
-    raise ModelLoadError(
-        f"model {text!r} not found: give an artefact directory, a models:/ or runs:/ URI "
-        "or an MLflow run id"
-    )
 
 
 def _as_table(histories: Any) -> pa.Table:
