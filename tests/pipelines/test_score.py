@@ -172,6 +172,15 @@ def _wrong_type(rows):
     return table.set_column(index, C.BIRTH_YEAR, pa.array(["nineteen-ninety"] * len(rows)))
 
 
+def _without_due_date(rows):
+    table = pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA)
+    lists = table[C.STATEMENTS].combine_chunks()
+    keep = [f.name for f in C.STATEMENT_FIELDS if f.name != C.DUE_DATE]
+    items = pa.StructArray.from_arrays([lists.values.field(n) for n in keep], names=keep)
+    column = pa.ListArray.from_arrays(lists.offsets, items)
+    return table.set_column(table.schema.get_field_index(C.STATEMENTS), C.STATEMENTS, column)
+
+
 def _truncated(path, rows):
     _write(path, rows)
     data = path.read_bytes()
@@ -187,6 +196,12 @@ UNUSABLE = [
         "open_date",
     ),
     ("wrong type", lambda p, r: pq.write_table(_wrong_type(r), p), [], "birth_year"),
+    (
+        "missing nested field",
+        lambda p, r: pq.write_table(_without_due_date(r), p),
+        [],
+        "statements.due_date",
+    ),
     ("truncated parquet", _truncated, [], "not parquet or truncated"),
     (
         "not parquet",
