@@ -126,6 +126,51 @@ def _bare_lightgbm(predictor, path: Path, as_of: dt.date, rows: int) -> dict[str
     }
 
 
+def _stages(predictor, path: Path, as_of: dt.date, rows: int) -> list[tuple[str, float]]:
+    """Seconds per stage of scoring one batch of ``rows`` accounts (in this process)."""
+    import pyarrow.parquet as pq
+
+    from risk_model import reasons as R
+    from risk_model.validation import split_valid
+
+    art, out = predictor.artefact, []
+
+    def timed(label, fn):
+        start = time.perf_counter()
+        value = fn()
+        out.append((label, time.perf_counter() - start))
+        return value
+
+    source = pq.ParquetFile(path, buffer_size=8 << 20, pre_buffer=False)
+    batch = timed("read batch", lambda: next(source.iter_batches(batch_size=rows)))
+    table = pa_table(batch)
+    valid, _ = timed("validate (split_valid)", lambda: split_valid(table, as_of=as_of))
+    frame, _ = timed("build features", lambda: predictor.features(valid, as_of))
+    matrix = timed("feature matrix", lambda: art.matrix(frame))
+    prob = timed("LightGBM + calibration", lambda: art.calibrate(art.predict_raw(matrix)))
+    need = art.bands(art.points(prob)) != predictor.lowest_band
+    contrib = timed(
+        f"TreeSHAP ({need.mean():.0%} need reasons)", lambda: art.contributions(matrix[need])
+    )
+    timed(
+        "reason texts + top cause",
+        lambda: (
+            R.top_reasons(
+                R.account_attribution(contrib, art.feature_names), matrix[need], predictor.catalogue
+            ),
+            R.top_causes(R.account_attribution(contrib, art.feature_names), predictor.causes),
+        ),
+    )
+    timed("whole score_features", lambda: predictor.score_features(frame))
+    return out
+
+
+def pa_table(batch):
+    import pyarrow as pa
+
+    return pa.Table.from_batches([batch])
+
+
 def _latency(predictor, path: Path, as_of: dt.date, count: int) -> dict[str, float]:
     import pyarrow.parquet as pq
 
@@ -184,6 +229,10 @@ def run_score(args: argparse.Namespace) -> int:
         f"precomputed feature rows (1 thread)"
     )
     print(f"TreeSHAP pred_contrib:     {bare['contrib_ms']:.3f} ms per account (1 thread)")
+    stage_rows = min(n, args.batch_rows)
+    print(f"stages for one batch of {stage_rows:,} accounts (ms per 1,000 accounts):")
+    for label, seconds in _stages(predictor, path, as_of, stage_rows):
+        print(f"  {label:<30} {seconds / stage_rows * 1e6:8.1f}")
     if args.single:
         lat = _latency(predictor, path, as_of, args.single)
         print(
