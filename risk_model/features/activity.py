@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cube, rowsum
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cells, cube, rowsum
 
 NAMES = (
     "months_since_purchase", "active_months_3m", "active_months_6m", "active_months_12m",
@@ -26,9 +26,11 @@ def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.nda
     n_asof = len(grid.asof_day)
     out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
     pur = np.where(tx.is_purchase, tx.period, -1)
-    c_n = cube(grid, n_acc, tx.acct, pur)
-    c_amt = cube(grid, n_acc, tx.acct, pur, tx.amount)
-    c_last = cube(grid, n_acc, tx.acct, tx.period, tx.day.astype(np.float64), how="max")
+    at_pur = cells(n_acc, tx.acct, pur)
+    c_n = cube(grid, n_acc, at_pur)
+    c_amt = cube(grid, n_acc, at_pur, tx.amount)
+    at_any = cells(n_acc, tx.acct, tx.period)
+    c_last = cube(grid, n_acc, at_any, tx.day.astype(np.float64), how="max")
     months = np.arange(LOOKBACK_MONTHS)[:, None]
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)

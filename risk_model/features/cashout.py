@@ -15,6 +15,7 @@ from risk_model.features.monthly import (
     Grid,
     Statements,
     Transactions,
+    cells,
     cube,
     rowsum,
 )
@@ -133,14 +134,15 @@ def compute(
     big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
     big_after_repay = big & ~np.isnan(flags.respend_hours)
     loop = big_after_repay & (flags.respend_hours <= RESPEND_HOURS)
-    c_n = cube(grid, n_acc, a, p)
-    c_round = cube(grid, n_acc, a, p, flags.is_round)
-    c_pat = cube(grid, n_acc, a, p, flags.is_patterned)
-    c_elig = cube(grid, n_acc, a, p, has_limit)
-    c_nl = cube(grid, n_acc, a, p, flags.near_limit)
-    c_rnl = cube(grid, n_acc, a, p, flags.near_limit & flags.is_round)
-    c_loop = cube(grid, n_acc, a, p, loop)
-    c_night = cube(grid, n_acc, a, p, flags.is_night)
+    at_p = cells(n_acc, a, p)
+    c_n = cube(grid, n_acc, at_p)
+    c_round = cube(grid, n_acc, at_p, flags.is_round)
+    c_pat = cube(grid, n_acc, at_p, flags.is_patterned)
+    c_elig = cube(grid, n_acc, at_p, has_limit)
+    c_nl = cube(grid, n_acc, at_p, flags.near_limit)
+    c_rnl = cube(grid, n_acc, at_p, flags.near_limit & flags.is_round)
+    c_loop = cube(grid, n_acc, at_p, loop)
+    c_night = cube(grid, n_acc, at_p, flags.is_night)
 
     def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -167,7 +169,7 @@ def compute(
     if st is None:
         no_limit = np.ones((n_asof, n_acc), dtype=bool)
     else:
-        c_st = cube(grid, n_acc, st.acct, st.period)
+        c_st = cube(grid, n_acc, cells(n_acc, st.acct, st.period))
         no_limit = np.stack(
             [rowsum(c_st[grid.month_columns(k, LOOKBACK_MONTHS)]) == 0 for k in range(n_asof)]
         )

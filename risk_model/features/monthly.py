@@ -105,28 +105,44 @@ def make_grid(asof_days: np.ndarray) -> Grid:
     )
 
 
+@dataclass(frozen=True)
+class Cells:
+    """The flat (period, account) cell of each kept event, shared by several cubes."""
+
+    keep: np.ndarray | None  # indices of events inside the grid; None when all are
+    key: np.ndarray  # period * n_acc + account, for the kept events
+
+
+def cells(n_acc: int, acct: np.ndarray, period: np.ndarray) -> Cells:
+    """Cells of events (``period < 0`` marks events to ignore)."""
+    inside = period >= 0
+    if inside.all():
+        return Cells(keep=None, key=period * n_acc + acct)
+    keep = np.flatnonzero(inside)
+    return Cells(keep=keep, key=period[keep] * n_acc + acct[keep])
+
+
 def cube(
     grid: Grid,
     n_acc: int,
-    acct: np.ndarray,
-    period: np.ndarray,
+    where: Cells,
     weights: np.ndarray | None = None,
     how: str = "sum",
 ) -> np.ndarray:
     """Reduce events into a (period x account) array, accumulated month-to-date.
 
     ``how="sum"`` adds ``weights`` (or counts); ``how="max"`` keeps the maximum (-inf where
-    there is no event). Events with ``period < 0`` are ignored.
+    there is no event).
     """
-    keep = period >= 0
-    key = period[keep] * n_acc + acct[keep]
     size = grid.n_periods * n_acc
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)[keep]
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if w is not None and where.keep is not None:
+        w = w[where.keep]
     if how == "sum":
-        out = np.bincount(key, weights=w, minlength=size).astype(np.float64)
+        out = np.bincount(where.key, weights=w, minlength=size).astype(np.float64, copy=False)
     else:
         out = np.full(size, -np.inf)
-        np.maximum.at(out, key, w)
+        np.maximum.at(out, where.key, w)
     out = out.reshape(grid.n_periods, n_acc)
     for p in grid.same_month:  # few columns; each step is vectorised over accounts
         if how == "sum":

@@ -8,6 +8,7 @@ from risk_model.features.monthly import (
     LOOKBACK_MONTHS,
     Grid,
     Statements,
+    cells,
     cube,
     rowsum,
     take_last,
@@ -44,14 +45,15 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
     valid_limit = st.limit > 0
     util = np.where(valid_limit, st.billed / np.where(valid_limit, st.limit, 1.0), np.nan)
     has_util = ~np.isnan(util)
-    c_n = cube(grid, n_acc, a, p)
-    c_dpd = cube(grid, n_acc, a, p, st.dpd, how="max")
-    c_billed = cube(grid, n_acc, a, p, st.billed)
-    c_util = cube(grid, n_acc, a, p, np.where(has_util, util, 0.0))
-    c_util_n = cube(grid, n_acc, a, p, has_util)
-    c_util_max = cube(grid, n_acc, a, p, np.where(has_util, util, -np.inf), how="max")
-    c_u90 = cube(grid, n_acc, a, p, np.where(has_util, util > 0.9, False))
-    c_limit = cube(grid, n_acc, a, p, st.limit)
+    at_p = cells(n_acc, a, p)
+    c_n = cube(grid, n_acc, at_p)
+    c_dpd = cube(grid, n_acc, at_p, st.dpd, how="max")
+    c_billed = cube(grid, n_acc, at_p, st.billed)
+    c_util = cube(grid, n_acc, at_p, np.where(has_util, util, 0.0))
+    c_util_n = cube(grid, n_acc, at_p, has_util)
+    c_util_max = cube(grid, n_acc, at_p, np.where(has_util, util, -np.inf), how="max")
+    c_u90 = cube(grid, n_acc, at_p, np.where(has_util, util > 0.9, False))
+    c_limit = cube(grid, n_acc, at_p, st.limit)
 
     # payment fields: known from the due date; only bills > 0 with a recorded payment
     paid_known = ~np.isnan(st.paid) & (st.billed > 0)
@@ -63,10 +65,11 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
         & (st.paid < st.min_due + _MIN_ONLY_TOLERANCE * st.billed)
     )
     below_min = st.paid < st.min_due - 1e-9
-    c_pay_n = cube(grid, n_acc, a, pay_p)
-    c_ratio = cube(grid, n_acc, a, pay_p, np.where(paid_known, ratio, 0.0))
-    c_min_only = cube(grid, n_acc, a, pay_p, min_only & paid_known)
-    c_below = cube(grid, n_acc, a, pay_p, below_min & paid_known)
+    at_pay = cells(n_acc, a, pay_p)
+    c_pay_n = cube(grid, n_acc, at_pay)
+    c_ratio = cube(grid, n_acc, at_pay, np.where(paid_known, ratio, 0.0))
+    c_min_only = cube(grid, n_acc, at_pay, min_only & paid_known)
+    c_below = cube(grid, n_acc, at_pay, below_min & paid_known)
 
     names = [
         "dpd_now", *[f"dpd_max_{w}m" for w in (3, 6, 12)],
