@@ -52,7 +52,18 @@ REASON_TYPE = pa.struct(
     ]
 )
 REASONS_TYPE = pa.list_(REASON_TYPE)
-_NAN_CLAUSE = re.compile(r";?\s*NaN\b[^.;]*", flags=re.IGNORECASE)
+_NAN_CLAUSE = re.compile(r"[;,]?\s*(else\s+)?NaN\b[^.;]*", flags=re.IGNORECASE)
+_NAN_MEANING = re.compile(r"NaN if ([^.;]+)", flags=re.IGNORECASE)
+_PARENS = re.compile(r"(?<=\S)\s+\([^)]*\)")  # asides, not a leading formula
+
+
+def _number(value: float, unit: str) -> str:
+    value = float(value)
+    if unit in ("share", "ratio") and abs(value) <= 1.0:
+        return f"{value:.0%}"
+    if abs(value) >= 1000 or value == round(value):
+        return f"{value:,.0f} {unit}".strip()
+    return f"{value:.3g} {unit}".strip()
 
 
 def generic_text(entry: Mapping[str, Any], value: float) -> str:
@@ -68,16 +79,18 @@ def generic_text(entry: Mapping[str, Any], value: float) -> str:
     Returns
     -------
     str
-        ``"<definition>: <value> <unit>"``, or ``"<definition>: no data"`` when the value
-        is missing or not finite. Never contains "nan" or "inf".
+        ``"<definition>: <value> <unit>"``; for a missing or non-finite value
+        ``"<definition>: not available"`` followed by what missing means when the
+        definition says so (``"NaN if none in 36 months"`` gives ``"(none in 36
+        months)"``). Never contains "nan" or "inf".
     """
     definition = str(entry.get("definition") or entry["name"].replace("_", " "))
-    definition = _NAN_CLAUSE.sub("", definition).strip().rstrip(".").strip()
+    meaning = _NAN_MEANING.search(definition)
+    label = _PARENS.sub("", _NAN_CLAUSE.sub("", definition)).strip().rstrip(".").strip()
     if value is None or not np.isfinite(value):
-        return f"{definition}: no data"
-    unit = str(entry.get("unit") or "")
-    shown = f"{float(value):.3g}"
-    return f"{definition}: {shown} {unit}".strip()
+        why = f" ({meaning.group(1).strip()})" if meaning else ""
+        return f"{label}: not available{why}"
+    return f"{label}: {_number(value, str(entry.get('unit') or ''))}"
 
 
 def reason_text(entry: Mapping[str, Any], value: float) -> str:

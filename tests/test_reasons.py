@@ -44,6 +44,20 @@ def test_feature_without_template_gets_a_generic_text_with_its_value():
     assert R.reason_text(CATALOGUE[3], 19.0) != R.reason_text(CATALOGUE[3], 20.0)
 
 
+def test_missing_value_text_says_what_missing_means():
+    assert R.reason_text(CATALOGUE[4], np.nan) == (
+        "Months from the last purchase: not available (none in 36 months)"
+    )
+    assert R.reason_text(CATALOGUE[0], np.nan) == "Days past due: not available"
+
+
+def test_generic_numbers_are_readable():
+    entry = {"name": "spend_3m", "definition": "Sum of purchases (all shops).", "unit": "CNY"}
+    assert R.generic_text(entry, 20512.3) == "Sum of purchases: 20,512 CNY"
+    assert R.generic_text({**entry, "unit": "share"}, 0.25) == "Sum of purchases: 25%"
+    assert R.generic_text({**entry, "unit": "days"}, 2.5) == "Sum of purchases: 2.5 days"
+
+
 def test_broken_template_falls_back_instead_of_raising():
     entry = {**CATALOGUE[0], "reason": "bad {other} template"}
     assert R.reason_text(entry, 3.0) == "Days past due: 3 days"
