@@ -43,6 +43,9 @@ class PairRows:
     night: np.ndarray
     log_sum: np.ndarray
     n: np.ndarray
+    cents: np.ndarray  # integer-valued sums for exact merchant totals (training windows)
+    round_nl_cents: np.ndarray
+    log_q: np.ndarray  # log amounts in units of 1e-6, rounded per purchase
     pair: np.ndarray  # pair id per row (rows of a pair are contiguous, by period)
     p_acct: np.ndarray  # per pair (pairs sorted by account, then merchant id)
     p_merch: np.ndarray
@@ -90,6 +93,9 @@ def pair_rows(tx: Transactions, flags: PurchaseFlags, n_periods: int) -> PairRow
         night=seg(flags.is_night[order].astype(np.float64)),
         log_sum=seg(np.log(amt)),
         n=seg(np.ones(len(amt))),
+        cents=seg(np.rint(amt * 100)),
+        round_nl_cents=seg(np.where(rnl, np.rint(amt * 100), 0.0)),
+        log_q=seg(np.rint(np.log(amt) * 1e6)),
         pair=np.cumsum(new_pair) - 1,
         p_acct=p_acct,
         p_merch=m[pair_start],
@@ -130,35 +136,3 @@ def window_sums(r: PairRows, lo: int, hi: int, names: tuple[str, ...]) -> dict[s
     np.minimum.at(first, pid, r.period[rows])
     agg["first_period"] = first
     return agg
-
-
-class RunningWindow:
-    """Pair sums over a window that moves forward through the as-of dates.
-
-    When no row leaves the window (its start does not pass any row), the next window is
-    reached by adding one period at a time; a period holds at most one row per pair, so
-    every sum gets the same additions in the same order as :func:`window_sums` and is
-    bit-identical to it. Otherwise the window is summed afresh.
-    """
-
-    def __init__(self, rows: PairRows, names: tuple[str, ...]) -> None:
-        self.rows, self.names = rows, names
-        self.lo = self.hi = -1
-        self.sums: dict[str, np.ndarray] | None = None
-
-    def at(self, lo: int, hi: int) -> dict[str, np.ndarray]:
-        """Return the sums over [lo, hi] (do not modify them)."""
-        r, off = self.rows, self.rows.period_offsets
-        leaves = self.sums is None or hi < self.hi or lo < self.lo or off[lo] > off[self.lo]
-        if leaves:
-            self.sums = window_sums(r, lo, hi, self.names)
-        else:
-            for p in range(self.hi + 1, hi + 1):
-                rows = r.by_period[off[p] : off[p + 1]]
-                pid = r.pair[rows]  # unique within a period
-                for name in self.names:
-                    self.sums[name][pid] += getattr(r, name)[rows]
-                first = self.sums["first_period"]
-                first[pid] = np.minimum(first[pid], p)
-        self.lo, self.hi = lo, hi
-        return self.sums

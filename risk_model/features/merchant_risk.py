@@ -21,7 +21,6 @@ from risk_model.features.merchant_pairs import (
     BIG,
     MerchantStats,
     PairRows,
-    RunningWindow,
     pair_rows,
     window_sums,
 )
@@ -31,6 +30,7 @@ from risk_model.features.merchant_table import (
     scoring_stats,
     stats_table,
 )
+from risk_model.features.merchant_window import LOG_SCALE, MerchantWindow
 from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions
 
 __all__ = [
@@ -44,20 +44,12 @@ __all__ = [
     "training_stats",
 ]
 
-WINDOW_SUMS = ("spend", "round_nl_spend", "night", "log_sum", "n")  # merchant statistics
-
 NAMES = (
     "top1_merchant_share_6m", "merchant_hhi_6m", "category_amount_ratio_6m",
     "merchant_round_nl_share_wmean_6m", "merchant_round_nl_share_max_6m",
     "merchant_payers_wmean_6m", "merchant_age_months_wmean_6m",
     "merchant_night_payers_wmean_6m", "merchant_night_payers_max_6m",
 )  # fmt: skip
-
-
-def _first_month_histogram(pm, months, active, n_m, n_months):
-    """(merchant x month) counts of pairs by the month of their first payment in the window."""
-    key = pm[active] * n_months + months[active]
-    return np.bincount(key, minlength=n_m * n_months).reshape(n_m, n_months)
 
 
 def _first_nonzero(h: np.ndarray) -> np.ndarray:
@@ -67,50 +59,43 @@ def _first_nonzero(h: np.ndarray) -> np.ndarray:
 
 
 def training_stats(
-    r: PairRows, grid: Grid, k: int, use: np.ndarray, window: RunningWindow
+    r: PairRows, grid: Grid, k: int, use: np.ndarray, window: MerchantWindow
 ) -> MerchantStats:
     """Leave-one-account-out merchant stats for the pairs ``use`` (indices)."""
-    w36 = window.at(*grid.period_range(k, LOOKBACK_MONTHS))
-    pm, n_m = r.p_merch, len(r.merchants)
-    active = w36["n"] > 0
-    night = active & (w36["night"] > 0)
-    volume = np.bincount(pm, w36["spend"], minlength=n_m)
-    round_nl = np.bincount(pm, w36["round_nl_spend"], minlength=n_m)
-    payers = np.bincount(pm, active, minlength=n_m)
-    night_payers = np.bincount(pm, night, minlength=n_m)
+    w = window.at(*grid.period_range(k, LOOKBACK_MONTHS))
+    um = r.p_merch[use]
+    own = {name: w.sums[name][use] for name in ("cents", "round_nl_cents", "night", "n")}
+    active, night = own["n"] > 0, own["night"] > 0
     # first month without the pair: the runner-up when the pair alone holds the minimum
-    n_months = int(grid.period_month[-1] - grid.first_month + 1)
-    fp = w36["first_period"]
-    months = np.where(active, grid.period_month[np.minimum(fp, grid.n_periods - 1)], 0)
-    months = months - grid.first_month
-    hist = _first_month_histogram(pm, months, active, n_m, n_months)
+    hist, n_m, n_months = w.first_hist, len(r.merchants), w.n_months
     min1 = _first_nonzero(hist)
-    ties = hist[np.arange(n_m), np.minimum(min1, n_months - 1)] * (min1 < BIG)
+    col = np.minimum(min1, n_months - 1)
+    ties = hist[np.arange(n_m), col] * (min1 < BIG)
     runner = hist.copy()
-    runner[np.arange(n_m), np.minimum(min1, n_months - 1)] = 0
+    runner[np.arange(n_m), col] = 0
     min2 = _first_nonzero(runner)
-    um, umonth = pm[use], months[use]
+    fp = w.first_period[use]
+    umonth = np.where(fp < BIG, grid.period_month[np.minimum(fp, grid.n_periods - 1)], BIG)
+    umonth = np.where(fp < BIG, umonth - grid.first_month, BIG)
     alone_at_min = (umonth == min1[um]) & (ties[um] <= 1)
     first = np.where(alone_at_min, min2[um], min1[um])
     first = np.where(first < BIG, first + grid.first_month, BIG)
     # category centre without the account's own purchases in that category
-    cat = r.p_cat
+    cat, ac = r.p_cat[use], r.p_ac[use]
     ok = cat >= 0
-    tot_l = np.bincount(cat[ok], w36["log_sum"][ok], minlength=len(r.categories))
-    tot_n = np.bincount(cat[ok], w36["n"][ok], minlength=len(r.categories))
-    n_ac = int(r.p_ac.max()) + 1 if len(r.p_ac) else 0
-    own_l = np.bincount(r.p_ac, w36["log_sum"], minlength=n_ac)[r.p_ac[use]]
-    own_n = np.bincount(r.p_ac, w36["n"], minlength=n_ac)[r.p_ac[use]]
-    uc = np.maximum(cat[use], 0)
-    den = np.where(cat[use] >= 0, tot_n[uc] - own_n, 0.0) if len(tot_n) else np.zeros(len(use))
-    num = np.where(cat[use] >= 0, tot_l[uc] - own_l, 0.0) if len(tot_l) else np.zeros(len(use))
+    c = np.maximum(cat, 0)
+    if len(w.cat_n):
+        den = np.where(ok, w.cat_n[c] - w.ac_n[ac], 0.0)
+        num = np.where(ok, w.cat_log[c] - w.ac_log[ac], 0.0) / LOG_SCALE
+    else:
+        den = num = np.zeros(len(use))
     with np.errstate(divide="ignore", invalid="ignore"):
         centre = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
     return MerchantStats(
-        volume=volume[um] - w36["spend"][use],
-        round_nl_volume=round_nl[um] - w36["round_nl_spend"][use],
-        payers=(payers[um] - active[use]).astype(np.float64),
-        night_payers=(night_payers[um] - night[use]).astype(np.float64),
+        volume=(w.volume[um] - own["cents"]) / 100.0,
+        round_nl_volume=(w.round_nl[um] - own["round_nl_cents"]) / 100.0,
+        payers=w.payers[um] - active,
+        night_payers=w.night_payers[um] - night,
         first_month=first,
         centre=centre,
     )
@@ -126,13 +111,13 @@ def account_features(
     k: int,
     table: pa.Table | None,
     n_acc: int,
-    window: RunningWindow | None = None,
+    window: MerchantWindow | None = None,
 ) -> dict[str, np.ndarray]:
     """Merchant-side features of every account at as-of ``k``."""
     w6 = window_sums(r, *grid.period_range(k, 6), ("spend", "log_sum", "n"))
     use = np.flatnonzero(w6["spend"] > 0)
     if table is None:
-        window = window or RunningWindow(r, WINDOW_SUMS)
+        window = window or MerchantWindow(r, grid)
         stats = training_stats(r, grid, k, use, window)
     else:
         stats = scoring_stats(r, table, use)
@@ -196,7 +181,7 @@ def compute(
     n_asof = len(grid.asof_day)
     out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
     r = pair_rows(tx, flags, grid.n_periods)
-    window = RunningWindow(r, WINDOW_SUMS) if table is None else None
+    window = MerchantWindow(r, grid) if table is None else None
     for k in range(n_asof):
         for name, x in account_features(r, grid, k, table, n_acc, window).items():
             out[name][k] = x

@@ -89,26 +89,28 @@ def test_empty_fitted_table_gives_missing_merchant_features(table):
     assert f["top1_merchant_share_6m"].notna().all()
 
 
-def test_running_window_equals_direct_sums():
+def test_moving_window_equals_a_fresh_one(world):
+    """Advancing period by period gives bit-identical totals to rebuilding the window."""
     import numpy as np
 
-    from risk_model.features.merchant_pairs import RunningWindow, window_sums
+    from risk_model.features.build import _rank
+    from risk_model.features.cashout import purchase_flags
+    from risk_model.features.merchant_pairs import pair_rows
+    from risk_model.features.merchant_window import MerchantWindow
+    from risk_model.features.monthly import make_grid, read_statements, read_transactions
 
-    rng = np.random.default_rng(0)
-    n_rows = 200
-    pair = np.sort(rng.integers(0, 40, n_rows))
-    period = rng.integers(0, 30, n_rows)
-    # one row per (pair, period), sorted by pair then period, as pair_rows makes them
-    key = np.unique(pair * 30 + period)
-    pair, period = np.unique(key // 30, return_inverse=True)[1], key % 30
-    spend = rng.random(len(key)) * 1000
-    by_period = np.argsort(period, kind="stable")
-    rows = type("Rows", (), {})()
-    rows.pair, rows.period, rows.spend, rows.p_acct = pair, period, spend, np.unique(pair)
-    rows.by_period = by_period
-    rows.period_offsets = np.searchsorted(period[by_period], np.arange(31))
-    running = RunningWindow(rows, ("spend",))
-    for lo, hi in ((0, 3), (0, 9), (0, 20), (2, 22), (2, 29)):
-        got, want = running.at(lo, hi), window_sums(rows, lo, hi, ("spend",))
-        assert np.array_equal(got["spend"], want["spend"])  # bit-identical, not approx
-        assert np.array_equal(got["first_period"], want["first_period"])
+    table = world.histories.slice(0, 2000)
+    days = np.array([19538, 19650, 19813, 19844, 20088])  # 2023-06-30 .. 2024-12-31
+    grid = make_grid(days)
+    _, rank = _rank(table)
+    tx = read_transactions(table, grid, rank)
+    rows = pair_rows(tx, purchase_flags(tx, read_statements(table, grid, rank)), grid.n_periods)
+    for width in (6, 36):  # 6: rows leave the window (rebuild); 36: it only grows
+        moving = MerchantWindow(rows, grid)
+        for k in range(len(days)):
+            window = grid.period_range(k, width)
+            moved, fresh = moving.at(*window), MerchantWindow(rows, grid).at(*window)
+            for name in ("volume", "payers", "night_payers", "first_hist", "cat_log", "ac_n"):
+                assert np.array_equal(getattr(moved, name), getattr(fresh, name)), name
+            assert np.array_equal(moved.first_period, fresh.first_period)
+            assert moved.volume.sum() > 0
