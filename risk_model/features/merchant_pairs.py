@@ -120,8 +120,10 @@ class MerchantStats:
     centre: np.ndarray  # category mean log amount (NaN if unknown)
 
 
-def window_sums(r: PairRows, lo: int, hi: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Per-pair sums over rows with period in [lo, hi]; also the first period in the window.
+def window_sums(
+    r: PairRows, lo: int, hi: int, names: tuple[str, ...], *, first: bool = True
+) -> dict[str, np.ndarray]:
+    """Per-pair sums over rows with period in [lo, hi]; with ``first``, the first period too.
 
     Each pair's rows are added in period order, starting from zero.
     """
@@ -132,7 +134,7 @@ def window_sums(r: PairRows, lo: int, hi: int, names: tuple[str, ...]) -> dict[s
         name: np.bincount(pid, getattr(r, name)[rows], minlength=n_pairs).astype(np.float64)
         for name in names
     }
-    first = np.full(n_pairs, BIG)
-    np.minimum.at(first, pid, r.period[rows])
-    agg["first_period"] = first
+    if first:
+        agg["first_period"] = np.full(n_pairs, BIG)
+        np.minimum.at(agg["first_period"], pid, r.period[rows])
     return agg

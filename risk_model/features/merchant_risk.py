@@ -114,7 +114,7 @@ def account_features(
     window: MerchantWindow | None = None,
 ) -> dict[str, np.ndarray]:
     """Merchant-side features of every account at as-of ``k``."""
-    w6 = window_sums(r, *grid.period_range(k, 6), ("spend", "log_sum", "n"))
+    w6 = window_sums(r, *grid.period_range(k, 6), ("spend", "log_sum", "n"), first=False)
     use = np.flatnonzero(w6["spend"] > 0)
     if table is None:
         window = window or MerchantWindow(r, grid)
@@ -135,11 +135,12 @@ def account_features(
     share = s / safe_total[a]
     out["merchant_hhi_6m"] = np.where(has, np.bincount(a, share * share, minlength=n_acc), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = stats.centre
-        ok = ~np.isnan(c)
-        dev = w6["log_sum"][use][ok] - w6["n"][use][ok] * c[ok]
-        num = np.bincount(a[ok], dev, minlength=n_acc)
-        den = np.bincount(a[ok], w6["n"][use][ok], minlength=n_acc)
+        # weights of 0 instead of boolean selections: same sums, no copies
+        ok = ~np.isnan(stats.centre)
+        n6 = np.where(ok, w6["n"][use], 0.0)
+        dev = np.where(ok, w6["log_sum"][use] - n6 * stats.centre, 0.0)
+        num = np.bincount(a, dev, minlength=n_acc)
+        den = np.bincount(a, n6, minlength=n_acc)
         out["category_amount_ratio_6m"] = np.where(
             den > 0, np.exp(num / np.where(den > 0, den, 1)), np.nan
         )
@@ -157,8 +158,8 @@ def account_features(
         ("merchant_night_payers", night),
     ):
         ok = ~np.isnan(x)
-        wsum = np.bincount(a[ok], s[ok] * x[ok], minlength=n_acc)
-        wden = np.bincount(a[ok], s[ok], minlength=n_acc)
+        wsum = np.bincount(a, np.where(ok, s * x, 0.0), minlength=n_acc)
+        wden = np.bincount(a, np.where(ok, s, 0.0), minlength=n_acc)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{name}_wmean_6m"] = np.where(wden > 0, wsum / np.where(wden > 0, wden, 1), np.nan)
         mx = np.full(n_acc, np.nan)
