@@ -1,6 +1,7 @@
 """No leakage: anything dated after the as-of date changes no feature of that row."""
 
 import datetime as dt
+import os
 
 import pandas as pd
 from feature_records import D, account, histories, statement, txn
@@ -104,7 +105,12 @@ def build(accounts, snapshot_dates=None):
     return histories(*records)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# LEAKAGE_EXAMPLES=1000 for a longer search than the default suite's
+@settings(
+    max_examples=int(os.environ.get("LEAKAGE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     accounts=st.lists(account_st, min_size=1, max_size=3),
     day=st.integers(60, 370),
