@@ -34,7 +34,7 @@ def _as_dates(as_of: dt.date | Sequence[dt.date]) -> list[dt.date]:
     for d in dates:
         if isinstance(d, dt.datetime):  # a datetime is a date subclass: keep the calendar day
             d = d.date()
-        elif hasattr(d, "date") and not isinstance(d, dt.date):  # numpy / pandas scalars
+        elif not isinstance(d, dt.date):  # numpy datetime64, ISO strings
             d = pd.Timestamp(d).date()
         out.append(d)
     return sorted(set(out))

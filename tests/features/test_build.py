@@ -109,3 +109,9 @@ def test_shuffled_and_chunked_input_gives_identical_output(table):
 def test_datetime_as_of_uses_its_calendar_day(table):
     a = build_features(table, T(2024, 3, 31, 18))
     pd.testing.assert_frame_equal(a, build_features(table, D(2024, 3, 31)), check_exact=True)
+
+
+def test_as_of_accepts_numpy_and_iso_dates(table):
+    base = build_features(table, [D(2024, 3, 31)])
+    for other in (np.datetime64("2024-03-31"), "2024-03-31", pd.Timestamp("2024-03-31 12:00")):
+        pd.testing.assert_frame_equal(build_features(table, [other]), base, check_exact=True)
