@@ -49,13 +49,46 @@ def _download(uri: str, tracking_uri: str | None) -> ModelArtefact:
     with tempfile.TemporaryDirectory(prefix="closure-risk-model-") as tmp:
         try:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=tmp, tracking_uri=store
+                artifact_uri=_artifact_location(uri, store), dst_path=tmp, tracking_uri=store
             )
         except Exception as exc:  # MLflow raises many types for unknown models / stores
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"cannot load model {uri!r} from {store}: {first}") from exc
         # The artefact is read fully into memory, so the download can be deleted after.
         return load_artefact(_resolve_local(local))
+
+
+def _artifact_location(uri: str, store: str) -> str:
+    """Resolve a ``models:/`` or ``runs:/`` URI to a concrete artifact location in ``store``.
+
+    MLflow resolves such URIs with its process-wide tracking and registry URIs, not with
+    the ``tracking_uri`` given to ``download_artifacts``; resolving them here with a client
+    bound to ``store`` keeps the lookup on the store the caller named, without touching
+    global state.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    if uri.startswith("runs:/"):
+        run_id, _, name = uri.removeprefix("runs:/").partition("/")
+        run = client.get_run(run_id)
+        found = client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run_id}' AND name = '{name}'",
+        )
+        if not found:
+            raise ValueError(f"run {run_id} logged no model named {name!r}")
+        return found[0].artifact_location
+    reference = uri.removeprefix("models:/")
+    if reference.startswith("m-"):
+        return client.get_logged_model(reference).artifact_location
+    name, sep, alias = reference.partition("@")
+    if sep:
+        version = client.get_model_version_by_alias(name, alias).version
+    else:
+        name, _, version = name.partition("/")
+    source = client.get_model_version_download_uri(name, version)
+    return _artifact_location(source, store) if source.startswith("models:/m-") else source
 
 
 def load_model_artefact(
