@@ -229,7 +229,8 @@ def split_valid(table: pa.Table, *, as_of: dt.date | None = None) -> tuple[pa.Ta
             "reason": pa.array(["; ".join(reasons[r]) for r in bad_rows.tolist()], pa.string()),
         }
     )
-    return canonical.filter(pa.array(keep)), rejects
+    valid = canonical if keep.all() else canonical.filter(pa.array(keep))
+    return valid, rejects
 
 
 def validate_closures(table: pa.Table) -> pa.Table:
@@ -302,6 +303,8 @@ def _conform_lists(
 ) -> pa.Array | None:
     lists = column.combine_chunks()
     item_type = pa.struct([f.arrow() for f in fields])
+    if lists.type == pa.list_(item_type) and lists.null_count == 0 and lists.offset == 0:
+        return lists  # already canonical: no copy
     if pa.types.is_null(lists.type):
         return pa.array([[]] * len(lists), pa.list_(item_type))
     if pa.types.is_large_list(lists.type):
