@@ -33,15 +33,11 @@ import numpy as np
 import pyarrow as pa
 
 from risk_model import contract as C
+from risk_model.features.catalogue import date_features
 
 MAX_REASONS = 4
-# Features whose value depends only on the as-of date (same for every account that day).
-DATE_CONTEXT_FEATURES = (
-    "months_since_sweep",
-    "months_to_sweep",
-    "months_to_migration_deadline",
-    "months_since_migration_offer",
-)
+# Features whose value depends only on the as-of date (catalogue scope "date").
+DATE_CONTEXT_FEATURES = date_features()
 CODE, CAUSE, TEXT, CONTRIBUTION = "code", "cause", "text", "contribution"
 REASON_TYPE = pa.struct(
     [
