@@ -35,38 +35,58 @@ def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 @dataclass
 class PairRows:
-    """Purchases reduced to (account, merchant, period) rows, canonically sorted."""
+    """Purchases reduced to (account, merchant, period) rows, canonically sorted.
+
+    Fields marked "training" are ``None`` for rows made with ``training=False`` (scoring
+    reads only spend, log sums and counts over the account's last 6 months).
+    """
 
     period: np.ndarray
     spend: np.ndarray
-    round_nl_spend: np.ndarray
-    night: np.ndarray
     log_sum: np.ndarray
     n: np.ndarray
-    cents: np.ndarray  # integer-valued sums for exact merchant totals (training windows)
-    round_nl_cents: np.ndarray
-    log_q: np.ndarray  # log amounts in units of 1e-6, rounded per purchase
     pair: np.ndarray  # pair id per row (rows of a pair are contiguous, by period)
     p_acct: np.ndarray  # per pair (pairs sorted by account, then merchant id)
     p_merch: np.ndarray
     p_cat: np.ndarray
-    p_ac: np.ndarray  # per pair: id of its (account, category)
     by_period: np.ndarray  # row indices in period order (rows of one period: one per pair)
     period_offsets: np.ndarray  # rows of period p: by_period[offsets[p]:offsets[p + 1]]
     merchants: pa.Array  # sorted distinct merchant ids (code -> id)
     categories: pa.Array
+    round_nl_spend: np.ndarray | None = None  # training
+    night: np.ndarray | None = None  # training
+    cents: np.ndarray | None = None  # training: integer-valued sums for exact merchant totals
+    round_nl_cents: np.ndarray | None = None  # training
+    log_q: np.ndarray | None = None  # training: log amounts in 1e-6 units, rounded per purchase
+    p_ac: np.ndarray | None = None  # training: per pair, id of its (account, category)
 
 
-def pair_rows(tx: Transactions, flags: PurchaseFlags, n_periods: int) -> PairRows:
-    """Reduce purchases with a merchant to canonical (account, merchant, period) rows."""
-    merch, merchants = _sorted_codes(tx.merchant)
-    cat, categories = _sorted_codes(tx.category)
-    keep = tx.is_purchase & (merch >= 0) & (tx.amount > 0)
-    idx = np.flatnonzero(keep)
+def pair_rows(
+    tx: Transactions,
+    flags: PurchaseFlags,
+    n_periods: int,
+    *,
+    since_period: int = 0,
+    training: bool = True,
+) -> PairRows:
+    """Reduce purchases with a merchant to canonical (account, merchant, period) rows.
+
+    Only purchases in periods ``>= since_period`` are kept. Merchant and category codes
+    rank the ids among the kept purchases, so dropping rows never reorders the others:
+    every sum is the same, bit for bit, as over all rows.
+    """
+    cand = np.flatnonzero(tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period))
+    take = pa.array(cand)
+    merch, merchants = _sorted_codes(tx.merchant.take(take))
+    cat, categories = _sorted_codes(tx.category.take(take))
+    keep = merch >= 0
+    idx = cand[keep]
+    merch, cat = merch[keep], cat[keep]
     n_m = max(len(merchants), 1)
-    key = (tx.acct[idx] * n_m + merch[idx]) * n_periods + tx.period[idx]
+    key = (tx.acct[idx] * n_m + merch) * n_periods + tx.period[idx]
     sort = np.argsort(key, kind="stable")
     order, key = idx[sort], key[sort]
+    merch, cat = merch[sort], cat[sort]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
     amt = tx.amount[order]
 
@@ -74,38 +94,42 @@ def pair_rows(tx: Transactions, flags: PurchaseFlags, n_periods: int) -> PairRow
         return np.add.reduceat(x, starts) if len(starts) else np.zeros(0)
 
     first = order[starts]
-    a, m = tx.acct[first], merch[first]
+    a, m = tx.acct[first], merch[starts]
     new_pair = np.r_[True, (a[1:] != a[:-1]) | (m[1:] != m[:-1])] if len(a) else np.zeros(0, bool)
     pair_start = np.flatnonzero(new_pair)
-    p_acct, p_cat = a[pair_start], cat[first][pair_start]
-    ac_key = p_acct * (len(categories) + 1) + p_cat + 1
-    ac_new = np.r_[True, ac_key[1:] != ac_key[:-1]] if len(ac_key) else np.zeros(0, bool)
-    # pairs are sorted by account but not by category within it: rank the keys
-    _, p_ac = np.unique(ac_key, return_inverse=True) if len(ac_key) else (None, ac_new)
-    rnl = flags.is_round[order] & flags.near_limit[order]
+    p_acct, p_cat = a[pair_start], cat[starts][pair_start]
     period = tx.period[first]
     by_period = np.argsort(period, kind="stable")
     offsets = np.searchsorted(period[by_period], np.arange(n_periods + 1))
-    return PairRows(
+    log_amt = np.log(amt)
+    rows = PairRows(
         period=period,
         spend=seg(amt),
-        round_nl_spend=seg(np.where(rnl, amt, 0.0)),
-        night=seg(flags.is_night[order].astype(np.float64)),
-        log_sum=seg(np.log(amt)),
+        log_sum=seg(log_amt),
         n=seg(np.ones(len(amt))),
-        cents=seg(np.rint(amt * 100)),
-        round_nl_cents=seg(np.where(rnl, np.rint(amt * 100), 0.0)),
-        log_q=seg(np.rint(np.log(amt) * 1e6)),
         pair=np.cumsum(new_pair) - 1,
         p_acct=p_acct,
         p_merch=m[pair_start],
         p_cat=p_cat,
-        p_ac=np.asarray(p_ac, dtype=np.int64),
         by_period=by_period,
         period_offsets=offsets,
         merchants=merchants,
         categories=categories,
     )
+    if not training:
+        return rows
+    ac_key = p_acct * (len(categories) + 1) + p_cat + 1
+    ac_new = np.r_[True, ac_key[1:] != ac_key[:-1]] if len(ac_key) else np.zeros(0, bool)
+    # pairs are sorted by account but not by category within it: rank the keys
+    _, p_ac = np.unique(ac_key, return_inverse=True) if len(ac_key) else (None, ac_new)
+    rnl = flags.is_round[order] & flags.near_limit[order]
+    rows.round_nl_spend = seg(np.where(rnl, amt, 0.0))
+    rows.night = seg(flags.is_night[order].astype(np.float64))
+    rows.cents = seg(np.rint(amt * 100))
+    rows.round_nl_cents = seg(np.where(rnl, np.rint(amt * 100), 0.0))
+    rows.log_q = seg(np.rint(log_amt * 1e6))
+    rows.p_ac = np.asarray(p_ac, dtype=np.int64)
+    return rows
 
 
 @dataclass

@@ -181,8 +181,13 @@ def compute(
         return {}
     n_asof = len(grid.asof_day)
     out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
-    r = pair_rows(tx, flags, grid.n_periods)
-    window = MerchantWindow(r, grid) if table is None else None
+    if table is None:
+        r = pair_rows(tx, flags, grid.n_periods)
+        window = MerchantWindow(r, grid)
+    else:  # scoring reads only the accounts' last 6 months: drop older purchases up front
+        since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
+        r = pair_rows(tx, flags, grid.n_periods, since_period=since, training=False)
+        window = None
     for k in range(n_asof):
         for name, x in account_features(r, grid, k, table, n_acc, window).items():
             out[name][k] = x
