@@ -96,7 +96,10 @@ def build_features(
     grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
     st = read_statements(histories, grid, rank)
     tx = read_transactions(histories, grid, rank)
-    flags = cashout.purchase_flags(tx, st) if tx is not None else None
+    # scoring reads purchase flags over the last 6 months only (training: merchants' 36)
+    since = min(grid.period_range(k, 6)[0] for k in range(len(dates)))
+    since = since if merchant_risk is not None else 0
+    flags = cashout.purchase_flags(tx, st, since) if tx is not None else None
 
     feats: dict[str, np.ndarray] = {}
     feats.update(overdue.compute(st, grid, n_acc))

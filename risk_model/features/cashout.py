@@ -59,20 +59,52 @@ def _previous(
     return np.where(same, idx, -1)
 
 
-def purchase_flags(tx: Transactions, st: Statements | None) -> PurchaseFlags:
-    """Derive amount, time and line-usage flags for every transaction."""
-    amt = tx.amount
+def purchase_flags(tx: Transactions, st: Statements | None, since_period: int = 0) -> PurchaseFlags:
+    """Derive amount, time and line-usage flags for every transaction.
+
+    Flags are computed for transactions in periods ``>= since_period`` only (each flag is
+    a function of its own transaction and of earlier statements and repayments, so the
+    values are the same as over all rows); older transactions get False / NaN.
+    """
+    if since_period <= 0:
+        return _flags(tx, st, np.arange(len(tx.acct)))
+    sub = np.flatnonzero(tx.period >= since_period)
+    part = _flags(tx, st, sub)
+    n = len(tx.acct)
+
+    def spread(x: np.ndarray, fill: float | bool) -> np.ndarray:
+        out = np.full(n, fill, dtype=x.dtype)
+        out[sub] = x
+        return out
+
+    return PurchaseFlags(
+        is_round=spread(part.is_round, False),
+        is_patterned=spread(part.is_patterned, False),
+        is_night=spread(part.is_night, False),
+        limit=spread(part.limit, np.nan),
+        near_limit=spread(part.near_limit, False),
+        respend_hours=spread(part.respend_hours, np.nan),
+    )
+
+
+def _flags(tx: Transactions, st: Statements | None, sub: np.ndarray) -> PurchaseFlags:
+    """Compute the flags of the transactions ``sub`` (indices), aligned with ``sub``."""
+    full = len(sub) == len(tx.acct)
+    amt = tx.amount if full else tx.amount[sub]
+    acct = tx.acct if full else tx.acct[sub]
+    sec = tx.sec if full else tx.sec[sub]
+    day = tx.day if full else tx.day[sub]
     whole = np.round(amt)
     is_int = np.abs(amt - whole) < 0.005
     cents = np.mod(whole, 100)
     is_round = is_int & (cents == 0) & (whole > 0)
     is_patterned = is_int & (whole >= 100) & np.isin(cents, (88, 98, 99))
-    is_night = (np.mod(tx.sec, 86400) // 3600) < NIGHT_END_HOUR
+    is_night = (np.mod(sec, 86400) // 3600) < NIGHT_END_HOUR
 
     limit = np.full(len(amt), np.nan)
     available = np.full(len(amt), np.nan)
     if st is not None and len(st.acct) and len(amt):
-        i = _previous(st.acct, st.known_day, tx.acct, tx.day, _DAY_BITS)
+        i = _previous(st.acct, st.known_day, acct, day, _DAY_BITS)
         has = (i >= 0) & (st.limit[np.maximum(i, 0)] > 0)
         j = np.maximum(i, 0)
         limit = np.where(has, st.limit[j], np.nan)
@@ -83,9 +115,9 @@ def purchase_flags(tx: Transactions, st: Statements | None) -> PurchaseFlags:
     hours = np.full(len(amt), np.nan)
     rep = np.flatnonzero(tx.is_repayment)
     if len(rep) and len(amt):
-        i = _previous(tx.acct[rep], tx.sec[rep], tx.acct, tx.sec, _SEC_BITS)
+        i = _previous(tx.acct[rep], tx.sec[rep], acct, sec, _SEC_BITS)
         prev_sec = tx.sec[rep][np.maximum(i, 0)]
-        hours = np.where(i >= 0, (tx.sec - prev_sec) / 3600.0, np.nan)
+        hours = np.where(i >= 0, (sec - prev_sec) / 3600.0, np.nan)
     return PurchaseFlags(is_round, is_patterned, is_night, limit, near_limit, hours)
 
 
