@@ -132,8 +132,38 @@ def single_latency(accounts: int, seed: int, root: Path = BENCH_DIR) -> dict[str
     }
 
 
-def run_features(args: argparse.Namespace) -> int:
-    """Batch throughput, memory and single-account latency of build_features."""
+def scoring_batch(
+    accounts: int, months: int, seed: int, root: Path = BENCH_DIR, repeats: int = 5
+) -> dict[str, float]:
+    """Scoring-mode batch time: ``accounts`` histories, one as-of date, fitted merchant table.
+
+    The table is fitted on the same world at its last month end; the best and the median
+    of ``repeats`` timed calls (after one warm-up) are reported.
+    """
+    import pyarrow.parquet as pq
+
+    from risk_model.features import build_features, fit_merchant_risk
+
+    folder = world_dir(accounts, months, seed, root)
+    table = pq.read_table(folder / "histories.parquet")
+    as_of = month_ends(folder, 1)[0]
+    fitted = fit_merchant_risk(table, as_of)
+    build_features(table, as_of, merchant_risk=fitted)  # warm-up
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        build_features(table, as_of, merchant_risk=fitted)
+        times[i] = time.perf_counter() - start
+    per_k = 1e3 * 1000 / table.num_rows
+    return {
+        "accounts": table.num_rows,
+        "best_ms_per_1k": float(times.min() * per_k),
+        "median_ms_per_1k": float(np.median(times) * per_k),
+    }
+
+
+def _training_batch(args: argparse.Namespace) -> None:
+    """Print the batch (training-mode) throughput and memory against the read floor."""
     folder = world_dir(args.accounts, args.months, args.seed, args.data_dir)
     path = folder / "histories.parquet"
     dates = month_ends(folder, args.as_of_count)
@@ -150,6 +180,19 @@ def run_features(args: argparse.Namespace) -> int:
     )
     print(f"event rows/s:          {events / build['build_s']:,.0f}")
     print(f"ratio to floor:        {build['build_s'] / floor['read_s']:.1f}x")
+
+
+def run_features(args: argparse.Namespace) -> int:
+    """Batch throughput, memory and single-account latency of build_features."""
+    if args.scoring:
+        sc = scoring_batch(args.scoring, args.scoring_months, args.seed, args.data_dir)
+        print(
+            f"scoring mode: {sc['accounts']:,} accounts x {args.scoring_months} months, one "
+            f"as-of date, fitted table: {sc['median_ms_per_1k']:.1f} ms per 1,000 accounts "
+            f"(median of 5; best {sc['best_ms_per_1k']:.1f})"
+        )
+    if args.batch:
+        _training_batch(args)
     if args.single:
         lat = single_latency(args.single, args.seed, args.data_dir)
         print(
@@ -232,6 +275,16 @@ def _world_args(parser: argparse.ArgumentParser, as_of_count: int = 3) -> None:
 def _features_args(parser: argparse.ArgumentParser) -> None:
     _world_args(parser, as_of_count=12)
     parser.add_argument("--single", type=int, default=1000, help="accounts for latency (0 = skip)")
+    parser.add_argument(
+        "--scoring", type=int, default=10_000, help="accounts for the scoring batch (0 = skip)"
+    )
+    parser.add_argument("--scoring-months", type=int, default=12)
+    parser.add_argument(
+        "--batch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the training-mode batch measurement (--no-batch skips it)",
+    )
 
 
 def _measure_args(parser: argparse.ArgumentParser) -> None:

@@ -10,11 +10,20 @@ def data_dir(tmp_path_factory):
 
 def test_features_benchmark_prints_every_figure(data_dir, capsys):
     argv = ["features", "--accounts", "300", "--months", "12", "--as-of-count", "2"]
-    assert benchmark.main([*argv, "--single", "30", "--data-dir", str(data_dir)]) == 0
+    argv += ["--single", "30", "--scoring", "300", "--data-dir", str(data_dir)]
+    assert benchmark.main(argv) == 0
     out = capsys.readouterr().out
     for label in ("read parquet (floor)", "build_features", "event rows/s", "ratio to floor",
-                  "single account", "peak RSS"):  # fmt: skip
+                  "single account", "peak RSS", "scoring mode: 300 accounts"):  # fmt: skip
         assert label in out
+
+
+def test_features_benchmark_parts_can_be_skipped(data_dir, capsys):
+    argv = ["features", "--accounts", "300", "--months", "12", "--no-batch", "--single", "0"]
+    assert benchmark.main([*argv, "--scoring", "300", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "scoring mode" in out
+    assert "build_features" not in out and "single account" not in out
     assert (data_dir / "world_a300_m12_s7" / "histories.parquet").exists()  # cached
 
 
