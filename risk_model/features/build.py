@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -121,8 +122,13 @@ def build_features(
     return _frame(ids, as_of_col, values, names)
 
 
+@functools.lru_cache(maxsize=4)
+def _columns(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index([C.ACCOUNT_ID, C.AS_OF, *names])
+
+
 def _frame(ids, as_of_col: np.ndarray, values: np.ndarray, names: list[str]) -> pd.DataFrame:
-    columns = pd.Index([C.ACCOUNT_ID, C.AS_OF, *names])
+    columns = _columns(tuple(names)).copy()  # a copy: renaming one frame's columns is local
     if create_dataframe_from_blocks is None:  # pandas < 3: the plain (slower) constructor
         frame = pd.DataFrame(values.T, columns=names)
         frame.insert(0, C.AS_OF, as_of_col)

@@ -12,6 +12,7 @@ columns, and a contiguous range of periods is everything known in that window.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,17 @@ class Grid:
 
 
 def make_grid(asof_days: np.ndarray) -> Grid:
-    """Build the grid for sorted unique as-of day numbers."""
+    """Build the grid for sorted unique as-of day numbers.
+
+    Grids are memoised for the last few sets of dates (scoring calls repeat one date);
+    their arrays are read-only, so a shared grid cannot be altered by a caller.
+    """
+    return _grid(tuple(int(d) for d in np.asarray(asof_days, dtype=np.int64)))
+
+
+@functools.lru_cache(maxsize=16)
+def _grid(days: tuple[int, ...]) -> Grid:
+    asof_days = np.array(days, dtype=np.int64)
     asof_month = month_of_day(asof_days)
     first_month = int(asof_month.min()) - LOOKBACK_MONTHS + 1
     months = np.arange(first_month, int(asof_month.max()) + 1)
@@ -91,7 +102,7 @@ def make_grid(asof_days: np.ndarray) -> Grid:
     first_day = int(
         np.asarray(first_month).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
     )
-    return Grid(
+    grid = Grid(
         period_end=ends,
         period_month=period_month,
         asof_day=asof_days,
@@ -103,6 +114,10 @@ def make_grid(asof_days: np.ndarray) -> Grid:
         month_first_period=first,
         same_month=np.flatnonzero(period_month[1:] == period_month[:-1]) + 1,
     )
+    for value in vars(grid).values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return grid
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,10 @@ def compute(
     out = {
         "tenure_months": (asof - open_days(histories)[None, :]) / DAYS_PER_MONTH,
         "age_years": year[:, None] - _column(histories, C.BIRTH_YEAR)[None, :],
-        "is_student": np.broadcast_to(_column(histories, C.IS_STUDENT), (len(year), n_acc)),
+        "is_student": _column(histories, C.IS_STUDENT)[None, :],
         "months_since_kyc": np.where(kyc <= asof, (asof - kyc) / DAYS_PER_MONTH, np.nan),
-        "other_credit_lines": np.broadcast_to(
-            _column(histories, C.OTHER_CREDIT_LINES), (len(year), n_acc)
-        ),
-        "city_tier": np.broadcast_to(_column(histories, C.CITY_TIER), (len(year), n_acc)),
+        "other_credit_lines": _column(histories, C.OTHER_CREDIT_LINES)[None, :],
+        "city_tier": _column(histories, C.CITY_TIER)[None, :],
         "legacy_unmigrated": unmigrated.astype(np.float64),
         "months_since_migrated": np.where(migrated_by, (asof - migrated) / DAYS_PER_MONTH, np.nan),
     }
@@ -84,4 +82,8 @@ def compute(
     out["legacy_months_to_deadline"] = np.where(unmigrated, to_deadline, np.nan)
     out["months_since_migration_offer"] = -months_to(policy.migration_offer)[:, None]
     shape = (len(year), n_acc)
-    return {name: np.broadcast_to(out[name], shape).astype(np.float32) for name in NAMES}
+    # one float32 block filled by broadcasting assignment (the same cast as astype)
+    block = np.empty((len(NAMES), *shape), dtype=np.float32)
+    for i, name in enumerate(NAMES):
+        block[i] = out[name]
+    return dict(zip(NAMES, block, strict=True))
