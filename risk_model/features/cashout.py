@@ -161,7 +161,9 @@ def compute(
     out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
     pur = tx.is_purchase
     a = tx.acct
-    p = np.where(pur, tx.period, -1)
+    # every purchase cube is read over 6-month windows only: older periods stay empty
+    since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
+    p = np.where(pur & (tx.period >= since), tx.period, -1)
     has_limit = ~np.isnan(flags.limit)
     big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
     big_after_repay = big & ~np.isnan(flags.respend_hours)

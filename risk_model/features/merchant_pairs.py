@@ -78,15 +78,14 @@ def pair_rows(
     cand = np.flatnonzero(tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period))
     take = pa.array(cand)
     merch, merchants = _sorted_codes(tx.merchant.take(take))
-    cat, categories = _sorted_codes(tx.category.take(take))
     keep = merch >= 0
     idx = cand[keep]
-    merch, cat = merch[keep], cat[keep]
+    merch = merch[keep]
     n_m = max(len(merchants), 1)
     key = (tx.acct[idx] * n_m + merch) * n_periods + tx.period[idx]
     sort = np.argsort(key, kind="stable")
     order, key = idx[sort], key[sort]
-    merch, cat = merch[sort], cat[sort]
+    merch = merch[sort]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
     amt = tx.amount[order]
 
@@ -97,7 +96,9 @@ def pair_rows(
     a, m = tx.acct[first], merch[starts]
     new_pair = np.r_[True, (a[1:] != a[:-1]) | (m[1:] != m[:-1])] if len(a) else np.zeros(0, bool)
     pair_start = np.flatnonzero(new_pair)
-    p_acct, p_cat = a[pair_start], cat[starts][pair_start]
+    p_acct = a[pair_start]
+    # a pair's category is its first purchase's; codes rank the categories of the pairs
+    p_cat, categories = _sorted_codes(tx.category.take(pa.array(first[pair_start])))
     period = tx.period[first]
     by_period = np.argsort(period, kind="stable")
     offsets = np.searchsorted(period[by_period], np.arange(n_periods + 1))
