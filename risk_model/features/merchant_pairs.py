@@ -49,10 +49,10 @@ class PairRows:
     p_acct: np.ndarray  # per pair (pairs sorted by account, then merchant id)
     p_merch: np.ndarray
     p_cat: np.ndarray
-    by_period: np.ndarray  # row indices in period order (rows of one period: one per pair)
-    period_offsets: np.ndarray  # rows of period p: by_period[offsets[p]:offsets[p + 1]]
     merchants: pa.Array  # sorted distinct merchant ids (code -> id)
     categories: pa.Array
+    by_period: np.ndarray | None = None  # training: row indices in period order
+    period_offsets: np.ndarray | None = None  # training: period p's rows by_period[o[p]:o[p+1]]
     round_nl_spend: np.ndarray | None = None  # training
     night: np.ndarray | None = None  # training
     cents: np.ndarray | None = None  # training: integer-valued sums for exact merchant totals
@@ -100,8 +100,6 @@ def pair_rows(
     # a pair's category is its first purchase's; codes rank the categories of the pairs
     p_cat, categories = _sorted_codes(tx.category.take(pa.array(first[pair_start])))
     period = tx.period[first]
-    by_period = np.argsort(period, kind="stable")
-    offsets = np.searchsorted(period[by_period], np.arange(n_periods + 1))
     log_amt = np.log(amt)
     rows = PairRows(
         period=period,
@@ -112,8 +110,6 @@ def pair_rows(
         p_acct=p_acct,
         p_merch=m[pair_start],
         p_cat=p_cat,
-        by_period=by_period,
-        period_offsets=offsets,
         merchants=merchants,
         categories=categories,
     )
@@ -130,6 +126,8 @@ def pair_rows(
     rows.round_nl_cents = seg(np.where(rnl, np.rint(amt * 100), 0.0))
     rows.log_q = seg(np.rint(log_amt * 1e6))
     rows.p_ac = np.asarray(p_ac, dtype=np.int64)
+    rows.by_period = np.argsort(period, kind="stable")
+    rows.period_offsets = np.searchsorted(period[rows.by_period], np.arange(n_periods + 1))
     return rows
 
 
@@ -152,7 +150,10 @@ def window_sums(
 
     Each pair's rows are added in period order, starting from zero.
     """
-    rows = r.by_period[r.period_offsets[lo] : r.period_offsets[hi + 1]]
+    if r.by_period is None:  # a pair's rows are contiguous and in period order already
+        rows = np.flatnonzero((r.period >= lo) & (r.period <= hi))
+    else:
+        rows = r.by_period[r.period_offsets[lo] : r.period_offsets[hi + 1]]
     n_pairs = len(r.p_acct)
     pid = r.pair[rows]
     agg = {
