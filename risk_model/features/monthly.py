@@ -62,11 +62,21 @@ class Grid:
         """Number of periods."""
         return len(self.period_end)
 
+    @functools.cached_property
+    def _day_period(self) -> np.ndarray:
+        """Period of every day from ``first_day`` to the last as-of date, then -1."""
+        days = np.arange(self.first_day, int(self.asof_day[-1]) + 1)
+        table = np.append(np.searchsorted(self.period_end, days, side="left"), -1)
+        table.setflags(write=False)
+        return table
+
     def bucket(self, days: np.ndarray) -> np.ndarray:
         """Period of each day number; -1 before the grid or after the last as-of date."""
-        p = np.searchsorted(self.period_end, days, side="left")
-        ok = (days >= self.first_day) & (days <= self.asof_day[-1])
-        return np.where(ok, p, -1)
+        table = self._day_period
+        # a table lookup: days outside the grid land on the trailing -1
+        offset = np.asarray(days, dtype=np.int64) - self.first_day
+        inside = (offset >= 0) & (offset < len(table) - 1)
+        return table[np.where(inside, offset, len(table) - 1)]
 
     def month_columns(self, k: int, width: int) -> np.ndarray:
         """Cube columns of the ``width`` months ending at as-of ``k`` (oldest first)."""
@@ -244,7 +254,8 @@ def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | N
     if column not in histories.column_names:
         return None
     col = histories.column(column)
-    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if isinstance(col, pa.ChunkedArray):  # combine_chunks copies even a single chunk
+        col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
     if pa.types.is_null(col.type):
         return None
     values = pc.list_flatten(col)
@@ -321,17 +332,17 @@ def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Tran
     all_kept = len(idx) == len(keep)
     kind = _field(v, C.KIND)
     sel = (lambda a: a) if all_kept else (lambda a: a.take(pa.array(idx)))
+    # one pass over the kind strings: 0 purchase, 1 repayment, -1 other or null
+    kinds = pa.array([C.KIND_PURCHASE, C.KIND_REPAYMENT])
+    kind_code = pc.index_in(kind, value_set=kinds).fill_null(-1).to_numpy(zero_copy_only=False)
+    kind_code = kind_code[keep]
     return Transactions(
         acct=ev.acct[keep],
         sec=sec[keep],
         day=day[keep],
         period=period[keep],
-        is_purchase=pc.equal(sel(kind), C.KIND_PURCHASE)
-        .fill_null(False)
-        .to_numpy(zero_copy_only=False),
-        is_repayment=pc.equal(sel(kind), C.KIND_REPAYMENT)
-        .fill_null(False)
-        .to_numpy(zero_copy_only=False),
+        is_purchase=kind_code == 0,
+        is_repayment=kind_code == 1,
         amount=_num(v, C.AMOUNT)[keep],
         merchant=sel(_field(v, C.MERCHANT_ID)),
         category=sel(_field(v, C.MERCHANT_CATEGORY)),
