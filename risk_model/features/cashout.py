@@ -161,29 +161,29 @@ def compute(
     out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
     pur = tx.is_purchase
     a = tx.acct
-    # every purchase cube is read over 6-month windows only: older periods stay empty
+    # every purchase cube is read over 6-month windows only: cubes start at their first period
     since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
-    p = np.where(pur & (tx.period >= since), tx.period, -1)
+    p = np.where(pur & (tx.period >= since), tx.period - since, -1)
     has_limit = ~np.isnan(flags.limit)
     big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
     big_after_repay = big & ~np.isnan(flags.respend_hours)
     loop = big_after_repay & (flags.respend_hours <= RESPEND_HOURS)
     at_p = cells(n_acc, a, p)
-    c_n = cube(grid, n_acc, at_p)
-    c_round = cube(grid, n_acc, at_p, flags.is_round)
-    c_pat = cube(grid, n_acc, at_p, flags.is_patterned)
-    c_elig = cube(grid, n_acc, at_p, has_limit)
-    c_nl = cube(grid, n_acc, at_p, flags.near_limit)
-    c_rnl = cube(grid, n_acc, at_p, flags.near_limit & flags.is_round)
-    c_loop = cube(grid, n_acc, at_p, loop)
-    c_night = cube(grid, n_acc, at_p, flags.is_night)
+    c_n = cube(grid, n_acc, at_p, first=since)
+    c_round = cube(grid, n_acc, at_p, flags.is_round, first=since)
+    c_pat = cube(grid, n_acc, at_p, flags.is_patterned, first=since)
+    c_elig = cube(grid, n_acc, at_p, has_limit, first=since)
+    c_nl = cube(grid, n_acc, at_p, flags.near_limit, first=since)
+    c_rnl = cube(grid, n_acc, at_p, flags.near_limit & flags.is_round, first=since)
+    c_loop = cube(grid, n_acc, at_p, loop, first=since)
+    c_night = cube(grid, n_acc, at_p, flags.is_night, first=since)
 
     def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
     for k in range(n_asof):
-        cols = grid.month_columns(k, 6)
+        cols = grid.month_columns(k, 6) - since
         n = rowsum(c_n[cols])
         out["round_share_6m"][k] = share(rowsum(c_round[cols]), n)
         out["patterned_share_6m"][k] = share(rowsum(c_pat[cols]), n)
@@ -198,7 +198,7 @@ def compute(
         out["repay_respend_median_hours_6m"][k] = _median_by_account(
             a[sel], flags.respend_hours[sel], n_acc
         )
-        recent = c_n[grid.month_columns(k, 4)]
+        recent = c_n[grid.month_columns(k, 4) - since]
         out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
     if st is None:
         no_limit = np.ones((n_asof, n_acc), dtype=bool)

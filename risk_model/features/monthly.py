@@ -153,13 +153,17 @@ def cube(
     where: Cells,
     weights: np.ndarray | None = None,
     how: str = "sum",
+    first: int = 0,
 ) -> np.ndarray:
     """Reduce events into a (period x account) array, accumulated month-to-date.
 
     ``how="sum"`` adds ``weights`` (or counts); ``how="max"`` keeps the maximum (-inf where
-    there is no event).
+    there is no event). With ``first`` (the first period of a month), the array holds only
+    periods ``first`` onwards (row ``p - first``), and ``where`` must be made from periods
+    ``p - first`` (events before ``first`` dropped).
     """
-    size = grid.n_periods * n_acc
+    n_rows = grid.n_periods - first
+    size = n_rows * n_acc
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if w is not None and where.keep is not None:
         w = w[where.keep]
@@ -168,12 +172,14 @@ def cube(
     else:
         out = np.full(size, -np.inf)
         np.maximum.at(out, where.key, w)
-    out = out.reshape(grid.n_periods, n_acc)
+    out = out.reshape(n_rows, n_acc)
     for p in grid.same_month:  # few columns; each step is vectorised over accounts
+        if p <= first:
+            continue
         if how == "sum":
-            out[p] += out[p - 1]
+            out[p - first] += out[p - first - 1]
         else:
-            np.maximum(out[p], out[p - 1], out=out[p])
+            np.maximum(out[p - first], out[p - first - 1], out=out[p - first])
     return out
 
 
