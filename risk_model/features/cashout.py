@@ -60,15 +60,16 @@ def _previous(
 
 
 def purchase_flags(tx: Transactions, st: Statements | None, since_period: int = 0) -> PurchaseFlags:
-    """Derive amount, time and line-usage flags for every transaction.
+    """Derive amount, time and line-usage flags for the purchases.
 
-    Flags are computed for transactions in periods ``>= since_period`` only (each flag is
-    a function of its own transaction and of earlier statements and repayments, so the
-    values are the same as over all rows); older transactions get False / NaN.
+    Flags are computed for purchases in periods ``>= since_period`` only (each flag is a
+    function of its own purchase and of earlier statements and repayments, so the values
+    are the same as over all rows); other transactions get False / NaN. Every reader of
+    the flags selects purchases.
     """
-    if since_period <= 0:
-        return _flags(tx, st, np.arange(len(tx.acct)))
-    sub = np.flatnonzero(tx.period >= since_period)
+    sub = np.flatnonzero(tx.is_purchase & (tx.period >= since_period))
+    if len(sub) == len(tx.acct):
+        return _flags(tx, st, sub)
     part = _flags(tx, st, sub)
     n = len(tx.acct)
 
