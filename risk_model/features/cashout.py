@@ -18,6 +18,7 @@ from risk_model.features.monthly import (
     cells,
     cube,
     rowsum,
+    stable_order,
 )
 
 NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
@@ -49,7 +50,8 @@ def _previous(
     Returns -1 when there is none. ``a`` must not be empty.
     """
     ka = acct_a * width + np.clip(key_a, 0, width - 1)
-    order = np.argsort(ka, kind="stable")
+    n_acc = int(max(acct_a.max(), acct_b.max(initial=0))) + 1
+    order = stable_order(ka, n_acc * width)
     ka = ka[order]
     kb = acct_b * width + np.clip(key_b, 0, width - 1)
     pos = np.searchsorted(ka, kb, side="left") - 1

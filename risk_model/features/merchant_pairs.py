@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model.features.cashout import PurchaseFlags
-from risk_model.features.monthly import Transactions
+from risk_model.features.monthly import Transactions, stable_order
 
 BIG = np.iinfo(np.int64).max // 4  # "no month": larger than any month index or period
 
@@ -83,7 +83,8 @@ def pair_rows(
     merch = merch[keep]
     n_m = max(len(merchants), 1)
     key = (tx.acct[idx] * n_m + merch) * n_periods + tx.period[idx]
-    sort = np.argsort(key, kind="stable")
+    n_acc = int(tx.acct.max()) + 1 if len(tx.acct) else 1
+    sort = stable_order(key, n_acc * n_m * n_periods)
     order, key = idx[sort], key[sort]
     merch = merch[sort]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
@@ -126,7 +127,7 @@ def pair_rows(
     rows.round_nl_cents = seg(np.where(rnl, np.rint(amt * 100), 0.0))
     rows.log_q = seg(np.rint(log_amt * 1e6))
     rows.p_ac = np.asarray(p_ac, dtype=np.int64)
-    rows.by_period = np.argsort(period, kind="stable")
+    rows.by_period = stable_order(period, n_periods)
     rows.period_offsets = np.searchsorted(period[rows.by_period], np.arange(n_periods + 1))
     return rows
 

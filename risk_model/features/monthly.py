@@ -183,6 +183,19 @@ def cube(
     return out
 
 
+def stable_order(keys: np.ndarray, bound: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for integer keys in ``[0, bound)``.
+
+    When ``bound * len(keys)`` fits in int64, each key is made unique by its position
+    (``key * n + i``) and sorted with numpy's vectorised (SIMD) sort, which is several
+    times faster than the stable merge sort; the positions come back as ``sorted % n``.
+    """
+    n = len(keys)
+    if n and int(bound) * n < 2**62:
+        return np.sort(keys.astype(np.int64) * n + np.arange(n)) % n
+    return np.argsort(keys, kind="stable")
+
+
 def rowsum(x: np.ndarray) -> np.ndarray:
     """Sum over axis 0, strictly in row order.
 
