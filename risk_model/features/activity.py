@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cells, cube, rowsum
+from risk_model.features.monthly import (
+    LOOKBACK_MONTHS,
+    Grid,
+    Transactions,
+    cells,
+    cube,
+    nan_block,
+    rowsum,
+)
 
 NAMES = (
     "months_since_purchase", "active_months_3m", "active_months_6m", "active_months_12m",
@@ -24,7 +32,7 @@ def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.nda
     if tx is None:
         return {}
     n_asof = len(grid.asof_day)
-    out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
+    out = nan_block(NAMES, n_asof, n_acc)
     pur = np.where(tx.is_purchase, tx.period, -1)
     at_pur = cells(n_acc, tx.acct, pur)
     c_n = cube(grid, n_acc, at_pur)

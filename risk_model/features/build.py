@@ -29,6 +29,9 @@ except ImportError:  # pragma: no cover - older pandas
     create_dataframe_from_blocks = None
 
 
+_STACK_LIMIT = 2**20  # feature cells gathered in one go (4 MB of float32) below this
+
+
 def _as_dates(as_of: dt.date | Sequence[dt.date]) -> list[dt.date]:
     dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
     out = []
@@ -113,9 +116,12 @@ def build_features(
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
     # (feature x row): the block layout pandas stores, filled one contiguous row at a time
     values = np.full((len(names), len(kk)), np.nan, dtype=np.float32)
-    for j, name in enumerate(names):
-        if name in feats:
-            values[j] = feats[name][kk, aa]
+    present = [j for j, name in enumerate(names) if name in feats]
+    if present and len(present) * len(grid.asof_day) * n_acc <= _STACK_LIMIT:  # one gather
+        values[present] = np.stack([feats[names[j]] for j in present])[:, kk, aa]
+    else:  # large: no stacked copy of every feature
+        for j in present:
+            values[j] = feats[names[j]][kk, aa]
     ids = histories.column(C.ACCOUNT_ID).take(pa.array(order[aa]))
     ids = pd.array(ids.to_numpy(), dtype="str")
     as_of_col = grid.asof_day[kk].astype("datetime64[D]").astype("datetime64[s]")

@@ -17,6 +17,7 @@ from risk_model.features.monthly import (
     Transactions,
     cells,
     cube,
+    nan_block,
     rowsum,
     stable_order,
 )
@@ -161,7 +162,7 @@ def compute(
     if tx is None or flags is None:
         return {}
     n_asof = len(grid.asof_day)
-    out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
+    out = nan_block(NAMES, n_asof, n_acc)
     pur = tx.is_purchase
     a = tx.acct
     # every purchase cube is read over 6-month windows only: cubes start at their first period

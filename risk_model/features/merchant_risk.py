@@ -31,7 +31,7 @@ from risk_model.features.merchant_table import (
     stats_table,
 )
 from risk_model.features.merchant_window import LOG_SCALE, MerchantWindow
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, nan_block
 
 __all__ = [
     "AS_OF_METADATA_KEY",
@@ -180,7 +180,7 @@ def compute(
     if tx is None or flags is None:
         return {}
     n_asof = len(grid.asof_day)
-    out = {name: np.full((n_asof, n_acc), np.nan, dtype=np.float32) for name in NAMES}
+    out = nan_block(NAMES, n_asof, n_acc)
     if table is None:
         r = pair_rows(tx, flags, grid.n_periods)
         window = MerchantWindow(r, grid)

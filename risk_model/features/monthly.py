@@ -183,6 +183,12 @@ def cube(
     return out
 
 
+def nan_block(names: tuple[str, ...] | list[str], n_asof: int, n_acc: int) -> dict[str, np.ndarray]:
+    """NaN-filled float32 (n_asof, n_acc) arrays for ``names``: views of one allocation."""
+    block = np.full((len(names), n_asof, n_acc), np.nan, dtype=np.float32)
+    return dict(zip(names, block, strict=True))
+
+
 def stable_order(keys: np.ndarray, bound: int) -> np.ndarray:
     """``np.argsort(keys, kind="stable")`` for integer keys in ``[0, bound)``.
 

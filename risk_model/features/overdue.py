@@ -10,6 +10,7 @@ from risk_model.features.monthly import (
     Statements,
     cells,
     cube,
+    nan_block,
     rowsum,
     take_last,
 )
@@ -79,8 +80,7 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
         "util_last", "util_mean_6m", "util_max_6m", "util_slope_6m", "months_util90_6m",
         "balance_growth_6m", "limit_change_6m", "n_statements_36m",
     ]  # fmt: skip
-    for name in names:
-        out[name] = np.full((n_asof, n_acc), np.nan, dtype=np.float32)
+    out.update(nan_block(names, n_asof, n_acc))
 
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
