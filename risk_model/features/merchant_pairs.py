@@ -28,7 +28,8 @@ def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     order = pc.array_sort_indices(enc.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    indices = enc.indices.fill_null(-1) if enc.indices.null_count else enc.indices
+    idx = indices.to_numpy(zero_copy_only=False).astype(np.int64)
     codes = np.where(idx >= 0, rank[np.maximum(idx, 0)], -1) if len(rank) else idx
     return codes, enc.dictionary.take(pa.array(order))
 
