@@ -155,6 +155,9 @@ class ModelConfig:
     learning_rate, num_leaves, min_data_in_leaf, feature_fraction, bagging_fraction,
     bagging_freq, lambda_l2, max_bin :
         Usual LightGBM parameters.
+    max_depth : int
+        Depth limit of every tree, -1 for none. TreeSHAP reasons cost grows with depth
+        squared, so shallow trees make scoring with reasons cheaper.
     num_boost_round : int
         Upper bound on trees; early stopping on validation picks the number used.
     early_stopping_rounds : int
@@ -165,10 +168,12 @@ class ModelConfig:
         Apply the catalogue's monotone directions as constraints.
     """
 
-    # Small, well-populated leaves: measured on the default world, they generalise across
-    # the policy events better than 31 leaves / 200 rows (OOT ECE 13% vs 24% of base rate).
+    # Shallow, well-populated trees: measured on the default world (seeds 7, 3, 11), depth 3 /
+    # 8 leaves keeps OOT ECE at 17% of the base rate (unbounded 15-leaf trees of depth ~11:
+    # 13-28%) and Gini at 0.94 of the truth's, and TreeSHAP reasons cost a third as much.
     learning_rate: float = 0.1
-    num_leaves: int = 15
+    num_leaves: int = 8
+    max_depth: int = 3
     min_data_in_leaf: int = 500
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
@@ -186,6 +191,8 @@ class ModelConfig:
             raise ConfigError("model.learning_rate must be in (0, 1]")
         if self.num_leaves < 2:
             raise ConfigError("model.num_leaves must be >= 2")
+        if self.max_depth == 0 or self.max_depth < -1:
+            raise ConfigError("model.max_depth must be -1 (no limit) or >= 1")
         if self.min_data_in_leaf < 1:
             raise ConfigError("model.min_data_in_leaf must be >= 1")
         for name in ("feature_fraction", "bagging_fraction"):

@@ -66,6 +66,7 @@ def lgb_params(config: ModelConfig, seed: int, monotone: Sequence[int] | None) -
         "metric": ["binary_logloss"],
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
+        "max_depth": config.max_depth,
         "min_data_in_leaf": config.min_data_in_leaf,
         "feature_fraction": config.feature_fraction,
         "bagging_fraction": config.bagging_fraction,

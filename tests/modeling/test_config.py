@@ -24,6 +24,11 @@ def test_toml_sections_and_overrides(tmp_path):
     assert config.model.num_threads == 2
 
 
+def test_max_depth_minus_one_means_no_limit_and_positive_depths_are_accepted():
+    assert load_config(overrides={"model.max_depth": -1}).model.max_depth == -1
+    assert load_config(overrides={"model.max_depth": 3}).model.max_depth == 3
+
+
 def test_integer_given_for_float_is_accepted():
     assert load_config(overrides={"scale.pdo": 40}).scale.pdo == 40.0
 
@@ -40,6 +45,8 @@ def test_integer_given_for_float_is_accepted():
         ("horizon_months = 0\n", "horizon_months"),
         ("[model]\nnum_threads = 0\n", "num_threads"),
         ("[model]\nlearning_rate = 2.0\n", "learning_rate"),
+        ("[model]\nmax_depth = 0\n", "model.max_depth"),
+        ("[model]\nmax_depth = -2\n", "model.max_depth"),
         ("[calibration]\nmethod = 'spline'\n", "calibration.method"),
         ("[scale]\nband_thresholds = [0.2, 0.1, 0.3, 0.4]\n", "ascending"),
         ("[scale]\nband_names = ['a', 'b']\n", "one more entry"),

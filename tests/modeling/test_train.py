@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -34,8 +36,32 @@ def test_monotone_constraints_hold(trained):
     assert np.all(np.diff(up) >= 0) and np.all(np.diff(down) <= 0)
 
 
+def _tree_depths(booster) -> list[int]:
+    def depth(node) -> int:
+        if "leaf_index" in node:
+            return 0
+        return 1 + max(depth(node["left_child"]), depth(node["right_child"]))
+
+    return [depth(tree["tree_structure"]) for tree in booster.dump_model()["tree_info"]]
+
+
+def test_trees_respect_max_depth(trained, small_config):
+    assert small_config.model.max_depth >= 1  # the default bounds depth (cheap TreeSHAP)
+    depths = _tree_depths(trained.booster)
+    assert max(depths) <= small_config.model.max_depth
+
+
+def test_without_max_depth_trees_grow_deeper(frame, small_config):
+    unbounded = dataclasses.replace(
+        small_config, model=dataclasses.replace(small_config.model, max_depth=-1, num_leaves=15)
+    )
+    result = train_model(frame, FEATURES, CATALOGUE, unbounded)
+    assert max(_tree_depths(result.booster)) > small_config.model.max_depth
+
+
 def test_params_are_deterministic_and_constrained():
     params = lgb_params(load_config().model, 5, [1, -1, 0])
+    assert params["max_depth"] == load_config().model.max_depth
     assert params["deterministic"] and params["force_row_wise"] and params["seed"] == 5
     assert params["monotone_constraints_method"] == "advanced"
     assert "monotone_constraints" not in lgb_params(load_config().model, 5, [0, 0])
