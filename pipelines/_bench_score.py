@@ -5,8 +5,11 @@ per account, default density):
 
 * the time to just read the histories parquet (the floor), in a fresh process;
 * end-to-end ``python -m pipelines.score`` throughput (accounts/s) and peak resident
-  memory, each in a fresh process (that child's own ``ru_maxrss``), with
-  ``--reasons needed`` (default) and ``--reasons none``, and the ratio to the floor;
+  memory, each in a fresh process, with ``--reasons needed`` (default) and ``--reasons
+  none``, and the ratio to the floor. Scoring may use worker processes (``--workers``):
+  the peak memory is that of the whole process tree (the sum of the resident sizes of
+  the scoring process and its descendants, sampled every 50 ms, plus the scoring
+  process's own ``ru_maxrss``), and the CPU seconds are summed over the tree too;
 * bare LightGBM throughput on the precomputed feature matrix (``num_threads=1``) and
   the cost of exact TreeSHAP contributions (``pred_contrib``) per account;
 * ``Predictor.predict_one`` latency p50 / p99 over ``--single`` accounts.
@@ -25,6 +28,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +46,9 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model (default: registry champion)")
     p.add_argument("--tracking-uri", help="MLflow store for the default model")
     p.add_argument("--batch-rows", type=int, default=10_000)
+    p.add_argument(
+        "--workers", type=int, default=None, help="scoring processes (default: score's own)"
+    )
     p.add_argument("--single", type=int, default=1000, help="accounts for predict_one latency")
     p.add_argument("--large", type=int, default=0, help="also score an N-account file (memory)")
 
@@ -77,6 +84,7 @@ def _score_child(path: Path, args: argparse.Namespace, as_of: dt.date, reasons: 
             str(Path(tmp) / "s.parquet"),
             reasons,
             str(args.batch_rows),
+            str(args.workers or ""),
             args.model or "",
             args.tracking_uri or "",
         ]
@@ -85,21 +93,86 @@ def _score_child(path: Path, args: argparse.Namespace, as_of: dt.date, reasons: 
 
 
 def _measure_score(argv: list[str]) -> int:
-    """Child: run the scoring pipeline once and print wall time and own peak RSS."""
-    path, as_of, out, reasons, batch_rows, model, uri = argv
+    """Child: run the scoring pipeline once; print wall time, tree CPU and peak RSS."""
+    path, as_of, out, reasons, batch_rows, workers, model, uri = argv
     from pipelines.score import main
 
     cmd = (
         [path, "--as-of", as_of, "--out", out, "--reasons", reasons, "--batch-rows", batch_rows]
+        + (["--workers", workers] if workers else [])
         + (["--model", model] if model else [])
         + (["--tracking-uri", uri] if uri else [])
     )
+    sampler = TreeSampler(os.getpid())
+    sampler.start()
     start = time.perf_counter()
     code = main(cmd)
     wall = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"code": code, "wall_s": wall, "rss_mb": rss}))
+    sampler.stop()
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    rss = max(own.ru_maxrss / 1024, sampler.peak_mb)
+    cpu = max(own.ru_utime + own.ru_stime, sampler.cpu_s)
+    print(json.dumps({"code": code, "wall_s": wall, "rss_mb": rss, "cpu_s": cpu}))
     return 0 if code in (0, 3) else code
+
+
+class TreeSampler(threading.Thread):
+    """Sample a process tree from ``/proc``: peak summed RSS and summed CPU seconds.
+
+    Descendants are found through the parent pid of every process (worker processes
+    hang under a fork server, not under the scoring process itself). CPU seconds are
+    the last sample of each process, so a process that lives less than one interval
+    may be missed; the caller takes the maximum with its own ``getrusage``.
+    """
+
+    def __init__(self, root: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.root, self.interval = root, interval
+        self.peak_mb = 0.0
+        self._cpu: dict[int, float] = {}
+        self._done = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self._cpu.values())
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.sample()
+            self._done.wait(self.interval)
+        self.sample()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def sample(self) -> None:
+        stats: dict[int, list[str]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                        # Fields after the parenthesised command name (which may hold spaces).
+                        stats[int(entry)] = handle.read().rpartition(")")[2].split()
+                except OSError:
+                    continue  # the process ended while listing
+        children: dict[int, list[int]] = {}
+        for pid, fields in stats.items():
+            children.setdefault(int(fields[1]), []).append(pid)
+        tree, stack = [], [self.root]
+        while stack:
+            pid = stack.pop()
+            tree.append(pid)
+            stack.extend(children.get(pid, []))
+        rss = 0
+        for pid in tree:
+            fields = stats.get(pid)
+            if fields:
+                rss += int(fields[21]) * self._page  # rss (pages): field 24 of stat
+                self._cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime+stime
+        self.peak_mb = max(self.peak_mb, rss / 2**20)
 
 
 def _bare_lightgbm(predictor, path: Path, as_of: dt.date, rows: int) -> dict[str, float]:
@@ -204,6 +277,7 @@ def run_score(args: argparse.Namespace) -> int:
     n = args.accounts
     print(f"world: {path} ({n:,} accounts, {args.months} months), as-of {as_of}")
     print(f"model: {predictor.model_version} ({predictor.artefact.booster.num_trees()} trees)")
+    print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(
         f"read parquet (floor):      {read_s:6.2f} s  {n / read_s:>9,.0f} acct/s  "
         f"peak RSS {read_rss:,.0f} MB"
@@ -212,7 +286,7 @@ def run_score(args: argparse.Namespace) -> int:
         r = _score_child(path, args, as_of, reasons)
         print(
             f"score --reasons {reasons:<7}: {r['wall_s']:6.2f} s  {n / r['wall_s']:>9,.0f} "
-            f"acct/s  peak RSS {r['rss_mb']:,.0f} MB  ratio to floor "
+            f"acct/s  peak RSS {r['rss_mb']:,.0f} MB  CPU {r['cpu_s']:.1f} s  ratio to floor "
             f"{r['wall_s'] / read_s:.1f}x  (exit {r['code']})"
         )
     if args.large:
@@ -221,8 +295,11 @@ def run_score(args: argparse.Namespace) -> int:
         print(
             f"score {args.large:,} accounts:  {r['wall_s']:6.2f} s  "
             f"{args.large / r['wall_s']:>9,.0f} acct/s  peak RSS {r['rss_mb']:,.0f} MB "
-            f"(batch rows {args.batch_rows:,})"
+            f"CPU {r['cpu_s']:.1f} s (batch rows {args.batch_rows:,})"
         )
+    print(
+        "load average (1, 5, 15 min) after scoring: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    )
     bare = _bare_lightgbm(predictor, path, as_of, min(n, 50_000))
     print(
         f"bare LightGBM predict:     {bare['plain_per_s']:>9,.0f} rows/s on {bare['rows']:,} "

@@ -7,6 +7,11 @@ more than once anywhere in the file are rejected in every copy. Both outputs are
 to a temporary file in the target folder and moved into place only when complete; the
 input is never overwritten.
 
+With ``--workers N`` (default: up to two, one per core) the batches are scored by N
+worker processes, each loading the verified model artefact once; at most N + 1 batches
+are in flight (bounded memory) and results are written strictly in input order, so the
+output files do not depend on the number of workers.
+
 Exit codes: 0 every account scored; 3 some accounts rejected (see the rejects file);
 2 usage or input error (missing / unreadable / non-parquet file, columns that do not
 meet the contract, unknown model, output path equal to the input).
@@ -15,12 +20,16 @@ meet the contract, unknown model, output path equal to the input).
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -79,15 +88,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="which accounts get reasons (default: above the lowest band)",
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="LightGBM threads (default 1: a busy box)"
+        "--threads",
+        type=int,
+        default=1,
+        help="LightGBM threads per process (default 1: a busy box)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="scoring processes (default: min(2, CPU count)); 1 scores in this process",
     )
     parser.add_argument(
         "--tracking-uri",
         help="MLflow store (default MLFLOW_TRACKING_URI or the project's mlflow.db)",
     )
     args = parser.parse_args(argv)
-    if args.batch_rows < 1 or args.threads < 1:
-        parser.error("--batch-rows and --threads must be >= 1")
+    if args.batch_rows < 1 or args.threads < 1 or args.workers < 1:
+        parser.error("--batch-rows, --threads and --workers must be >= 1")
     return args
 
 
@@ -192,6 +210,115 @@ def score_batch(
     return scores, all_rejects
 
 
+Scored = tuple[int, pa.Table, pa.Table]  # (input rows, scores, rejects) of one batch
+
+
+def numbered_batches(
+    source: pq.ParquetFile, batch_rows: int, columns: list[str]
+) -> Iterator[tuple[int, pa.Table]]:
+    """Yield ``(file row of the first account, table)`` per batch, in file order."""
+    start = 0
+    for batch in source.iter_batches(batch_size=batch_rows, columns=columns):
+        table = pa.Table.from_batches([batch])
+        yield start, table
+        start += table.num_rows
+
+
+def score_in_process(
+    predictor, batches: Iterator[tuple[int, pa.Table]], dups: pa.Array, as_of: dt.date, reasons: str
+) -> Iterator[Scored]:
+    """Score the batches one after the other in this process."""
+    for start, table in batches:
+        scores, rejects = score_batch(predictor, table, start, dups, as_of, reasons)
+        yield table.num_rows, scores, rejects
+
+
+# Worker processes: the predictor and run settings, set once by the pool initializer.
+_WORKER: dict[str, object] = {}
+# Imported once by the fork server; not pipelines.score itself, which may be __main__.
+_WORKER_MODULES = ["risk_model.predict", "risk_model.features", "lightgbm"]
+
+
+def _init_worker(
+    model_dir: str, version: str, threads: int, dups: pa.Array, as_of: dt.date, reasons: str
+) -> None:
+    from risk_model.predict import load
+
+    predictor = load(model_dir, num_threads=threads)  # verifies the checksums again
+    if predictor.model_version != version:
+        raise RuntimeError(f"worker loaded model {predictor.model_version}, expected {version}")
+    _WORKER.update(predictor=predictor, dups=dups, as_of=as_of, reasons=reasons)
+
+
+def _score_in_worker(table: pa.Table, start: int) -> tuple[pa.Table, pa.Table]:
+    from risk_model.validation import ContractError
+
+    w = _WORKER
+    try:
+        return score_batch(w["predictor"], table, start, w["dups"], w["as_of"], w["reasons"])
+    except ContractError as exc:  # sent back as a plain one-line error (always picklable)
+        raise InputError(one_line(exc)) from None
+
+
+@contextlib.contextmanager
+def artefact_dir(artefact) -> Iterator[Path]:
+    """Yield the verified artefact's directory (a temporary copy when it was downloaded)."""
+    from risk_model.modeling.artefact import save_artefact
+
+    if artefact.path is not None and Path(artefact.path).is_dir():
+        yield Path(artefact.path)
+        return
+    with tempfile.TemporaryDirectory(prefix="closure-risk-score-") as tmp:
+        yield save_artefact(
+            Path(tmp) / "artefact",
+            booster=artefact.booster,
+            spec=artefact.spec,
+            merchant_risk=artefact.merchant_risk,
+        )
+
+
+@contextlib.contextmanager
+def worker_pool(
+    predictor, workers: int, threads: int, dups: pa.Array, as_of: dt.date, reasons: str
+) -> Iterator[ProcessPoolExecutor]:
+    """Yield a pool of ``workers`` processes, each holding its own predictor.
+
+    Workers start from a fork server that imported the scoring modules (no fork of a
+    process whose OpenMP runtime may be in use); each loads the model from the verified
+    artefact directory, never from a pickle.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # inherited by the fork server
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_WORKER_MODULES)
+    with artefact_dir(predictor.artefact) as model_dir:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(str(model_dir), predictor.model_version, threads, dups, as_of, reasons),
+        )
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def score_in_workers(
+    pool: ProcessPoolExecutor, batches: Iterator[tuple[int, pa.Table]], workers: int
+) -> Iterator[Scored]:
+    """Score the batches in the pool, at most ``workers + 1`` in flight, in input order."""
+    pending: collections.deque[tuple[int, Future]] = collections.deque()
+    for start, table in batches:
+        pending.append((table.num_rows, pool.submit(_score_in_worker, table, start)))
+        del table  # the pool holds its own copy until the batch is sent
+        if len(pending) > workers:
+            rows, future = pending.popleft()
+            yield rows, *future.result()
+    while pending:
+        rows, future = pending.popleft()
+        yield rows, *future.result()
+
+
 def run(args: argparse.Namespace) -> int:
     from risk_model.predict import ModelLoadError, load
     from risk_model.validation import ContractError
@@ -205,30 +332,39 @@ def run(args: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         raise InputError(str(exc).splitlines()[0]) from exc
     total = source.metadata.num_rows
+    workers = min(args.workers, max(1, -(-total // args.batch_rows)))
     LOG.info(
-        "scoring %s: %d accounts at %s with model %s",
+        "scoring %s: %d accounts at %s with model %s (%d process(es))",
         args.input,
         total,
         as_of,
         predictor.model_version,
+        workers,
     )
     read = scored = rejected = 0
     try:
         dups = duplicated_ids(source)
-        with (
-            atomic_writer(out, _output_schema()) as scores_out,
-            atomic_writer(rejects_path, REJECTS_SCHEMA) as rejects_out,
-            tqdm(total=total, unit="acct", file=sys.stderr, mininterval=1.0) as bar,
-        ):
-            for batch in source.iter_batches(batch_size=args.batch_rows, columns=columns):
-                table = pa.Table.from_batches([batch])
-                scores, rejects = score_batch(predictor, table, read, dups, as_of, args.reasons)
+        batches = numbered_batches(source, args.batch_rows, columns)
+        with contextlib.ExitStack() as stack:
+            if workers > 1:
+                pool = stack.enter_context(
+                    worker_pool(predictor, workers, args.threads, dups, as_of, args.reasons)
+                )
+                results = score_in_workers(pool, batches, workers)
+            else:
+                results = score_in_process(predictor, batches, dups, as_of, args.reasons)
+            scores_out = stack.enter_context(atomic_writer(out, _output_schema()))
+            rejects_out = stack.enter_context(atomic_writer(rejects_path, REJECTS_SCHEMA))
+            bar = stack.enter_context(
+                tqdm(total=total, unit="acct", file=sys.stderr, mininterval=1.0)
+            )
+            for rows, scores, rejects in results:
                 scores_out.write_table(scores)
                 rejects_out.write_table(rejects)
-                read += table.num_rows
+                read += rows
                 scored += scores.num_rows
                 rejected += rejects.num_rows
-                bar.update(table.num_rows)
+                bar.update(rows)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"cannot read {args.input}: {exc}") from exc
     except ContractError as exc:

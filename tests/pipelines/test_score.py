@@ -34,8 +34,8 @@ def _write(path, rows, schema=RELAXED):
     return path
 
 
-def _run(model, path, tmp_path, *extra):
-    out, rejects = (tmp_path / "out" / f"s.{part}.parquet" for part in ("scores", "rejects"))
+def _run(model, path, tmp_path, *extra, name="s"):
+    out, rejects = (tmp_path / "out" / f"{name}.{part}.parquet" for part in ("scores", "rejects"))
     argv = [
         str(path),
         "--model",
@@ -285,3 +285,46 @@ def test_usage_errors_exit_2(capsys):
     assert main([]) == 2
     assert main(["x.parquet", "--batch-rows", "0"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def _mixed_rows(rows):
+    """Rows with rejects of every kind spread over the batches (duplicates across them)."""
+    edited = copy.deepcopy(rows)
+    for _, edit, _, _ in BAD_ACCOUNTS:
+        edited = edit(edited)
+    return edited
+
+
+@pytest.mark.parametrize("reasons", ["needed", "all"])
+def test_worker_processes_write_byte_identical_files(model, rows, tmp_path, reasons):
+    path = _write(tmp_path / "in.parquet", _mixed_rows(rows))
+    code_1, out_1, rejects_1 = _run(model, path, tmp_path, "--reasons", reasons, "--workers", "1")
+    code_2, out_2, rejects_2 = _run(
+        model, path, tmp_path, "--reasons", reasons, "--workers", "2", name="w2"
+    )
+    assert code_1 == code_2 == 3
+    assert pq.read_table(out_2).num_rows + pq.read_table(rejects_2).num_rows == N
+    assert out_1.read_bytes() == out_2.read_bytes()
+    assert rejects_1.read_bytes() == rejects_2.read_bytes()
+    assert not list(out_2.parent.glob("*.tmp"))
+
+
+def test_workers_load_a_downloaded_model_from_a_verified_copy(model, rows, tmp_path, monkeypatch):
+    # The registry champion is downloaded to a folder deleted after loading: the workers
+    # get a re-saved, checksummed copy of the artefact and must score exactly the same.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", model.tracking_uri)
+    path = _write(tmp_path / "in.parquet", rows)
+    as_of = ["--as-of", model.as_of.isoformat(), "--batch-rows", BATCH, "--reasons", "all"]
+    local = [str(path), "--model", str(model.artefact), *as_of, "--workers", "1"]
+    assert main([*local, "--out", str(tmp_path / "local.parquet")]) == 0
+    assert main([str(path), *as_of, "--workers", "2", "--out", str(tmp_path / "reg.parquet")]) == 0
+    assert (tmp_path / "local.parquet").read_bytes() == (tmp_path / "reg.parquet").read_bytes()
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_workers_below_one_are_a_usage_error(model, rows, tmp_path, capsys, workers):
+    path = _write(tmp_path / "in.parquet", rows)
+    code, out, rejects = _run(model, path, tmp_path, "--workers", workers)
+    assert code == 2
+    assert "usage" in capsys.readouterr().err
+    assert not out.exists() and not rejects.exists()
