@@ -80,13 +80,19 @@ def generic_text(entry: Mapping[str, Any], value: float) -> str:
         definition says so (``"NaN if none in 36 months"`` gives ``"(none in 36
         months)"``). Never contains "nan" or "inf".
     """
+    label, missing = _generic_parts(entry)
+    if value is None or not np.isfinite(value):
+        return missing
+    return f"{label}: {_number(value, str(entry.get('unit') or ''))}"
+
+
+def _generic_parts(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """Return the label of a feature's generic texts and its missing-value text."""
     definition = str(entry.get("definition") or entry["name"].replace("_", " "))
     meaning = _NAN_MEANING.search(definition)
     label = _PARENS.sub("", _NAN_CLAUSE.sub("", definition)).strip().rstrip(".").strip()
-    if value is None or not np.isfinite(value):
-        why = f" ({meaning.group(1).strip()})" if meaning else ""
-        return f"{label}: not available{why}"
-    return f"{label}: {_number(value, str(entry.get('unit') or ''))}"
+    why = f" ({meaning.group(1).strip()})" if meaning else ""
+    return label, f"{label}: not available{why}"
 
 
 def reason_text(entry: Mapping[str, Any], value: float) -> str:
@@ -112,6 +118,47 @@ def reason_text(entry: Mapping[str, Any], value: float) -> str:
         return template.format(value=float(value))
     except (ValueError, KeyError, IndexError):
         return generic_text(entry, value)
+
+
+def feature_texts(entry: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
+    """Return :func:`reason_text` of every value of one feature, formatting each once.
+
+    Parameters
+    ----------
+    entry : mapping
+        Catalogue entry of the feature.
+    values : numpy.ndarray
+        ``(m,)`` float values of that feature.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m,)`` object array of texts, equal to ``reason_text(entry, v)`` for each ``v``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.empty(values.size, dtype=object)
+    finite = np.isfinite(values)
+    if not finite.all():  # every missing / non-finite value reads the same
+        out[~finite] = generic_text(entry, float("nan"))
+    if finite.any():
+        # Accounts share values (counts, flags): format each distinct bit pattern once
+        # (bits, not ==, so that -0.0 and 0.0 keep their own texts).
+        bits, where = np.unique(values[finite].view(np.int64), return_inverse=True)
+        distinct = bits.view(np.float64).tolist()
+        out[finite] = np.asarray(_format_all(entry, distinct), dtype=object)[where]
+    return out
+
+
+def _format_all(entry: Mapping[str, Any], values: list[float]) -> list[str]:
+    """Texts of finite values: the template, else (or when it fails) the generic text."""
+    template = entry.get("reason") or ""
+    if template:
+        try:
+            return [template.format(value=v) for v in values]
+        except (ValueError, KeyError, IndexError):
+            pass
+    label, unit = _generic_parts(entry)[0], str(entry.get("unit") or "")
+    return [f"{label}: {_number(v, unit)}" for v in values]
 
 
 def check_contributions(contrib: np.ndarray, raw: np.ndarray, *, atol: float = 1e-9) -> None:
@@ -235,9 +282,7 @@ def top_reasons(
     values = np.asarray(values, dtype=np.float64)
     n = feats.shape[0]
     take = min(max_reasons, k)
-    # Stable sort on the negated contribution: ties keep catalogue order.
-    order = np.argsort(-feats, axis=1, kind="stable")[:, :take]
-    picked = np.take_along_axis(feats, order, axis=1)
+    order, picked = _largest(feats, take)
     keep = picked > 0.0
     rows = np.broadcast_to(np.arange(n)[:, None], order.shape)[keep]
     cols = order[keep]
@@ -249,8 +294,7 @@ def top_reasons(
     # Format per feature (a short loop over the catalogue), not per account.
     for feature in np.unique(cols).tolist():
         at = np.flatnonzero(cols == feature)
-        entry = catalogue[feature]
-        texts[at] = [reason_text(entry, v) for v in chosen[at].tolist()]
+        texts[at] = feature_texts(catalogue[feature], chosen[at])
     names = np.asarray([e["name"] for e in catalogue], dtype=object)
     causes = np.asarray([e["cause"] for e in catalogue], dtype=object)
     items = pa.StructArray.from_arrays(
@@ -263,6 +307,24 @@ def top_reasons(
         fields=list(REASON_TYPE),
     )
     return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASONS_TYPE)
+
+
+def _largest(feats: np.ndarray, take: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and values of each row's ``take`` largest entries, largest first.
+
+    Ties keep catalogue (column) order, as a stable sort would: ``argmax`` returns the
+    first maximum. NaN counts as -inf; a taken entry becomes -inf, so a row with fewer
+    usable entries gets -inf values (never positive) for the rest.
+    """
+    work = np.where(np.isnan(feats), -np.inf, feats)
+    rows = np.arange(feats.shape[0])
+    order = np.empty((feats.shape[0], take), dtype=np.intp)
+    picked = np.empty((feats.shape[0], take), dtype=np.float64)
+    for rank in range(take):  # a few passes over the matrix beat sorting every row
+        order[:, rank] = np.argmax(work, axis=1) if feats.shape[0] else 0
+        picked[:, rank] = work[rows, order[:, rank]]
+        work[rows, order[:, rank]] = -np.inf
+    return order, picked
 
 
 def empty_reasons(n: int) -> pa.ListArray:

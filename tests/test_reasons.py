@@ -96,6 +96,50 @@ def test_top_reasons_ties_keep_catalogue_order():
     assert [r["code"] for r in out[0]] == ["dpd_now", "round_share_6m", "months_since_kyc"]
 
 
+VALUES = np.array([45.0, 45.0, -0.0, 0.0, 0.625, np.nan, np.inf, -np.inf, 1234567.5, 2.5, 45.0])
+ENTRIES = [
+    *CATALOGUE,
+    {**CATALOGUE[0], "reason": "bad {other} template"},
+    {**CATALOGUE[4], "reason": "{value:.0f", "unit": ""},
+    {"name": "plain_feature", "cause": "overdue"},
+]
+
+
+@pytest.mark.parametrize(
+    "entry", ENTRIES, ids=[e["name"] + e.get("reason", "")[:6] for e in ENTRIES]
+)
+def test_feature_texts_equal_reason_text_of_each_value(entry):
+    texts = R.feature_texts(entry, VALUES)
+    assert texts.tolist() == [R.reason_text(entry, v) for v in VALUES.tolist()]
+
+
+def test_feature_texts_keep_negative_zero_apart_from_zero():
+    entry = {**CATALOGUE[0], "reason": "{value:.0f} days"}
+    assert R.feature_texts(entry, np.array([-0.0, 0.0])).tolist() == ["-0 days", "0 days"]
+    assert R.feature_texts(entry, np.array([], dtype=float)).tolist() == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_reasons_order_equals_a_stable_sort_with_ties_and_missing_values(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 400, len(CATALOGUE)
+    contrib = rng.choice([-0.3, -0.0, 0.0, 0.1, 0.2, 0.2, np.nan, np.inf], size=(n, k + 1))
+    values = rng.normal(size=(n, k))
+    out = R.top_reasons(contrib, values, CATALOGUE).to_pylist()
+    feats = contrib[:, :k]
+    order = np.argsort(-feats, axis=1, kind="stable")[:, : R.MAX_REASONS]
+    for i, reasons in enumerate(out):
+        expected = [c for c in order[i] if feats[i, c] > 0]
+        assert [r["code"] for r in reasons] == [CATALOGUE[c]["name"] for c in expected]
+        assert [r["contribution"] for r in reasons] == [feats[i, c] for c in expected]
+
+
+def test_top_reasons_never_repeats_a_feature_when_few_are_usable():
+    contrib = np.array([[0.4, np.nan, -np.inf, np.nan, -np.inf, np.nan, 0.0]])
+    out = R.top_reasons(contrib, np.ones((1, 6)), CATALOGUE).to_pylist()
+    assert [r["code"] for r in out[0]] == ["dpd_now"]
+
+
 def test_top_reasons_of_no_rows_is_empty():
     out = R.top_reasons(np.zeros((0, 7)), np.zeros((0, 6)), CATALOGUE)
     assert len(out) == 0 and out.type == R.REASONS_TYPE
