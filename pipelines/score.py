@@ -185,7 +185,9 @@ def score_batch(
     found = pc.fill_null(pc.is_in(table[C.ACCOUNT_ID], value_set=dups), False)
     repeated = found.to_numpy(zero_copy_only=False).astype(bool)
     keep = np.flatnonzero(~repeated)
-    scores, rejects = predictor.score_table(table.take(pa.array(keep)), as_of, reasons=reasons)
+    # Taking rows copies every nested list: only when some account must be left out.
+    kept = table.take(pa.array(keep)) if repeated.any() else table
+    scores, rejects = predictor.score_table(kept, as_of, reasons=reasons)
     rejects = rejects.cast(REJECTS_SCHEMA)
     rows = keep[rejects["row"].to_numpy()] + start
     gone = np.flatnonzero(repeated)
