@@ -12,7 +12,6 @@ incomplete files.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from tqdm import tqdm
 
 import risk_model
 from risk_model import contract as C
+from risk_model.files import sha256_file
 from risk_model.synthetic import WorldConfig, WorldStats, iter_world, make_merchants, world_stats
 from risk_model.synthetic.world import chunk_count
 
@@ -58,14 +58,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     return parser
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_world(
@@ -146,7 +138,7 @@ def write_world(
             "risk_model": risk_model.__version__,
         },
         "files": {
-            key: {"path": name, "rows": rows[key], "sha256": _sha256(out / name)}
+            key: {"path": name, "rows": rows[key], "sha256": sha256_file(out / name)}
             for key, name in names.items()
         },
         "summary": stats.overall(config),

@@ -40,12 +40,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from risk_model import contract as C
+from risk_model.dates import add_months
 from risk_model.modeling.config import ConfigError, TrainConfig
 from risk_model.modeling.config_load import load_config
 from risk_model.modeling.dataset import (
     LABEL,
     TRUTH_P,
-    add_months,
     attach_labels,
     attach_truth,
     history_window,

@@ -8,7 +8,6 @@ whole columns (list offsets and parent indices), never per account in Python.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -183,9 +182,3 @@ def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
 def empty_histories() -> pa.Table:
     """Return an empty histories table with the contract's schema."""
     return C.HISTORY_SCHEMA.empty_table()
-
-
-def month_end(day: dt.date) -> dt.date:
-    """Return the last day of ``day``'s month."""
-    first_next = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return first_next - dt.timedelta(days=1)

@@ -5,7 +5,7 @@ import pytest
 from factory import account, statement, transaction
 
 from risk_model import contract as C
-from risk_model.records import FlatTables, from_records, month_end, to_flat, to_nested, to_records
+from risk_model.records import FlatTables, from_records, to_flat, to_nested, to_records
 from risk_model.validation import validate_histories
 
 
@@ -69,9 +69,3 @@ def test_from_records_refuses_non_mappings():
 def test_to_records_round_trip():
     histories = _histories()
     assert validate_histories(from_records(to_records(histories))).equals(histories)
-
-
-def test_month_end():
-    assert month_end(dt.date(2024, 2, 10)) == dt.date(2024, 2, 29)
-    assert month_end(dt.date(2023, 12, 1)) == dt.date(2023, 12, 31)
-    assert month_end(dt.date(2023, 4, 30)) != dt.date(2023, 4, 29)

@@ -43,7 +43,6 @@ Public API used by the predictor::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +54,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from risk_model.files import sha256_file
 from risk_model.modeling.calibration import apply_calibration
 from risk_model.modeling.scale import ScoreScale
 from risk_model.modeling.transforms import apply_transforms
@@ -81,14 +81,6 @@ REQUIRED_SPEC_KEYS = (
 
 class ArtefactError(ValueError):
     """The artefact directory is incomplete, altered or inconsistent."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_spec(spec: dict[str, Any], booster_features: list[str] | None = None) -> None:
@@ -138,7 +130,7 @@ def save_artefact(
     if merchant_risk is not None:
         pq.write_table(merchant_risk, path / MERCHANT_RISK_FILE)
     files = sorted(p.name for p in path.iterdir() if p.name != CHECKSUMS_FILE)
-    checksums = {"algorithm": "sha256", "files": {n: _sha256(path / n) for n in files}}
+    checksums = {"algorithm": "sha256", "files": {n: sha256_file(path / n) for n in files}}
     (path / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2) + "\n", encoding="utf-8")
     return path
 
@@ -173,7 +165,7 @@ def verify_checksums(path: str | Path) -> None:
     if extra:
         raise ArtefactError(f"unexpected file(s) in artefact: {', '.join(extra)}")
     for name, digest in sorted(expected.items()):
-        if not (path / name).is_file() or _sha256(path / name) != digest:
+        if not (path / name).is_file() or sha256_file(path / name) != digest:
             raise ArtefactError(f"checksum mismatch for {name}: the artefact was altered")
 
 

@@ -26,21 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
+from risk_model.dates import add_months, month_end
 
 LABEL = "label"
 TRUTH_P = "truth_p_close"
-
-
-def month_end(day: dt.date) -> dt.date:
-    """Last day of ``day``'s month."""
-    first_next = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    return first_next - dt.timedelta(days=1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Month end ``months`` months after the month end of ``day``."""
-    index = day.year * 12 + day.month - 1 + months
-    return month_end(dt.date(index // 12, index % 12 + 1, 1))
 
 
 def _month_ends_between(first: dt.date, last: dt.date) -> list[dt.date]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from risk_model import contract as C
+from risk_model.files import sha256_file
 from risk_model.synthetic.config import config_from_dict
 from risk_model.synthetic.world import World
 
@@ -49,7 +49,7 @@ def read_world(directory: str | Path, *, verify: bool = True) -> World:
         entry = manifest["files"][key]
         path = root / entry["path"]
         if verify:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = sha256_file(path)
             if digest != entry["sha256"]:
                 raise ValueError(f"{path} does not match the sha256 in the manifest")
         tables[key] = pq.read_table(path).cast(schema)

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from risk_model import contract as C
+from risk_model.dates import month_end
 from risk_model.features import build_features, fit_merchant_risk
-from risk_model.records import month_end
 
 FIRST = D(2023, 7, 1)
 MONTHS = [D(2023 + (6 + i) // 12, (6 + i) % 12 + 1, 1) for i in range(13)]  # 2023-07 .. 2024-07

@@ -6,12 +6,11 @@ import pyarrow as pa
 import pytest
 
 from risk_model import contract as C
+from risk_model.dates import add_months, month_end
 from risk_model.modeling.dataset import (
-    add_months,
     attach_labels,
     attach_truth,
     labelled_as_of_dates,
-    month_end,
     sample_accounts,
 )
 

@@ -1,0 +1,16 @@
+import datetime as dt
+
+from risk_model.dates import add_months, month_end
+
+
+def test_month_end():
+    assert month_end(dt.date(2024, 2, 10)) == dt.date(2024, 2, 29)
+    assert month_end(dt.date(2023, 12, 1)) == dt.date(2023, 12, 31)
+    assert month_end(dt.date(2023, 4, 30)) != dt.date(2023, 4, 29)
+
+
+def test_add_months_lands_on_month_ends_across_years():
+    assert add_months(dt.date(2023, 11, 15), 3) == dt.date(2024, 2, 29)
+    assert add_months(dt.date(2024, 1, 31), -1) == dt.date(2023, 12, 31)
+    assert add_months(dt.date(2024, 1, 31), 0) == dt.date(2024, 1, 31)
+    assert add_months(dt.date(2024, 1, 31), 1) != dt.date(2024, 3, 2)
