@@ -32,13 +32,14 @@ class ScoreScale:
         As in :class:`risk_model.modeling.config.ScaleConfig`.
     """
 
-    base_points: float = 600.0
-    base_odds: float = 19.0
-    pdo: float = 50.0
-    min_points: float = 350.0
-    max_points: float = 950.0
-    band_names: tuple[str, ...] = ("very_low", "low", "medium", "high", "very_high")
-    band_thresholds: tuple[float, ...] = (0.01, 0.03, 0.08, 0.20)
+    # Defaults live in ScaleConfig only (one place to change them).
+    base_points: float = ScaleConfig.base_points
+    base_odds: float = ScaleConfig.base_odds
+    pdo: float = ScaleConfig.pdo
+    min_points: float = ScaleConfig.min_points
+    max_points: float = ScaleConfig.max_points
+    band_names: tuple[str, ...] = ScaleConfig.band_names
+    band_thresholds: tuple[float, ...] = ScaleConfig.band_thresholds
 
     def __post_init__(self) -> None:
         ScaleConfig(**self.to_dict_config()).check()
