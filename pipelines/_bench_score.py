@@ -112,12 +112,17 @@ def _measure_score(argv: list[str]) -> int:
     own = resource.getrusage(resource.RUSAGE_SELF)
     rss = max(own.ru_maxrss / 1024, sampler.peak_mb)
     cpu = max(own.ru_utime + own.ru_stime, sampler.cpu_s)
-    print(json.dumps({"code": code, "wall_s": wall, "rss_mb": rss, "cpu_s": cpu}))
+    pss = sampler.peak_pss_mb
+    print(json.dumps({"code": code, "wall_s": wall, "rss_mb": rss, "pss_mb": pss, "cpu_s": cpu}))
     return 0 if code in (0, 3) else code
 
 
 class TreeSampler(threading.Thread):
-    """Sample a process tree from ``/proc``: peak summed RSS and summed CPU seconds.
+    """Sample a process tree from ``/proc``: peak summed RSS and PSS, summed CPU seconds.
+
+    The RSS sum counts pages shared by several processes (the fork server's imported
+    modules in every worker) once per process: an upper bound. The PSS sum splits
+    them among their users: the tree's actual footprint.
 
     Descendants are found through the parent pid of every process (worker processes
     hang under a fork server, not under the scoring process itself). CPU seconds are
@@ -128,7 +133,7 @@ class TreeSampler(threading.Thread):
     def __init__(self, root: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.root, self.interval = root, interval
-        self.peak_mb = 0.0
+        self.peak_mb = self.peak_pss_mb = 0.0
         self._cpu: dict[int, float] = {}
         self._done = threading.Event()
         self._tick = os.sysconf("SC_CLK_TCK")
@@ -166,13 +171,27 @@ class TreeSampler(threading.Thread):
             pid = stack.pop()
             tree.append(pid)
             stack.extend(children.get(pid, []))
-        rss = 0
+        rss = pss = 0
         for pid in tree:
             fields = stats.get(pid)
             if fields:
                 rss += int(fields[21]) * self._page  # rss (pages): field 24 of stat
+                pss += _pss_kb(pid) * 1024
                 self._cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime+stime
         self.peak_mb = max(self.peak_mb, rss / 2**20)
+        self.peak_pss_mb = max(self.peak_pss_mb, pss / 2**20)
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size (shared pages split among their users), 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _bare_lightgbm(predictor, path: Path, as_of: dt.date, rows: int) -> dict[str, float]:
@@ -286,7 +305,8 @@ def run_score(args: argparse.Namespace) -> int:
         r = _score_child(path, args, as_of, reasons)
         print(
             f"score --reasons {reasons:<7}: {r['wall_s']:6.2f} s  {n / r['wall_s']:>9,.0f} "
-            f"acct/s  peak RSS {r['rss_mb']:,.0f} MB  CPU {r['cpu_s']:.1f} s  ratio to floor "
+            f"acct/s  peak RSS {r['rss_mb']:,.0f} MB (PSS {r['pss_mb']:,.0f} MB)  "
+            f"CPU {r['cpu_s']:.1f} s  ratio to floor "
             f"{r['wall_s'] / read_s:.1f}x  (exit {r['code']})"
         )
     if args.large:
@@ -295,6 +315,7 @@ def run_score(args: argparse.Namespace) -> int:
         print(
             f"score {args.large:,} accounts:  {r['wall_s']:6.2f} s  "
             f"{args.large / r['wall_s']:>9,.0f} acct/s  peak RSS {r['rss_mb']:,.0f} MB "
+            f"(PSS {r['pss_mb']:,.0f} MB) "
             f"CPU {r['cpu_s']:.1f} s (batch rows {args.batch_rows:,})"
         )
     print(

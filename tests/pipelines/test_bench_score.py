@@ -26,6 +26,7 @@ def test_tree_sampler_sees_this_process():
     sum(i * i for i in range(300_000))  # some CPU time to see
     sampler.stop()
     assert sampler.peak_mb > 10 and sampler.cpu_s > 0
+    assert 10 < sampler.peak_pss_mb <= sampler.peak_mb + 1
 
 
 def test_tree_sampler_of_a_finished_process_sees_nothing():
@@ -33,4 +34,4 @@ def test_tree_sampler_of_a_finished_process_sees_nothing():
 
     sampler = TreeSampler(2**22 + 1)  # above pid_max: no such process
     sampler.sample()
-    assert sampler.peak_mb == 0 and sampler.cpu_s == 0
+    assert sampler.peak_mb == sampler.peak_pss_mb == sampler.cpu_s == 0
