@@ -211,7 +211,8 @@ class Predictor:
             raise ValueError(f"reasons must be 'needed', 'all' or 'none', got {reasons!r}")
         threads = self.num_threads if num_threads is None else num_threads
         art = self.artefact
-        matrix = art.matrix(frame)
+        # One C-ordered copy up front: LightGBM would copy a column-major matrix per call.
+        matrix = np.ascontiguousarray(art.matrix(frame))
         prob = art.calibrate(art.predict_raw(matrix, num_threads=threads))
         points = art.points(prob)
         bands = art.bands(points)
