@@ -23,8 +23,9 @@ import argparse
 import collections
 import contextlib
 import datetime as dt
+import itertools
 import logging
-import multiprocessing
+import multiprocessing.forkserver
 import os
 import sys
 import tempfile
@@ -279,19 +280,29 @@ def artefact_dir(artefact) -> Iterator[Path]:
         )
 
 
+def start_fork_server() -> multiprocessing.context.BaseContext:
+    """Start (without waiting) the fork server the workers come from.
+
+    It imports the scoring modules once, in parallel with whatever this process does
+    next; workers are forked from it (never from this process, whose OpenMP runtime may
+    be in use: forking that hangs).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # inherited by the fork server
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_WORKER_MODULES)
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
 @contextlib.contextmanager
 def worker_pool(
     predictor, workers: int, threads: int, dups: pa.Array, as_of: dt.date, reasons: str
 ) -> Iterator[ProcessPoolExecutor]:
     """Yield a pool of ``workers`` processes, each holding its own predictor.
 
-    Workers start from a fork server that imported the scoring modules (no fork of a
-    process whose OpenMP runtime may be in use); each loads the model from the verified
-    artefact directory, never from a pickle.
+    Each worker loads the model from the verified artefact directory, never from a pickle.
     """
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # inherited by the fork server
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_WORKER_MODULES)
+    context = start_fork_server()
     with artefact_dir(predictor.artefact) as model_dir:
         pool = ProcessPoolExecutor(
             max_workers=workers,
@@ -306,19 +317,31 @@ def worker_pool(
 
 
 def score_in_workers(
-    pool: ProcessPoolExecutor, batches: Iterator[tuple[int, pa.Table]], workers: int
+    predictor,
+    batches: Iterator[tuple[int, pa.Table]],
+    workers: int,
+    threads: int,
+    dups: pa.Array,
+    as_of: dt.date,
+    reasons: str,
 ) -> Iterator[Scored]:
-    """Score the batches in the pool, at most ``workers + 1`` in flight, in input order."""
-    pending: collections.deque[tuple[int, Future]] = collections.deque()
-    for start, table in batches:
-        pending.append((table.num_rows, pool.submit(_score_in_worker, table, start)))
-        del table  # the pool holds its own copy until the batch is sent
-        if len(pending) > workers:
+    """Score the batches in worker processes, at most ``workers + 1`` in flight, in order.
+
+    The first batch is scored in this process while the fork server starts up.
+    """
+    batches = iter(batches)
+    yield from score_in_process(predictor, itertools.islice(batches, 1), dups, as_of, reasons)
+    with worker_pool(predictor, workers, threads, dups, as_of, reasons) as pool:
+        pending: collections.deque[tuple[int, Future]] = collections.deque()
+        for start, table in batches:
+            pending.append((table.num_rows, pool.submit(_score_in_worker, table, start)))
+            del table  # the pool holds its own copy until the batch is sent
+            if len(pending) > workers:
+                rows, future = pending.popleft()
+                yield rows, *future.result()
+        while pending:
             rows, future = pending.popleft()
             yield rows, *future.result()
-    while pending:
-        rows, future = pending.popleft()
-        yield rows, *future.result()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -329,12 +352,16 @@ def run(args: argparse.Namespace) -> int:
     source = open_input(args.input)
     columns = check_columns(source)
     as_of = args.as_of or dt.date.today()
+    total = source.metadata.num_rows
+    # This process scores the first batch; a pool for a single batch would only cost.
+    workers = min(args.workers, -(-total // args.batch_rows) - 1)
+    workers = workers if workers > 1 else 1
+    if workers > 1:
+        start_fork_server()  # imports in parallel with the model loading below
     try:
         predictor = load(args.model, tracking_uri=args.tracking_uri, num_threads=args.threads)
     except ModelLoadError as exc:
         raise InputError(str(exc).splitlines()[0]) from exc
-    total = source.metadata.num_rows
-    workers = min(args.workers, max(1, -(-total // args.batch_rows)))
     LOG.info(
         "scoring %s: %d accounts at %s with model %s (%d process(es))",
         args.input,
@@ -349,12 +376,13 @@ def run(args: argparse.Namespace) -> int:
         batches = numbered_batches(source, args.batch_rows, columns)
         with contextlib.ExitStack() as stack:
             if workers > 1:
-                pool = stack.enter_context(
-                    worker_pool(predictor, workers, args.threads, dups, as_of, args.reasons)
+                results = score_in_workers(
+                    predictor, batches, workers, args.threads, dups, as_of, args.reasons
                 )
-                results = score_in_workers(pool, batches, workers)
             else:
                 results = score_in_process(predictor, batches, dups, as_of, args.reasons)
+            # Closed on any error: cancels the batches still queued for the workers.
+            results = stack.enter_context(contextlib.closing(results))
             scores_out = stack.enter_context(atomic_writer(out, _output_schema()))
             rejects_out = stack.enter_context(atomic_writer(rejects_path, REJECTS_SCHEMA))
             bar = stack.enter_context(
