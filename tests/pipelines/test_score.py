@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from scoring_model import scoring_model
 
-from pipelines.score import main
+from pipelines.score import InputError, main
 from risk_model import contract as C
 from risk_model import predict as P
 
@@ -328,3 +328,38 @@ def test_workers_below_one_are_a_usage_error(model, rows, tmp_path, capsys, work
     assert code == 2
     assert "usage" in capsys.readouterr().err
     assert not out.exists() and not rejects.exists()
+
+
+def test_artefact_dir_is_the_artefact_folder_or_a_verified_copy(model, tmp_path):
+    import shutil
+
+    from pipelines._score_pool import artefact_dir
+
+    local = P.load(model.artefact)
+    with artefact_dir(local.artefact) as folder:
+        assert folder == local.artefact.path  # a local artefact is used where it is
+    moved = tmp_path / "gone"
+    shutil.copytree(model.artefact, moved)
+    loaded = P.load(moved)
+    shutil.rmtree(moved)  # like an MLflow download, deleted once loaded
+    with artefact_dir(loaded.artefact) as folder:
+        copy_ = P.load(folder)  # checksums verified again
+        assert folder != moved and copy_.model_version == loaded.model_version
+        assert copy_.artefact.booster.model_to_string() == loaded.artefact.booster.model_to_string()
+    assert not folder.exists()  # the copy lives only while scoring
+
+
+def test_an_error_in_a_worker_reaches_the_caller_in_one_line(model, rows):
+    from pipelines._score_pool import score_in_workers
+
+    predictor = P.load(model.artefact)
+    table = pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA)
+    broken = table.drop_columns([C.OPEN_DATE])  # a batch the contract refuses as a whole
+    batches = [(0, table), (N, broken), (2 * N, table)]
+    dups = pa.array([], pa.string())
+    results = score_in_workers(predictor, iter(batches), 2, 1, dups, model.as_of, "needed")
+    first = next(results)  # scored in this process
+    assert first[0] == N and first[1].num_rows + first[2].num_rows == N
+    with pytest.raises(InputError, match="open_date") as caught:
+        list(results)
+    assert "\n" not in str(caught.value)
