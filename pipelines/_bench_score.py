@@ -43,6 +43,14 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accounts", type=int, default=100_000)
     p.add_argument("--months", type=int, default=12)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--start",
+        default="2024-07",
+        help="first month of the scored world; the as-of date is its last month end. The "
+        "default (as-of 2025-06-30) is an ordinary date for the default model's policy "
+        "calendar; 2023-01 scores the day before a regulatory sweep, when every account "
+        "is above the lowest band and needs reasons",
+    )
     p.add_argument("--model", help="model (default: registry champion)")
     p.add_argument("--tracking-uri", help="MLflow store for the default model")
     p.add_argument("--batch-rows", type=int, default=10_000)
@@ -288,7 +296,7 @@ def run_score(args: argparse.Namespace) -> int:
     from risk_model.predict import load
 
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-    folder = world_dir(args.accounts, args.months, args.seed)
+    folder = world_dir(args.accounts, args.months, args.seed, start=args.start)
     path = folder / "histories.parquet"
     as_of = month_ends(folder, 1)[0]
     predictor = load(args.model, tracking_uri=args.tracking_uri)
@@ -310,7 +318,8 @@ def run_score(args: argparse.Namespace) -> int:
             f"{r['wall_s'] / read_s:.1f}x  (exit {r['code']})"
         )
     if args.large:
-        large = world_dir(args.large, args.months, args.seed) / "histories.parquet"
+        large_world = world_dir(args.large, args.months, args.seed, start=args.start)
+        large = large_world / "histories.parquet"
         r = _score_child(large, args, as_of, "needed")
         print(
             f"score {args.large:,} accounts:  {r['wall_s']:6.2f} s  "

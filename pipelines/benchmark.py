@@ -34,9 +34,12 @@ PROJECT = Path(__file__).resolve().parents[1]
 BENCH_DIR = PROJECT / "data" / "bench"
 
 
-def world_dir(accounts: int, months: int, seed: int, root: Path = BENCH_DIR) -> Path:
+def world_dir(
+    accounts: int, months: int, seed: int, root: Path = BENCH_DIR, start: str = "2023-01"
+) -> Path:
     """Generate (once) and return the folder of a cached synthetic world."""
-    folder = root / f"world_a{accounts}_m{months}_s{seed}"
+    suffix = "" if start == "2023-01" else f"_{start}"
+    folder = root / f"world_a{accounts}_m{months}_s{seed}{suffix}"
     if (folder / "histories.parquet").exists() and (folder / "truth.parquet").exists():
         return folder
     import pyarrow.parquet as pq
@@ -45,14 +48,16 @@ def world_dir(accounts: int, months: int, seed: int, root: Path = BENCH_DIR) -> 
     from risk_model.synthetic.world import generate_world
 
     log.info("generating %s accounts x %s months (seed %s) ...", accounts, months, seed)
-    start = time.perf_counter()
-    world = generate_world(WorldConfig(n_accounts=accounts, n_months=months, seed=seed))
+    began = time.perf_counter()
+    world = generate_world(
+        WorldConfig(n_accounts=accounts, n_months=months, seed=seed, start=start)
+    )
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(world.histories, folder / "histories.parquet")
     pq.write_table(world.truth, folder / "truth.parquet")
     policy = world.config.policy.to_dict() if world.config.policy else {}
     (folder / "policy.json").write_text(json.dumps(policy))
-    log.info("generated in %.1f s -> %s", time.perf_counter() - start, folder)
+    log.info("generated in %.1f s -> %s", time.perf_counter() - began, folder)
     return folder
 
 
