@@ -226,7 +226,9 @@ class Predictor:
         explained = R.empty_reasons(0)
         if need.any():
             contrib = art.contributions(matrix[need], num_threads=threads)
-            contrib = R.account_attribution(contrib, art.feature_names)
+            contrib = R.account_attribution(
+                contrib, art.feature_names, values=matrix[need], catalogue=self.catalogue
+            )
             explained = R.top_reasons(contrib, matrix[need], self.catalogue)
             top[need] = R.top_causes(contrib, self.causes)
         counts = np.zeros(n, dtype=np.int32)

@@ -184,8 +184,20 @@ def check_contributions(contrib: np.ndarray, raw: np.ndarray, *, atol: float = 1
         raise ValueError(f"contributions do not add up to the raw score (max gap {worst:.3g})")
 
 
-def account_attribution(contrib: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """Return the ``(n, k)`` feature contributions with date-context features set to 0.
+def account_attribution(
+    contrib: np.ndarray,
+    names: Sequence[str],
+    *,
+    values: np.ndarray | None = None,
+    catalogue: Sequence[Mapping[str, Any]] | None = None,
+) -> np.ndarray:
+    """Return the ``(n, k)`` feature contributions that may be reported as reasons.
+
+    Date-context features (the same for every account on a date) are set to 0. With
+    ``values`` and ``catalogue``, so is a feature whose value is missing unless its
+    definition says what missing means ("NaN if none in 36 months" is a fact about the
+    account; a ratio that is missing for want of data is not, and must not become, say,
+    a cash-out reason for an account that simply stopped buying).
 
     Parameters
     ----------
@@ -194,15 +206,25 @@ def account_attribution(contrib: np.ndarray, names: Sequence[str]) -> np.ndarray
         dropped).
     names : sequence of str
         The ``k`` feature names.
+    values : numpy.ndarray, optional
+        ``(n, k)`` feature values the contributions were computed from.
+    catalogue : sequence of mapping, optional
+        Catalogue entries in the same order (``definition`` is read).
 
     Returns
     -------
     numpy.ndarray
-        A copy; the columns of :data:`DATE_CONTEXT_FEATURES` are zero.
+        A copy with the excluded entries set to 0.
     """
     out = np.array(np.asarray(contrib, dtype=np.float64)[:, : len(names)])
     context = [i for i, name in enumerate(names) if name in DATE_CONTEXT_FEATURES]
     out[:, context] = 0.0
+    if values is not None and catalogue is not None:
+        meaningful = np.array(
+            [bool(_NAN_MEANING.search(str(e.get("definition") or ""))) for e in catalogue]
+        )
+        unexplained = ~np.isfinite(np.asarray(values, dtype=np.float64)) & ~meaningful
+        out[unexplained] = 0.0
     return out
 
 

@@ -117,9 +117,10 @@ def test_contributions_reproduce_the_raw_score(predictor, sample, model, batch_a
     contrib = predictor.artefact.contributions(matrix)
     raw = predictor.artefact.predict_raw(matrix)
     R.check_contributions(contrib, raw, atol=1e-9)
-    top = R.top_causes(
-        R.account_attribution(contrib, predictor.artefact.feature_names), predictor.causes
+    attribution = R.account_attribution(
+        contrib, predictor.artefact.feature_names, values=matrix, catalogue=predictor.catalogue
     )
+    top = R.top_causes(attribution, predictor.causes)
     assert list(top) == batch_all[P.TOP_CAUSE].tolist()
     np.testing.assert_array_equal(predictor.artefact.calibrate(raw), batch_all[P.PROBABILITY])
 

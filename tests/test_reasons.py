@@ -197,3 +197,22 @@ def test_lightgbm_contributions_add_up_to_the_raw_score():
 
 def test_empty_reasons():
     assert R.empty_reasons(3).to_pylist() == [[], [], []]
+
+
+def test_missing_values_without_a_stated_meaning_are_not_reasons():
+    names = ["months_since_purchase", "category_amount_ratio_6m", "dpd_now"]
+    catalogue = [
+        {
+            "name": names[0],
+            "definition": "Months since the last purchase; NaN if none in 36 months.",
+        },
+        {"name": names[1], "definition": "Amount / category median amount."},
+        {"name": names[2], "definition": "Days past due on the latest statement."},
+    ]
+    contrib = np.array([[1.0, 0.4, 0.2, -3.0], [0.0, 0.4, 0.2, -3.0]])
+    values = np.array([[np.nan, np.nan, 5.0], [2.0, 1.7, 5.0]])
+    out = R.account_attribution(contrib, names, values=values, catalogue=catalogue)
+    # Missing with a stated meaning stays; missing without one goes; observed values stay.
+    np.testing.assert_array_equal(out, [[1.0, 0.0, 0.2], [0.0, 0.4, 0.2]])
+    unchanged = R.account_attribution(contrib, names)
+    np.testing.assert_array_equal(unchanged, contrib[:, :3])
