@@ -43,6 +43,7 @@ Public API used by the predictor::
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +170,19 @@ def verify_checksums(path: str | Path) -> None:
             raise ArtefactError(f"checksum mismatch for {name}: the artefact was altered")
 
 
+@functools.lru_cache(maxsize=32)
+def _column_positions(columns: tuple[str, ...], names: tuple[str, ...]) -> np.ndarray:
+    # Label lookup of ~70 names costs ~0.2 ms per call, most of a one-row matrix; the
+    # frame layout repeats from call to call, so the positions are computed once.
+    index = {column: i for i, column in enumerate(columns)}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise KeyError(f"feature column(s) missing: {', '.join(missing)}")
+    positions = np.array([index[n] for n in names], dtype=np.intp)
+    positions.flags.writeable = False
+    return positions
+
+
 @dataclass(frozen=True)
 class ModelArtefact:
     """A loaded artefact: booster, spec and merchant-risk table.
@@ -223,10 +237,8 @@ class ModelArtefact:
         KeyError
             When a feature column is missing.
         """
-        missing = [n for n in self.feature_names if n not in frame.columns]
-        if missing:
-            raise KeyError(f"feature column(s) missing: {', '.join(missing)}")
-        return frame[self.feature_names].to_numpy(dtype=np.float64, na_value=np.nan)
+        positions = _column_positions(tuple(frame.columns), tuple(self.spec["feature_names"]))
+        return frame.iloc[:, positions].to_numpy(dtype=np.float64, na_value=np.nan)
 
     def _check_matrix(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
         x = np.asarray(X, dtype=np.float64)
