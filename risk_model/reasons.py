@@ -25,6 +25,7 @@ Everything works on whole arrays; reasons come back as one Arrow ``list<struct>`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -220,12 +221,18 @@ def account_attribution(
     context = [i for i, name in enumerate(names) if name in DATE_CONTEXT_FEATURES]
     out[:, context] = 0.0
     if values is not None and catalogue is not None:
-        meaningful = np.array(
-            [bool(_NAN_MEANING.search(str(e.get("definition") or ""))) for e in catalogue]
-        )
+        meaningful = _missing_is_fact(tuple(str(e.get("definition") or "") for e in catalogue))
         unexplained = ~np.isfinite(np.asarray(values, dtype=np.float64)) & ~meaningful
         out[unexplained] = 0.0
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _missing_is_fact(definitions: tuple[str, ...]) -> np.ndarray:
+    # Once per catalogue, not once per scored batch or account (predict_one is a hot path).
+    meaningful = np.array([bool(_NAN_MEANING.search(d)) for d in definitions], dtype=bool)
+    meaningful.flags.writeable = False
+    return meaningful
 
 
 def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:

@@ -151,10 +151,9 @@ def find_problems(table: pa.Table, *, as_of: dt.date | None = None) -> list[Prob
     list of Problem
     """
     try:
-        canonical = conform(table)
+        return _checked(table, as_of)[1]
     except ContractError as error:
         return error.problems
-    return account_checks(canonical, as_of)
 
 
 def validate_histories(table: pa.Table, *, as_of: dt.date | None = None) -> pa.Table:
@@ -177,8 +176,7 @@ def validate_histories(table: pa.Table, *, as_of: dt.date | None = None) -> pa.T
     ContractError
         If anything violates the contract.
     """
-    canonical = conform(table)
-    problems = account_checks(canonical, as_of)
+    canonical, problems = _checked(table, as_of)
     if problems:
         raise ContractError(problems)
     return canonical
@@ -207,8 +205,7 @@ def split_valid(table: pa.Table, *, as_of: dt.date | None = None) -> tuple[pa.Ta
     ContractError
         For table-level problems (missing or mistyped columns): no account can be read.
     """
-    canonical = conform(table)
-    problems = account_checks(canonical, as_of)
+    canonical, problems = _checked(table, as_of)
     reasons: dict[int, list[str]] = {}
     for problem in problems:
         text = f"{problem.field}: {problem.message} [{problem.check}]; fix: {problem.hint}"
@@ -256,6 +253,12 @@ def validate_closures(table: pa.Table) -> pa.Table:
     if problems:
         raise ContractError(problems, what="closures")
     return canonical.cast(C.CLOSURES_SCHEMA)
+
+
+def _checked(table: pa.Table, as_of: dt.date | None) -> tuple[pa.Table, list[Problem]]:
+    """Conform ``table`` (raising on table-level problems) and list its account problems."""
+    canonical = conform(table)
+    return canonical, account_checks(canonical, as_of)
 
 
 def _missing(name: str) -> Problem:
