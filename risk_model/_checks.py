@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
+from risk_model.problems import Problem
 
 _DAY = np.timedelta64(1, "D")
 
@@ -46,20 +47,17 @@ def _display_ids(table: pa.Table) -> np.ndarray:
 
 
 class _Collector:
-    """Turns masks into :class:`~risk_model.validation.Problem` objects."""
+    """Turns masks into :class:`~risk_model.problems.Problem` objects."""
 
     def __init__(self, table: pa.Table) -> None:
-        from risk_model.validation import Problem
-
-        self._problem = Problem
         self.ids = _display_ids(table)
-        self.problems: list = []
+        self.problems: list[Problem] = []
 
     def accounts(self, field: str, check: str, message: str, hint: str, mask: np.ndarray) -> None:
         rows = np.flatnonzero(mask)
         if rows.size:
             ids = tuple(str(i) for i in self.ids[rows])
-            self.problems.append(self._problem(field, check, message, hint, rows, ids))
+            self.problems.append(Problem(field, check, message, hint, rows, ids))
 
     def events(
         self, owner: np.ndarray, field: str, check: str, message: str, hint: str, mask: np.ndarray
@@ -67,10 +65,10 @@ class _Collector:
         if mask.any():
             rows = np.unique(owner[mask])
             ids = tuple(str(i) for i in self.ids[rows])
-            self.problems.append(self._problem(field, check, message, hint, rows, ids))
+            self.problems.append(Problem(field, check, message, hint, rows, ids))
 
 
-def account_checks(table: pa.Table, as_of: dt.date | None) -> list:
+def account_checks(table: pa.Table, as_of: dt.date | None) -> list[Problem]:
     """Check a conformed histories table; return the list of problems found."""
     out = _Collector(table)
     _profile_checks(table, as_of, out)
@@ -81,7 +79,7 @@ def account_checks(table: pa.Table, as_of: dt.date | None) -> list:
     return out.problems
 
 
-def closure_checks(table: pa.Table) -> list:
+def closure_checks(table: pa.Table) -> list[Problem]:
     """Check a conformed closures table; return the list of problems found."""
     out = _Collector(table)
     _null_checks(table, C.CLOSURE_FIELDS, "", out.accounts)
