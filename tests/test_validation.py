@@ -140,15 +140,18 @@ BAD_ACCOUNT_INPUTS = [
 ]
 
 
-def _batch():
-    return [account("A0"), account("A1")]
-
-
-@pytest.mark.parametrize(
+each_bad_input = pytest.mark.parametrize(
     ("kind", "edit", "field", "check"),
     BAD_ACCOUNT_INPUTS,
     ids=[row[0] for row in BAD_ACCOUNT_INPUTS],
 )
+
+
+def _batch():
+    return [account("A0"), account("A1")]
+
+
+@each_bad_input
 def test_each_bad_input_is_named_with_field_account_and_fix(kind, edit, field, check):
     rows = edit(_batch())
     bad_id = rows[1][C.ACCOUNT_ID]
@@ -162,11 +165,7 @@ def test_each_bad_input_is_named_with_field_account_and_fix(kind, edit, field, c
     assert shown in message
 
 
-@pytest.mark.parametrize(
-    ("kind", "edit", "field", "check"),
-    BAD_ACCOUNT_INPUTS,
-    ids=[row[0] for row in BAD_ACCOUNT_INPUTS],
-)
+@each_bad_input
 def test_bad_account_is_rejected_and_the_good_one_kept(kind, edit, field, check):
     rows = edit(_batch())
     valid, rejects = split_valid(from_records(rows), as_of=AS_OF)
