@@ -15,3 +15,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """Return the month end ``months`` months after the month of ``day`` (may be negative)."""
     index = day.year * 12 + day.month - 1 + months
     return month_end(dt.date(index // 12, index % 12 + 1, 1))
+
+
+def month_start(day: dt.date, months: int = 0) -> dt.date:
+    """Return the first day of the month ``months`` months after ``day``'s month."""
+    return add_months(day, months).replace(day=1)

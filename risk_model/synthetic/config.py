@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from risk_model import contract as C
+from risk_model.dates import month_start
 from risk_model.policy import PolicyCalendar
 
 # Order in which simultaneous causes are recorded: the first firing cause wins.
@@ -202,12 +203,6 @@ class WorldConfig:
         return out
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Return the first day of the month ``months`` after ``day``'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def month_index(config: WorldConfig, day: dt.date) -> int:
     """Return the window month index of ``day`` (0 = first window month; may be negative)."""
     start = config.start_date
@@ -233,9 +228,9 @@ def default_policy(start: str, n_months: int) -> PolicyCalendar:
     first = dt.date.fromisoformat(start + "-01")
     sweeps = sorted({n_months // 3, round(0.72 * n_months)})
     return PolicyCalendar(
-        regulatory_sweeps=tuple(add_months(first, m) for m in sweeps),
-        migration_offer=add_months(first, n_months // 6),
-        migration_deadline=add_months(first, max(round(0.55 * n_months), n_months // 6)),
+        regulatory_sweeps=tuple(month_start(first, m) for m in sweeps),
+        migration_offer=month_start(first, n_months // 6),
+        migration_deadline=month_start(first, max(round(0.55 * n_months), n_months // 6)),
     )
 
 
