@@ -6,10 +6,9 @@ per account, default density):
 * the time to just read the histories parquet (the floor), in a fresh process;
 * end-to-end ``python -m pipelines.score`` throughput (accounts/s) and peak resident
   memory, each in a fresh process, with ``--reasons needed`` (default) and ``--reasons
-  none``, and the ratio to the floor. Scoring may use worker processes (``--workers``):
-  the peak memory is that of the whole process tree (the sum of the resident sizes of
-  the scoring process and its descendants, sampled every 50 ms, plus the scoring
-  process's own ``ru_maxrss``), and the CPU seconds are summed over the tree too;
+  none``, and the ratio to the floor; peak memory is the scoring process's
+  ``ru_maxrss`` (scoring threads share that one process) and CPU is its user + system
+  time over all threads;
 * bare LightGBM throughput on the precomputed feature matrix (``num_threads=1``) and
   the cost of exact TreeSHAP contributions (``pred_contrib``) per account;
 * ``Predictor.predict_one`` latency p50 / p99 over ``--single`` accounts.
@@ -28,7 +27,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -55,7 +53,7 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tracking-uri", help="MLflow store for the default model")
     p.add_argument("--batch-rows", type=int, default=10_000)
     p.add_argument(
-        "--workers", type=int, default=None, help="scoring processes (default: score's own)"
+        "--workers", type=int, default=None, help="batches scored at once (default: score's own)"
     )
     p.add_argument("--single", type=int, default=1000, help="accounts for predict_one latency")
     p.add_argument("--large", type=int, default=0, help="also score an N-account file (memory)")
@@ -73,7 +71,7 @@ def _startup_floor(args: argparse.Namespace) -> float:
     """Wall time of a fresh process that imports the scorer and loads the model."""
     code = (
         "import time, sys; s=time.perf_counter();"
-        "import pipelines.score; from risk_model.predict import load;"
+        "import pipelines.score, pipelines._scoring_stack; from risk_model.predict import load;"
         "load(sys.argv[1] if sys.argv[1] else None, tracking_uri=sys.argv[2] or None);"
         "print(time.perf_counter()-s)"
     )
@@ -124,95 +122,14 @@ def _measure_score(argv: list[str]) -> int:
         + (["--model", model] if model else [])
         + (["--tracking-uri", uri] if uri else [])
     )
-    sampler = TreeSampler(os.getpid())
-    sampler.start()
     start = time.perf_counter()
     code = main(cmd)
     wall = time.perf_counter() - start
-    sampler.stop()
+    # Scoring runs in this one process (threads), so its own counters are the whole cost.
     own = resource.getrusage(resource.RUSAGE_SELF)
-    rss = max(own.ru_maxrss / 1024, sampler.peak_mb)
-    cpu = max(own.ru_utime + own.ru_stime, sampler.cpu_s)
-    pss = sampler.peak_pss_mb
-    print(json.dumps({"code": code, "wall_s": wall, "rss_mb": rss, "pss_mb": pss, "cpu_s": cpu}))
+    cpu = own.ru_utime + own.ru_stime
+    print(json.dumps({"code": code, "wall_s": wall, "rss_mb": own.ru_maxrss / 1024, "cpu_s": cpu}))
     return 0 if code in (0, 3) else code
-
-
-class TreeSampler(threading.Thread):
-    """Sample a process tree from ``/proc``: peak summed RSS and PSS, summed CPU seconds.
-
-    The RSS sum counts pages shared by several processes (the fork server's imported
-    modules in every worker) once per process: an upper bound. The PSS sum splits
-    them among their users: the tree's actual footprint.
-
-    Descendants are found through the parent pid of every process (worker processes
-    hang under a fork server, not under the scoring process itself). CPU seconds are
-    the last sample of each process, so a process that lives less than one interval
-    may be missed; the caller takes the maximum with its own ``getrusage``.
-    """
-
-    def __init__(self, root: int, interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.root, self.interval = root, interval
-        self.peak_mb = self.peak_pss_mb = 0.0
-        self._cpu: dict[int, float] = {}
-        self._done = threading.Event()
-        self._tick = os.sysconf("SC_CLK_TCK")
-        self._page = os.sysconf("SC_PAGE_SIZE")
-
-    @property
-    def cpu_s(self) -> float:
-        return sum(self._cpu.values())
-
-    def run(self) -> None:
-        while not self._done.is_set():
-            self.sample()
-            self._done.wait(self.interval)
-        self.sample()
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join()
-
-    def sample(self) -> None:
-        stats: dict[int, list[str]] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
-                        # Fields after the parenthesised command name (which may hold spaces).
-                        stats[int(entry)] = handle.read().rpartition(")")[2].split()
-                except OSError:
-                    continue  # the process ended while listing
-        children: dict[int, list[int]] = {}
-        for pid, fields in stats.items():
-            children.setdefault(int(fields[1]), []).append(pid)
-        tree, stack = [], [self.root]
-        while stack:
-            pid = stack.pop()
-            tree.append(pid)
-            stack.extend(children.get(pid, []))
-        rss = pss = 0
-        for pid in tree:
-            fields = stats.get(pid)
-            if fields:
-                rss += int(fields[21]) * self._page  # rss (pages): field 24 of stat
-                pss += _pss_kb(pid) * 1024
-                self._cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime+stime
-        self.peak_mb = max(self.peak_mb, rss / 2**20)
-        self.peak_pss_mb = max(self.peak_pss_mb, pss / 2**20)
-
-
-def _pss_kb(pid: int) -> int:
-    """Proportional set size (shared pages split among their users), 0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _bare_lightgbm(predictor, path: Path, as_of: dt.date, rows: int) -> dict[str, float]:
@@ -332,7 +249,7 @@ def run_score(args: argparse.Namespace) -> int:
         steady = n / max(r["wall_s"] - startup_s, 1e-9)
         print(
             f"score --reasons {reasons:<7}: {r['wall_s']:6.2f} s  {n / r['wall_s']:>9,.0f} "
-            f"acct/s  peak RSS {r['rss_mb']:,.0f} MB (PSS {r['pss_mb']:,.0f} MB)  "
+            f"acct/s  peak RSS {r['rss_mb']:,.0f} MB  "
             f"CPU {r['cpu_s']:.1f} s  ratio to floor "
             f"{r['wall_s'] / read_s:.1f}x  (exit {r['code']}); "
             f"{steady:,.0f} acct/s net of start-up"
@@ -344,7 +261,6 @@ def run_score(args: argparse.Namespace) -> int:
         print(
             f"score {args.large:,} accounts:  {r['wall_s']:6.2f} s  "
             f"{args.large / r['wall_s']:>9,.0f} acct/s  peak RSS {r['rss_mb']:,.0f} MB "
-            f"(PSS {r['pss_mb']:,.0f} MB) "
             f"CPU {r['cpu_s']:.1f} s (batch rows {args.batch_rows:,})"
         )
     print(

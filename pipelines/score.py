@@ -7,10 +7,13 @@ more than once anywhere in the file are rejected in every copy. Both outputs are
 to a temporary file in the target folder and moved into place only when complete; the
 input is never overwritten.
 
-With ``--workers N`` (default: up to two, one per core) the batches are scored by N
-worker processes, each loading the verified model artefact once; at most N + 1 batches
-are in flight (bounded memory) and results are written strictly in input order, so the
-output files do not depend on the number of workers.
+With ``--workers N`` (default: one per core) N batches are scored at once by threads of
+this process, sharing the one verified model, while this thread reads the next batch.
+Threads suffice because the heavy work (parquet decoding, Arrow and numpy kernels,
+LightGBM) runs in native code that releases the GIL; unlike worker processes they need
+no second import of the stack, no copy of each batch between processes and no second
+copy of the model. At most N + 1 batches are in flight (bounded memory) and results are
+written strictly in input order, so the output files do not depend on N.
 
 Exit codes: 0 every account scored; 3 some accounts rejected (see the rejects file);
 2 usage or input error (missing / unreadable / non-parquet file, columns that do not
@@ -20,12 +23,14 @@ meet the contract, unknown model, output path equal to the input).
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import datetime as dt
 import logging
 import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +97,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="scoring processes (default: min(2, CPU count)); 1 scores in this process",
+        default=os.cpu_count() or 1,
+        help="batches scored at once, by threads (default: CPU count); 1 scores in the "
+        "reading thread",
     )
     parser.add_argument(
         "--tracking-uri",
@@ -231,8 +237,37 @@ def score_in_process(
         yield table.num_rows, scores, rejects
 
 
+def score_in_threads(
+    predictor,
+    batches: Iterator[tuple[int, pa.Table]],
+    workers: int,
+    dups: pa.Array,
+    as_of: dt.date,
+    reasons: str,
+) -> Iterator[Scored]:
+    """Score ``workers`` batches at once in threads, at most ``workers + 1`` in flight.
+
+    Results come back in input order; an error in any batch is raised here and the
+    batches still queued are cancelled.
+    """
+    pending: collections.deque[tuple[int, Future]] = collections.deque()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score")
+    try:
+        for start, table in batches:
+            future = pool.submit(score_batch, predictor, table, start, dups, as_of, reasons)
+            pending.append((table.num_rows, future))
+            del table
+            if len(pending) > workers:
+                rows, future = pending.popleft()
+                yield rows, *future.result()
+        while pending:
+            rows, future = pending.popleft()
+            yield rows, *future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    from risk_model.predict import ModelLoadError, load
     from risk_model.validation import ContractError
 
     out, rejects_path = output_paths(args)
@@ -240,19 +275,17 @@ def run(args: argparse.Namespace) -> int:
     columns = check_columns(source)
     as_of = args.as_of or dt.date.today()
     total = source.metadata.num_rows
-    # This process scores the first batch; a pool for a single batch would only cost.
-    workers = min(args.workers, -(-total // args.batch_rows) - 1)
-    workers = workers if workers > 1 else 1
-    if workers > 1:
-        from pipelines._score_pool import start_fork_server
+    # Threads for a single batch would only cost.
+    workers = max(1, min(args.workers, -(-total // args.batch_rows)))
+    import pipelines._scoring_stack  # noqa: F401  (lightgbm without its scikit-learn wrappers)
+    from risk_model.predict import ModelLoadError, load
 
-        start_fork_server()  # imports in parallel with the model loading below
     try:
         predictor = load(args.model, tracking_uri=args.tracking_uri, num_threads=args.threads)
     except ModelLoadError as exc:
         raise InputError(str(exc).splitlines()[0]) from exc
     LOG.info(
-        "scoring %s: %d accounts at %s with model %s (%d process(es))",
+        "scoring %s: %d accounts at %s with model %s (%d batch(es) at once)",
         args.input,
         total,
         as_of,
@@ -265,14 +298,10 @@ def run(args: argparse.Namespace) -> int:
         batches = numbered_batches(source, args.batch_rows, columns)
         with contextlib.ExitStack() as stack:
             if workers > 1:
-                from pipelines._score_pool import score_in_workers
-
-                results = score_in_workers(
-                    predictor, batches, workers, args.threads, dups, as_of, args.reasons
-                )
+                results = score_in_threads(predictor, batches, workers, dups, as_of, args.reasons)
             else:
                 results = score_in_process(predictor, batches, dups, as_of, args.reasons)
-            # Closed on any error: cancels the batches still queued for the workers.
+            # Closed on any error: cancels the batches still queued for the threads.
             results = stack.enter_context(contextlib.closing(results))
             scores_out = stack.enter_context(atomic_writer(out, _output_schema()))
             rejects_out = stack.enter_context(atomic_writer(rejects_path, REJECTS_SCHEMA))

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from risk_model.modeling.metrics import log_loss
 
@@ -82,6 +80,11 @@ def apply_calibration(spec: dict[str, Any], raw: np.ndarray) -> np.ndarray:
 
 
 def _fit(method: str, raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    # scikit-learn is imported only to fit: scoring imports this module for
+    # apply_calibration and should not pay scikit-learn's ~0.7 s import.
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
     if method == "sigmoid":
         # Nearly unpenalised logistic regression on one feature = Platt scaling.
         model = LogisticRegression(C=1e6, max_iter=1000)

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
 
 EPS = 1e-6
 
@@ -38,6 +37,10 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
     y, p = _check(y, p)
     if y.min() == y.max():
         return float("nan")
+    # Imported where used: scoring imports this module (via calibration) and should not
+    # pay scikit-learn's import.
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(y, p))
 
 
@@ -51,6 +54,8 @@ def ks(y: np.ndarray, p: np.ndarray) -> float:
     y, p = _check(y, p)
     if y.min() == y.max():
         return float("nan")
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(y, p)
     return float(np.max(np.abs(tpr - fpr)))
 

@@ -1,5 +1,6 @@
-import os
+import json
 
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.benchmark import COMMANDS, parse_args
@@ -18,20 +19,38 @@ def test_score_sub_command_rejects_unknown_options():
         parse_args(["score", "--no-such-option"])
 
 
-def test_tree_sampler_sees_this_process():
-    from pipelines._bench_score import TreeSampler
+def test_measured_score_run_reports_its_cost(tmp_path, tmp_path_factory, capsys):
+    from scoring_model import scoring_model
 
-    sampler = TreeSampler(os.getpid(), interval=0.01)
-    sampler.start()
-    sum(i * i for i in range(300_000))  # some CPU time to see
-    sampler.stop()
-    assert sampler.peak_mb > 10 and sampler.cpu_s > 0
-    assert 10 < sampler.peak_pss_mb <= sampler.peak_mb + 1
+    from pipelines._bench_score import _measure_score
+
+    model = scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
+    path = tmp_path / "in.parquet"
+    pq.write_table(model.histories.slice(0, 30), path)
+    argv = [str(path), model.as_of.isoformat(), str(tmp_path / "s.parquet"), "needed", "10"]
+    assert _measure_score([*argv, "2", str(model.artefact), ""]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["code"] == 0 and pq.read_table(tmp_path / "s.parquet").num_rows == 30
+    assert report["wall_s"] > 0 and report["cpu_s"] > 0 and report["rss_mb"] > 50
 
 
-def test_tree_sampler_of_a_finished_process_sees_nothing():
-    from pipelines._bench_score import TreeSampler
+def test_measured_score_run_passes_on_the_scoring_exit_code(tmp_path, capsys):
+    from pipelines._bench_score import _measure_score
 
-    sampler = TreeSampler(2**22 + 1)  # above pid_max: no such process
-    sampler.sample()
-    assert sampler.peak_mb == sampler.peak_pss_mb == sampler.cpu_s == 0
+    missing = str(tmp_path / "missing.parquet")
+    assert (
+        _measure_score(
+            [
+                missing,
+                "2025-06-30",
+                str(tmp_path / "s.parquet"),
+                "needed",
+                "10",
+                "",
+                str(tmp_path / "no-model"),
+                "",
+            ]
+        )
+        == 2
+    )
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["code"] == 2

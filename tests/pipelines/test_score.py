@@ -7,9 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 from scoring_model import scoring_model
 
-from pipelines.score import InputError, main
+from pipelines.score import main, score_in_process, score_in_threads
 from risk_model import contract as C
 from risk_model import predict as P
+from risk_model.validation import ContractError
 
 N = 24  # accounts per test file
 BATCH = "7"  # small batches: duplicates and problems span batch boundaries
@@ -296,22 +297,22 @@ def _mixed_rows(rows):
 
 
 @pytest.mark.parametrize("reasons", ["needed", "all"])
-def test_worker_processes_write_byte_identical_files(model, rows, tmp_path, reasons):
+@pytest.mark.parametrize("workers", ["2", "3"])
+def test_scoring_threads_write_byte_identical_files(model, rows, tmp_path, reasons, workers):
     path = _write(tmp_path / "in.parquet", _mixed_rows(rows))
     code_1, out_1, rejects_1 = _run(model, path, tmp_path, "--reasons", reasons, "--workers", "1")
-    code_2, out_2, rejects_2 = _run(
-        model, path, tmp_path, "--reasons", reasons, "--workers", "2", name="w2"
+    code_n, out_n, rejects_n = _run(
+        model, path, tmp_path, "--reasons", reasons, "--workers", workers, name="wn"
     )
-    assert code_1 == code_2 == 3
-    assert pq.read_table(out_2).num_rows + pq.read_table(rejects_2).num_rows == N
-    assert out_1.read_bytes() == out_2.read_bytes()
-    assert rejects_1.read_bytes() == rejects_2.read_bytes()
-    assert not list(out_2.parent.glob("*.tmp"))
+    assert code_1 == code_n == 3
+    assert pq.read_table(out_n).num_rows + pq.read_table(rejects_n).num_rows == N
+    assert out_1.read_bytes() == out_n.read_bytes()
+    assert rejects_1.read_bytes() == rejects_n.read_bytes()
+    assert not list(out_n.parent.glob("*.tmp"))
 
 
-def test_workers_load_a_downloaded_model_from_a_verified_copy(model, rows, tmp_path, monkeypatch):
-    # The registry champion is downloaded to a folder deleted after loading: the workers
-    # get a re-saved, checksummed copy of the artefact and must score exactly the same.
+def test_registry_champion_scores_like_its_artefact_folder(model, rows, tmp_path, monkeypatch):
+    # The champion is downloaded to a temporary folder, verified and read into memory.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", model.tracking_uri)
     path = _write(tmp_path / "in.parquet", rows)
     as_of = ["--as-of", model.as_of.isoformat(), "--batch-rows", BATCH, "--reasons", "all"]
@@ -330,36 +331,20 @@ def test_workers_below_one_are_a_usage_error(model, rows, tmp_path, capsys, work
     assert not out.exists() and not rejects.exists()
 
 
-def test_artefact_dir_is_the_artefact_folder_or_a_verified_copy(model, tmp_path):
-    import shutil
-
-    from pipelines._score_pool import artefact_dir
-
-    local = P.load(model.artefact)
-    with artefact_dir(local.artefact) as folder:
-        assert folder == local.artefact.path  # a local artefact is used where it is
-    moved = tmp_path / "gone"
-    shutil.copytree(model.artefact, moved)
-    loaded = P.load(moved)
-    shutil.rmtree(moved)  # like an MLflow download, deleted once loaded
-    with artefact_dir(loaded.artefact) as folder:
-        copy_ = P.load(folder)  # checksums verified again
-        assert folder != moved and copy_.model_version == loaded.model_version
-        assert copy_.artefact.booster.model_to_string() == loaded.artefact.booster.model_to_string()
-    assert not folder.exists()  # the copy lives only while scoring
-
-
-def test_an_error_in_a_worker_reaches_the_caller_in_one_line(model, rows):
-    from pipelines._score_pool import score_in_workers
-
+def test_scoring_threads_keep_input_order_and_stop_at_the_first_error(model, rows):
     predictor = P.load(model.artefact)
     table = pa.Table.from_pylist(rows, schema=C.HISTORY_SCHEMA)
     broken = table.drop_columns([C.OPEN_DATE])  # a batch the contract refuses as a whole
-    batches = [(0, table), (N, broken), (2 * N, table)]
     dups = pa.array([], pa.string())
-    results = score_in_workers(predictor, iter(batches), 2, 1, dups, model.as_of, "needed")
-    first = next(results)  # scored in this process
+    good = [(i * N, table) for i in range(4)]
+    results = list(score_in_threads(predictor, iter(good), 3, dups, model.as_of, "needed"))
+    alone = list(score_in_process(predictor, iter(good), dups, model.as_of, "needed"))
+    assert [r[0] for r in results] == [N] * 4
+    for (_, scores, rejects), (_, scores_1, rejects_1) in zip(results, alone, strict=True):
+        assert scores.equals(scores_1) and rejects.equals(rejects_1)
+    batches = [(0, table), (N, broken), (2 * N, table), (3 * N, table)]
+    results = score_in_threads(predictor, iter(batches), 2, dups, model.as_of, "needed")
+    first = next(results)
     assert first[0] == N and first[1].num_rows + first[2].num_rows == N
-    with pytest.raises(InputError, match="open_date") as caught:
+    with pytest.raises(ContractError, match="open_date"):
         list(results)
-    assert "\n" not in str(caught.value)
