@@ -62,23 +62,24 @@ def conform(table: pa.Table, parts: tuple[C.Field, ...] = C.PROFILE_FIELDS) -> p
     """
     problems: list[Problem] = []
     arrays, fields = [], []
-    for spec in parts:
-        if spec.name not in table.column_names:
+    present = set(table.column_names)
+    for spec, arrow_field in zip(parts, _arrow_fields(parts), strict=True):
+        if spec.name not in present:
             if spec.nullable:
                 arrays.append(pa.nulls(table.num_rows, spec.type))
-                fields.append(spec.arrow())
+                fields.append(arrow_field)
                 continue
             problems.append(_missing(spec.name))
             continue
         cast = _cast(table[spec.name], spec.type, spec.name, problems)
         if cast is not None:
             arrays.append(cast)
-            fields.append(spec.arrow())
+            fields.append(arrow_field)
     for column, item_fields in (
         (C.STATEMENTS, C.STATEMENT_FIELDS),
         (C.TRANSACTIONS, C.TRANSACTION_FIELDS),
     ):
-        if column in table.column_names:
+        if column in present:
             lists = _conform_lists(table[column], column, item_fields, problems)
             if lists is not None:
                 arrays.append(lists)
@@ -88,6 +89,29 @@ def conform(table: pa.Table, parts: tuple[C.Field, ...] = C.PROFILE_FIELDS) -> p
     return pa.Table.from_arrays(
         arrays, schema=pa.schema(fields, metadata=C.HISTORY_SCHEMA.metadata)
     )
+
+
+# Arrow fields and list types of the contract's field tuples, by identity: hashing a
+# tuple of fields costs as much as building them, and conform runs once per scored record.
+_ARROW: dict[int, tuple[tuple[C.Field, ...], tuple[pa.Field, ...], pa.ListType]] = {}
+
+
+def _arrow_of(parts: tuple[C.Field, ...]) -> tuple[tuple[pa.Field, ...], pa.ListType]:
+    hit = _ARROW.get(id(parts))
+    if hit is None or hit[0] is not parts:
+        if len(_ARROW) > 32:  # callers passing fresh tuples each time: stay small
+            _ARROW.clear()
+        fields = tuple(spec.arrow() for spec in parts)
+        hit = _ARROW[id(parts)] = (parts, fields, pa.list_(pa.struct(fields)))
+    return hit[1], hit[2]
+
+
+def _arrow_fields(parts: tuple[C.Field, ...]) -> tuple[pa.Field, ...]:
+    return _arrow_of(parts)[0]
+
+
+def _list_type(fields: tuple[C.Field, ...]) -> pa.ListType:
+    return _arrow_of(fields)[1]
 
 
 def find_problems(table: pa.Table, *, as_of: dt.date | None = None) -> list[Problem]:
@@ -227,7 +251,8 @@ def _missing(name: str) -> Problem:
 def _cast(
     values: pa.ChunkedArray | pa.Array, target: pa.DataType, name: str, problems: list[Problem]
 ) -> pa.Array | None:
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if isinstance(values, pa.ChunkedArray):  # combine_chunks copies even a single chunk
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
     if values.type == target:
@@ -259,11 +284,11 @@ def _conform_lists(
     problems: list[Problem],
 ) -> pa.Array | None:
     lists = column.combine_chunks()
-    item_type = pa.struct([f.arrow() for f in fields])
-    if lists.type == pa.list_(item_type) and lists.null_count == 0 and lists.offset == 0:
+    list_type = _list_type(fields)
+    if lists.type == list_type and lists.null_count == 0 and lists.offset == 0:
         return lists  # already canonical: no copy
     if pa.types.is_null(lists.type):
-        return pa.array([[]] * len(lists), pa.list_(item_type))
+        return pa.array([[]] * len(lists), list_type)
     if pa.types.is_large_list(lists.type):
         lists = lists.cast(pa.list_(lists.type.value_type))
     if not pa.types.is_list(lists.type):
@@ -309,10 +334,10 @@ def _conform_lists(
             children.append(child)
     if len(children) != len(fields):
         return None
-    struct = pa.StructArray.from_arrays(children, fields=[f.arrow() for f in fields])
+    struct = pa.StructArray.from_arrays(children, fields=list(_arrow_fields(fields)))
     start = lists.offsets[0].as_py()
     offsets = pc.subtract(lists.offsets, start) if start else lists.offsets
-    return pa.ListArray.from_arrays(offsets, struct, type=pa.list_(item_type))
+    return pa.ListArray.from_arrays(offsets, struct, type=list_type)
 
 
 def _short(error: Exception) -> str:
