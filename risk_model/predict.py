@@ -131,6 +131,7 @@ class Predictor:
         self.catalogue = [by_name[n] for n in artefact.feature_names]
         self.causes = [entry["cause"] for entry in self.catalogue]
         self.lowest_band = artefact.scale.band_names[0]
+        artefact.shap_tables  # noqa: B018  (built now, ~0.1 s, not in the first request)
 
     def features(self, valid: pa.Table, as_of: dt.date) -> tuple[pd.DataFrame, np.ndarray]:
         """Build model features for validated histories, rows in input order.

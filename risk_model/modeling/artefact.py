@@ -59,6 +59,7 @@ from risk_model.files import sha256_file
 from risk_model.modeling.calibration import apply_calibration
 from risk_model.modeling.scale import ScoreScale
 from risk_model.modeling.transforms import apply_transforms
+from risk_model.modeling.treeshap import TreeTables, tree_tables
 from risk_model.policy import PolicyCalendar
 
 FORMAT_VERSION = 1
@@ -267,9 +268,21 @@ class ModelArtefact:
         """Risk band names from points."""
         return self.scale.band_of_points(points)
 
+    @functools.cached_property
+    def shap_tables(self) -> TreeTables | None:
+        """Lookup tables for exact TreeSHAP (``None``: the model needs ``pred_contrib``)."""
+        return tree_tables(self.booster.model_to_string(), len(self.feature_names))
+
     def contributions(self, X: np.ndarray, *, num_threads: int = 1) -> np.ndarray:  # noqa: N803
-        """TreeSHAP contributions in raw log-odds; last column is the expected value."""
+        """TreeSHAP contributions in raw log-odds; last column is the expected value.
+
+        The same values as LightGBM's ``pred_contrib`` (to ~1e-14), from per-model lookup
+        tables (:mod:`risk_model.modeling.treeshap`) when the trees fit them, else from
+        ``pred_contrib`` itself. A row's values never depend on the other rows.
+        """
         x = self._check_matrix(X)
+        if self.shap_tables is not None:
+            return self.shap_tables.contributions(x)
         out = self.booster.predict(x, pred_contrib=True, num_threads=num_threads)
         return np.asarray(out)
 

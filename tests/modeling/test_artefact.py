@@ -50,6 +50,28 @@ def test_round_trip_scores_identically(saved, trained, frame):
     assert not list(saved.glob("*.pkl"))
 
 
+def test_contributions_come_from_the_tables_and_equal_pred_contrib(saved, frame):
+    art = load_artefact(saved)
+    x = art.matrix(frame.head(400))
+    assert art.shap_tables is not None  # shallow default trees fit the lookup tables
+    expected = art.booster.predict(x, pred_contrib=True)
+    np.testing.assert_allclose(art.contributions(x), expected, rtol=0, atol=1e-12)
+
+
+def test_contributions_of_trees_too_big_for_the_tables_come_from_lightgbm(saved, frame):
+    import dataclasses
+
+    import lightgbm as lgb
+
+    art = load_artefact(saved)
+    x = art.matrix(frame)
+    params = {"objective": "binary", "num_leaves": 31, "max_depth": -1, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(x, frame["label"].to_numpy()), num_boost_round=5)
+    big = dataclasses.replace(art, booster=booster)
+    assert big.shap_tables is None
+    assert np.array_equal(big.contributions(x[:50]), booster.predict(x[:50], pred_contrib=True))
+
+
 def test_wrong_input_shape_and_missing_column(saved, frame):
     art = load_artefact(saved)
     with pytest.raises(ValueError, match="shape"):
