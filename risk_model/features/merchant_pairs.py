@@ -18,8 +18,18 @@ from risk_model.features.monthly import Transactions, stable_order
 BIG = np.iinfo(np.int64).max // 4  # "no month": larger than any month index or period
 
 
+_SMALL = 64  # below this many values, Python sets beat five Arrow compute calls
+
+
 def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Codes ranked by the string value (-1 for null) and the sorted distinct values."""
+    if len(values) <= _SMALL and values.type == pa.string():
+        # Python orders str by code point, as Arrow orders UTF-8 bytes
+        items = values.to_pylist()
+        distinct = sorted({v for v in items if v is not None})
+        rank = {v: i for i, v in enumerate(distinct)}
+        codes = np.array([-1 if v is None else rank[v] for v in items], dtype=np.int64)
+        return codes, pa.array(distinct, pa.string())
     enc = (
         pc.dictionary_encode(values).combine_chunks()
         if isinstance(values, pa.ChunkedArray)
