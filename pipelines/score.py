@@ -277,13 +277,16 @@ def run(args: argparse.Namespace) -> int:
     total = source.metadata.num_rows
     # Threads for a single batch would only cost.
     workers = max(1, min(args.workers, -(-total // args.batch_rows)))
-    import pipelines._scoring_stack  # noqa: F401  (lightgbm without its scikit-learn wrappers)
-    from risk_model.predict import ModelLoadError, load
+    # The duplicate-id pass (one column of the whole file) runs while the model loads.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dups") as side:
+        dups_found = side.submit(duplicated_ids, source)
+        import pipelines._scoring_stack  # noqa: F401  (lightgbm without scikit-learn)
+        from risk_model.predict import ModelLoadError, load
 
-    try:
-        predictor = load(args.model, tracking_uri=args.tracking_uri, num_threads=args.threads)
-    except ModelLoadError as exc:
-        raise InputError(str(exc).splitlines()[0]) from exc
+        try:
+            predictor = load(args.model, tracking_uri=args.tracking_uri, num_threads=args.threads)
+        except ModelLoadError as exc:
+            raise InputError(str(exc).splitlines()[0]) from exc
     LOG.info(
         "scoring %s: %d accounts at %s with model %s (%d batch(es) at once)",
         args.input,
@@ -294,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
     )
     read = scored = rejected = 0
     try:
-        dups = duplicated_ids(source)
+        dups = dups_found.result()
         batches = numbered_batches(source, args.batch_rows, columns)
         with contextlib.ExitStack() as stack:
             if workers > 1:
