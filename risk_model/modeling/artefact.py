@@ -220,12 +220,12 @@ class ModelArtefact:
         """Label horizon in months."""
         return int(self.spec["horizon_months"])
 
-    @property
+    @functools.cached_property  # parsed once: scoring reads these on every call
     def policy(self) -> PolicyCalendar:
         """Policy calendar the features were built with."""
         return PolicyCalendar.from_dict(self.spec["policy"])
 
-    @property
+    @functools.cached_property
     def scale(self) -> ScoreScale:
         """Score scale and bands."""
         return ScoreScale.from_dict(self.spec["scale"])
