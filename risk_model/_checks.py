@@ -259,13 +259,14 @@ def _amount_checks(
     values = {}
     for name in names:
         raw = _np(events[name], 0.0).astype(np.float64)
+        finite = np.isfinite(raw)
         out.events(
             owner,
             prefix + name,
             "not_finite",
             "amount is NaN or infinite",
             "give a finite amount in CNY",
-            ~np.isfinite(raw),
+            ~finite,
         )
         out.events(
             owner,
@@ -275,7 +276,7 @@ def _amount_checks(
             "check the unit (CNY, not cents) and the value",
             np.abs(raw) > C.MAX_AMOUNT,
         )
-        values[name] = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
+        values[name] = np.where(finite, raw, 0.0)  # nan_to_num(nan=posinf=neginf=0), cheaper
     return values
 
 

@@ -163,16 +163,18 @@ def window_sums(
     Each pair's rows are added in period order, starting from zero.
     """
     if r.by_period is None:  # a pair's rows are contiguous and in period order already
-        rows = np.flatnonzero((r.period >= lo) & (r.period <= hi))
+        inside = (r.period >= lo) & (r.period <= hi)
+        rows = None if inside.all() else np.flatnonzero(inside)  # None: every row, no copies
     else:
         rows = r.by_period[r.period_offsets[lo] : r.period_offsets[hi + 1]]
     n_pairs = len(r.p_acct)
-    pid = r.pair[rows]
+    pick = (lambda x: x) if rows is None else (lambda x: x[rows])
+    pid = pick(r.pair)
     agg = {
-        name: np.bincount(pid, getattr(r, name)[rows], minlength=n_pairs).astype(np.float64)
+        name: np.bincount(pid, pick(getattr(r, name)), minlength=n_pairs).astype(np.float64)
         for name in names
     }
     if first:
         agg["first_period"] = np.full(n_pairs, BIG)
-        np.minimum.at(agg["first_period"], pid, r.period[rows])
+        np.minimum.at(agg["first_period"], pid, pick(r.period))
     return agg

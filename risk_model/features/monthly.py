@@ -241,6 +241,8 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:
     Nulls become NaN (so ask for a float ``dtype`` when nulls are possible).
     """
     typ = arr.type
+    if arr.null_count and arr.null_count == len(arr) and np.dtype(dtype).kind == "f":
+        return np.full(len(arr), np.nan, dtype=dtype)  # e.g. a missing optional column
     if pa.types.is_timestamp(typ) and typ.unit != "s":
         arr = arr.cast(pa.timestamp("s"))
     if arr.null_count:
