@@ -155,11 +155,11 @@ class Predictor:
         frame = build_features(
             valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self._feature_policy
         )
-        ids = valid[C.ACCOUNT_ID].to_numpy(zero_copy_only=False)
-        if len(frame) == len(ids) and np.array_equal(frame[C.ACCOUNT_ID].to_numpy(object), ids):
+        if len(frame) == valid.num_rows and _same_ids(valid[C.ACCOUNT_ID], frame[C.ACCOUNT_ID]):
             # Every account open and already in id order (one record, sorted files): the
             # frame is the answer; ids are unique in validated histories.
-            return frame, np.ones(len(ids), dtype=bool)
+            return frame, np.ones(valid.num_rows, dtype=bool)
+        ids = valid[C.ACCOUNT_ID].to_numpy(zero_copy_only=False)
         position = pd.Index(frame[C.ACCOUNT_ID]).get_indexer(ids)
         open_mask = position >= 0
         return frame.iloc[position[open_mask]].reset_index(drop=True), open_mask
@@ -366,6 +366,15 @@ class Predictor:
             raise ContractError([_not_open_problem(np.array([0]), ids, as_of)])
         # Plain Python values; equal (==) to the batch row's values.
         return scores.to_pylist()[0]
+
+
+def _same_ids(ids: pa.ChunkedArray, frame_ids: pd.Series) -> bool:
+    """Whether the frame's ids are ``ids`` in the same order (compared as Arrow data)."""
+    theirs = pa.array(frame_ids.array)  # wraps an Arrow-backed "str" array, no copy
+    theirs = theirs if isinstance(theirs, pa.ChunkedArray) else pa.chunked_array([theirs])
+    if theirs.type != pa.large_string():
+        theirs = theirs.cast(pa.large_string())
+    return theirs.equals(ids.cast(pa.large_string()))
 
 
 def to_frame(scores: pa.Table) -> pd.DataFrame:

@@ -122,10 +122,22 @@ def build_features(
     else:  # large: no stacked copy of every feature
         for j in present:
             values[j] = feats[names[j]][kk, aa]
-    ids = histories.column(C.ACCOUNT_ID).take(pa.array(order[aa]))
-    ids = pd.array(ids.to_numpy(), dtype="str")
+    ids = _str_array(histories.column(C.ACCOUNT_ID).take(pa.array(order[aa])))
     as_of_col = grid.asof_day[kk].astype("datetime64[D]").astype("datetime64[s]")
     return _frame(ids, as_of_col, values, names)
+
+
+_STR = pd.api.types.pandas_dtype("str")
+_ARROW_STR = isinstance(_STR, pd.StringDtype) and _STR.storage == "pyarrow"
+
+
+def _str_array(ids: pa.ChunkedArray | pa.Array):
+    """Return the ids as a pandas "str" array wrapping the Arrow data (no Python strings)."""
+    if not _ARROW_STR or not pa.types.is_string(ids.type):  # pragma: no cover
+        return pd.array(ids.to_numpy(zero_copy_only=False), dtype="str")
+    if isinstance(ids, pa.ChunkedArray):  # one chunk, as pd.array would give
+        ids = ids.chunk(0) if ids.num_chunks == 1 else ids.combine_chunks()
+    return pd.arrays.ArrowStringArray(pa.chunked_array([ids]), dtype=_STR)
 
 
 @functools.lru_cache(maxsize=4)
