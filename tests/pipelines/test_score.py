@@ -7,7 +7,13 @@ import pyarrow.parquet as pq
 import pytest
 from scoring_model import scoring_model
 
-from pipelines.score import main, score_in_process, score_in_threads
+from pipelines.score import (
+    main,
+    open_input,
+    repeated_string_columns,
+    score_in_process,
+    score_in_threads,
+)
 from risk_model import contract as C
 from risk_model import predict as P
 from risk_model.validation import ContractError
@@ -348,3 +354,27 @@ def test_scoring_threads_keep_input_order_and_stop_at_the_first_error(model, row
     assert first[0] == N and first[1].num_rows + first[2].num_rows == N
     with pytest.raises(ContractError, match="open_date"):
         list(results)
+
+
+def test_repeated_strings_are_read_as_dictionaries_and_score_the_same(model, rows, tmp_path):
+    table = pa.Table.from_pylist(rows, schema=RELAXED)
+    plain, encoded = tmp_path / "plain.parquet", tmp_path / "encoded.parquet"
+    pq.write_table(table, plain, use_dictionary=False)
+    pq.write_table(table, encoded)
+    source = open_input(encoded)
+    kinds = source.schema_arrow.field(C.TRANSACTIONS).type.value_type.field(C.KIND).type
+    assert pa.types.is_dictionary(kinds)
+    assert pa.types.is_dictionary(source.schema_arrow.field(C.PRODUCT_VERSION).type)
+    assert source.schema_arrow.field(C.ACCOUNT_ID).type == pa.string()  # unique: not encoded
+    _, out_plain, _ = _run(model, plain, tmp_path, name="plain")
+    _, out_encoded, _ = _run(model, encoded, tmp_path, name="encoded")
+    assert out_plain.read_bytes() == out_encoded.read_bytes()
+    direct, _ = P.load(model.artefact).score_table(table, model.as_of)
+    assert pq.read_table(out_plain).equals(direct)
+
+
+def test_statements_only_files_have_no_event_strings_to_encode(rows, tmp_path):
+    table = pa.Table.from_pylist(rows, schema=RELAXED)
+    path = tmp_path / "statements_only.parquet"
+    pq.write_table(table.drop_columns([C.TRANSACTIONS]), path)
+    assert repeated_string_columns(open_input(path)) == [C.PRODUCT_VERSION]
