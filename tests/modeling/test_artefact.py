@@ -72,6 +72,15 @@ def test_contributions_of_trees_too_big_for_the_tables_come_from_lightgbm(saved,
     assert np.array_equal(big.contributions(x[:50]), booster.predict(x[:50], pred_contrib=True))
 
 
+def test_matrix_is_the_same_whatever_the_column_layout(saved, frame):
+    art = load_artefact(saved)
+    ordered = frame[["label", *FEATURES]].head(300)  # features contiguous, in model order
+    shuffled = frame[[FEATURES[2], "label", FEATURES[0], FEATURES[1]]].head(300)
+    expected = frame[FEATURES].head(300).to_numpy(dtype=np.float64, na_value=np.nan)
+    for layout in (ordered, shuffled, frame[FEATURES[::-1]].head(300)):
+        assert np.array_equal(art.matrix(layout), expected, equal_nan=True)
+
+
 def test_wrong_input_shape_and_missing_column(saved, frame):
     art = load_artefact(saved)
     with pytest.raises(ValueError, match="shape"):
