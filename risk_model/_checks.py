@@ -7,6 +7,7 @@ problem is reported against the account that owns the event.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +29,15 @@ def _np(values: pa.Array | pa.ChunkedArray, fill: object) -> np.ndarray:
     # which dominates validation of a single account).
     if not values.null_count and values.type in _DIRECT_TIMES:
         return values.to_numpy(zero_copy_only=False)  # datetime64[D] / [s] without a cast
+    if values.null_count and values.null_count == len(values):  # e.g. an absent optional field
+        typ = values.type
+        if pa.types.is_date32(typ) or pa.types.is_timestamp(typ):
+            ints = np.full(
+                len(values), fill, dtype=np.int32 if pa.types.is_date32(typ) else np.int64
+            )
+            return ints.astype("datetime64[D]" if pa.types.is_date32(typ) else "datetime64[s]")
+        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+            return np.full(len(values), fill, dtype=typ.to_pandas_dtype())
     if pa.types.is_date32(values.type):
         days = values.cast(pa.int32())
         days = pc.fill_null(days, fill) if values.null_count else days
@@ -117,7 +127,10 @@ def _duplicated(ids: pa.ChunkedArray) -> np.ndarray:
 
 
 def _null_checks(
-    table: pa.Table, fields: tuple[C.Field, ...], prefix: str, report: Callable
+    table: pa.Table | dict[str, pa.Array],
+    fields: tuple[C.Field, ...],
+    prefix: str,
+    report: Callable,
 ) -> None:
     for spec in fields:
         if spec.nullable or table[spec.name].null_count == 0:
@@ -136,18 +149,29 @@ def _valid(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Boolean mask of the non-null values."""
     if not values.null_count:
         return np.ones(len(values), dtype=bool)
+    if values.null_count == len(values):
+        return np.zeros(len(values), dtype=bool)
     return _np(pc.is_valid(values), False).astype(bool)
 
 
-_ALLOWED: dict[tuple[str, ...], pa.Array] = {}
+_ALLOWED: dict[tuple[str, ...], tuple[pa.Array, frozenset[str]]] = {}
+_SMALL = 64  # below this many values, Python set lookups beat Arrow's hash-table build
+
+
+def _is_in(values: pa.Array | pa.ChunkedArray, allowed: tuple[str, ...]) -> np.ndarray:
+    """Whether each string is one of ``allowed`` (False for nulls)."""
+    sets = _ALLOWED.get(allowed)
+    if sets is None:
+        sets = _ALLOWED[allowed] = (pa.array(allowed, pa.string()), frozenset(allowed))
+    if len(values) <= _SMALL and pa.types.is_string(values.type):
+        # Python compares str by code point, as Arrow compares UTF-8 bytes
+        return np.array([v in sets[1] for v in values.to_pylist()], dtype=bool)
+    # is_in is False (never null) for nulls, as no allowed value is null
+    return _np(pc.is_in(values, sets[0]), False).astype(bool)
 
 
 def _allowed_check(values: pa.ChunkedArray, spec: C.Field, name: str, report: Callable) -> None:
-    allowed = _ALLOWED.get(spec.allowed)
-    if allowed is None:
-        allowed = _ALLOWED[spec.allowed] = pa.array(spec.allowed)
-    # is_in is False (never null) for nulls, as no allowed value is null
-    known = _np(pc.is_in(values, allowed), False).astype(bool)
+    known = _is_in(values, spec.allowed)
     report(
         name,
         "unknown_value",
@@ -155,6 +179,20 @@ def _allowed_check(values: pa.ChunkedArray, spec: C.Field, name: str, report: Ca
         f"map '{spec.name}' to one of {list(spec.allowed)}",
         _valid(values) & ~known,
     )
+
+
+_CONTROL = r"[\x00-\x1f\x7f]"
+_CONTROL_RE = re.compile(_CONTROL)
+
+
+def _odd_ids(ids: pa.ChunkedArray) -> np.ndarray:
+    """Ids with a control character or more than 128 characters (no nulls in ``ids``)."""
+    if len(ids) <= _SMALL:  # Python's re and len count code points, as Arrow's do
+        return np.array(
+            [bool(_CONTROL_RE.search(i)) or len(i) > 128 for i in ids.to_pylist()], dtype=bool
+        )
+    control = _np(pc.match_substring_regex(ids, _CONTROL), False).astype(bool)
+    return control | _np(pc.greater(pc.utf8_length(ids), 128), False).astype(bool)
 
 
 def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> None:
@@ -169,15 +207,12 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
         "give every account a non-empty id",
         _np(blank, False).astype(bool),
     )
-    text = filled("")
-    control = _np(pc.match_substring_regex(text, r"[\x00-\x1f\x7f]"), False).astype(bool)
-    long = _np(pc.greater(pc.utf8_length(text), 128), False).astype(bool)
     out.accounts(
         C.ACCOUNT_ID,
         "bad_id",
         "account id has control characters or > 128 characters",
         "use printable ids of at most 128 characters",
-        control | long,
+        _odd_ids(filled("")),
     )
     out.accounts(
         C.ACCOUNT_ID,
@@ -219,7 +254,7 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
     )
     migrated = _np(table[C.MIGRATED_DATE], 0)
     has_migrated = _valid(table[C.MIGRATED_DATE])
-    current = _np(pc.equal(table[C.PRODUCT_VERSION], "current"), False).astype(bool)
+    current = _is_in(table[C.PRODUCT_VERSION], ("current",))
     out.accounts(
         C.MIGRATED_DATE,
         "inconsistent",
@@ -245,16 +280,21 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
         )
 
 
-def _flatten(table: pa.Table, column: str) -> tuple[pa.Table, np.ndarray]:
+def _flatten(table: pa.Table, column: str) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """Event fields by name (flattened arrays) and the owning row of each event."""
     lists = table[column].combine_chunks()
     owner = _np(pc.list_parent_indices(lists), 0).astype(np.int64)
     items = pc.list_flatten(lists)
     names = [items.type.field(i).name for i in range(items.type.num_fields)]
-    return pa.Table.from_arrays([items.field(n) for n in names], names=names), owner
+    return {n: items.field(n) for n in names}, owner
 
 
 def _amount_checks(
-    events: pa.Table, owner: np.ndarray, names: tuple[str, ...], prefix: str, out: _Collector
+    events: dict[str, pa.Array],
+    owner: np.ndarray,
+    names: tuple[str, ...],
+    prefix: str,
+    out: _Collector,
 ) -> dict[str, np.ndarray]:
     values = {}
     for name in names:
