@@ -47,8 +47,8 @@ def _as_dates(as_of: dt.date | Sequence[dt.date]) -> list[dt.date]:
 def _rank(histories: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """Stable account-id order and each row's position in it."""
     n = histories.num_rows
-    if not n:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if n <= 1:  # nothing to sort (one scored record)
+        return np.zeros(n, np.int64), np.zeros(n, np.int64)
     order = pc.sort_indices(histories.column(C.ACCOUNT_ID)).to_numpy().astype(np.int64)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
@@ -122,7 +122,11 @@ def build_features(
     else:  # large: no stacked copy of every feature
         for j in present:
             values[j] = feats[names[j]][kk, aa]
-    ids = _str_array(histories.column(C.ACCOUNT_ID).take(pa.array(order[aa])))
+    ids = histories.column(C.ACCOUNT_ID)
+    rows = order[aa]
+    if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):
+        ids = ids.take(pa.array(rows))  # else: every account once, in input order already
+    ids = _str_array(ids)
     as_of_col = grid.asof_day[kk].astype("datetime64[D]").astype("datetime64[s]")
     return _frame(ids, as_of_col, values, names)
 
