@@ -243,6 +243,14 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:
     typ = arr.type
     if arr.null_count and arr.null_count == len(arr) and np.dtype(dtype).kind == "f":
         return np.full(len(arr), np.nan, dtype=dtype)  # e.g. a missing optional column
+    if arr.null_count and (typ == pa.float64() or pa.types.is_date32(typ)):
+        # numpy conversion already makes nulls NaN (floats) or NaT (dates): no casts
+        values = arr.to_numpy() if isinstance(arr, pa.ChunkedArray) else arr.to_numpy(False)
+        if values.dtype.kind == "M":
+            days = values.view(np.int64).astype(np.float64)
+            days[np.isnat(values)] = np.nan
+            values = days
+        return values.astype(dtype, copy=False)
     if pa.types.is_timestamp(typ) and typ.unit != "s":
         arr = arr.cast(pa.timestamp("s"))
     if arr.null_count:
@@ -344,6 +352,18 @@ class Transactions:
     category: pa.Array
 
 
+_KIND_CODES = {C.KIND_PURCHASE: 0, C.KIND_REPAYMENT: 1}
+_SMALL = 64  # below this many values, a Python dict beats building Arrow's hash table
+
+
+def _kind_codes(kind: pa.Array) -> np.ndarray:
+    """0 purchase, 1 repayment, -1 other or null, in one pass over the kind strings."""
+    if len(kind) <= _SMALL and pa.types.is_string(kind.type):
+        return np.array([_KIND_CODES.get(k, -1) for k in kind.to_pylist()], dtype=np.int32)
+    kinds = pa.array(list(_KIND_CODES))
+    return pc.index_in(kind, value_set=kinds).fill_null(-1).to_numpy(zero_copy_only=False)
+
+
 def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Transactions | None:
     """Flatten and bucket the transactions column (``None`` if absent)."""
     ev = flatten(histories, C.TRANSACTIONS, rank)
@@ -359,10 +379,7 @@ def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Tran
     all_kept = len(idx) == len(keep)
     kind = _field(v, C.KIND)
     sel = (lambda a: a) if all_kept else (lambda a: a.take(pa.array(idx)))
-    # one pass over the kind strings: 0 purchase, 1 repayment, -1 other or null
-    kinds = pa.array([C.KIND_PURCHASE, C.KIND_REPAYMENT])
-    kind_code = pc.index_in(kind, value_set=kinds).fill_null(-1).to_numpy(zero_copy_only=False)
-    kind_code = kind_code[keep]
+    kind_code = _kind_codes(kind)[keep]
     return Transactions(
         acct=ev.acct[keep],
         sec=sec[keep],

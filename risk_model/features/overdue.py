@@ -15,6 +15,7 @@ from risk_model.features.monthly import (
     take_last,
 )
 
+_DPD_LEVELS = (1, 30, 90)
 _MIN_ONLY_TOLERANCE = 0.01  # paid within min_due + 1% of the bill counts as "minimum only"
 
 
@@ -89,13 +90,15 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
         dpd = c_dpd[cols]
         w12 = slice(-12, None)
         out["dpd_now"][k] = take_last(dpd[w12], has[w12])
-        late_by = {t: has[w12] & (dpd[w12] >= t) for t in (1, 30, 90)}  # last 12 months
+        late = np.stack([has[w12] & (dpd[w12] >= t) for t in _DPD_LEVELS])  # last 12 months
+        # month counts over the last 3, 6 and 12 months at once (integers: exact in any order)
+        late_counts = np.cumsum(late[:, ::-1], axis=1)
         for w in (3, 6, 12):
             win = slice(-w, None)
             any_w = has[win].any(0)
             out[f"dpd_max_{w}m"][k] = np.where(any_w, dpd[win].max(0), np.nan)
-            for t, late_t in late_by.items():
-                out[f"months_dpd{t}_{w}m"][k] = late_t[win].sum(0)
+            for i, t in enumerate(_DPD_LEVELS):
+                out[f"months_dpd{t}_{w}m"][k] = late_counts[i, w - 1]
         late = has & (dpd >= 1)
         last_late = np.where(late, np.arange(LOOKBACK_MONTHS)[:, None], -1).max(0)
         out["months_since_dpd"][k] = np.where(
