@@ -21,6 +21,11 @@ _DAY = np.timedelta64(1, "D")
 _DIRECT_TIMES = (pa.date32(), pa.timestamp("s"))  # to_numpy gives datetime64[D] / [s]
 
 
+def _one_chunk(values: pa.ChunkedArray) -> pa.Array:
+    """Return the column as one array (``combine_chunks`` copies even a single chunk)."""
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+
+
 def _np(values: pa.Array | pa.ChunkedArray, fill: object) -> np.ndarray:
     """Return ``values`` as numpy with nulls replaced by ``fill``."""
     if isinstance(values, pa.ChunkedArray):  # combine_chunks copies even a single chunk
@@ -52,7 +57,7 @@ def _np(values: pa.Array | pa.ChunkedArray, fill: object) -> np.ndarray:
 
 
 def _display_ids(table: pa.Table) -> np.ndarray:
-    ids = table[C.ACCOUNT_ID].combine_chunks()
+    ids = _one_chunk(table[C.ACCOUNT_ID])
     shown = ids.to_numpy(zero_copy_only=False).astype(object)
     if ids.null_count:
         missing = np.flatnonzero(pc.is_null(ids).to_numpy(zero_copy_only=False))
@@ -282,7 +287,7 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
 
 def _flatten(table: pa.Table, column: str) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Event fields by name (flattened arrays) and the owning row of each event."""
-    lists = table[column].combine_chunks()
+    lists = _one_chunk(table[column])
     owner = _np(pc.list_parent_indices(lists), 0).astype(np.int64)
     items = pc.list_flatten(lists)
     names = [items.type.field(i).name for i in range(items.type.num_fields)]
