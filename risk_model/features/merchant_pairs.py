@@ -117,7 +117,7 @@ def pair_rows(
         period=period,
         spend=seg(amt),
         log_sum=seg(log_amt),
-        n=seg(np.ones(len(amt))),
+        n=np.diff(np.append(starts, len(amt))).astype(np.float64),  # purchases per row
         pair=np.cumsum(new_pair) - 1,
         p_acct=p_acct,
         p_merch=m[pair_start],
