@@ -288,3 +288,33 @@ def test_closures_valid_and_invalid():
         (C.CLOSURE_DATE, "missing_value"),
         (C.CAUSE, "unknown_value"),
     }
+
+
+def _odd_accounts():
+    return [
+        account("B\x00"),
+        account("x" * 129),
+        account("账" * 128),  # 128 characters, 384 bytes: a valid id
+        account("A3", product_version="beta"),
+        account("A4", transactions=[transaction(dt.datetime(2023, 2, 3), kind="chargeback")]),
+        account("A5", transactions=[transaction(dt.datetime(2023, 2, 3), channel=None)]),
+    ]
+
+
+def _where(problems):
+    return sorted((p.field, p.check, tuple(p.rows.tolist()), p.account_ids) for p in problems)
+
+
+def test_small_and_large_batches_find_the_same_problems():
+    # a few rows are checked in Python, many with Arrow kernels: both must agree
+    small = find_problems(from_records(_odd_accounts()), as_of=AS_OF)
+    filler = [account(f"F{i}") for i in range(80)]
+    large = find_problems(from_records(_odd_accounts() + filler), as_of=AS_OF)
+    assert _where(small) == _where(large)
+    assert {(p.field, p.check) for p in small} == {
+        (C.ACCOUNT_ID, "bad_id"),
+        (C.PRODUCT_VERSION, "unknown_value"),
+        ("transactions.kind", "unknown_value"),
+    }
+    bad_ids = next(p for p in small if p.check == "bad_id").account_ids
+    assert bad_ids == ("B\x00", "x" * 129)
