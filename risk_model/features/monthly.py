@@ -78,11 +78,22 @@ class Grid:
         inside = (offset >= 0) & (offset < len(table) - 1)
         return table[np.where(inside, offset, len(table) - 1)]
 
+    @functools.cached_property
+    def _month_columns(self) -> dict[tuple[int, int], np.ndarray]:
+        return {}
+
     def month_columns(self, k: int, width: int) -> np.ndarray:
-        """Cube columns of the ``width`` months ending at as-of ``k`` (oldest first)."""
-        months = np.arange(self.asof_month[k] - width + 1, self.asof_month[k])
-        cols = self.month_last_period[months - self.first_month]
-        return np.append(cols, self.asof_period[k])
+        """Cube columns of the ``width`` months ending at as-of ``k`` (oldest first).
+
+        Read-only and memoised: grids are shared by the calls that repeat their dates.
+        """
+        cols = self._month_columns.get((k, width))
+        if cols is None:
+            months = np.arange(self.asof_month[k] - width + 1, self.asof_month[k])
+            cols = np.append(self.month_last_period[months - self.first_month], self.asof_period[k])
+            cols.setflags(write=False)
+            self._month_columns[(k, width)] = cols
+        return cols
 
     def period_range(self, k: int, width: int) -> tuple[int, int]:
         """Inclusive period range of the ``width`` months ending at as-of ``k``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,6 +33,39 @@ def _column(histories: pa.Table, name: str) -> np.ndarray:
 def open_days(histories: pa.Table) -> np.ndarray:
     """open_date as day numbers (NaN if null)."""
     return _column(histories, C.OPEN_DATE)
+
+
+@functools.lru_cache(maxsize=16)
+def _policy_terms(
+    asof_days: tuple[int, ...], policy: PolicyCalendar
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(n_asof, 1) months since / to the sweep, to the deadline, since the offer.
+
+    They depend on the dates and the calendar only: memoised (scoring repeats them).
+    """
+    days = np.array(asof_days, dtype=np.int64)
+    sweeps = np.array([day_number(d) for d in policy.regulatory_sweeps], dtype=np.float64)
+    since = np.full(len(days), np.nan)
+    until = np.full(len(days), np.nan)
+    if len(sweeps):
+        i = np.searchsorted(sweeps, days, side="right")
+        since = np.where(i > 0, days - sweeps[np.maximum(i - 1, 0)], np.nan)
+        until = np.where(i < len(sweeps), sweeps[np.minimum(i, len(sweeps) - 1)] - days, np.nan)
+
+    def months_to(date) -> np.ndarray:
+        if date is None:
+            return np.full(len(days), np.nan)
+        return (day_number(date) - days) / DAYS_PER_MONTH
+
+    terms = (
+        since[:, None] / DAYS_PER_MONTH,
+        until[:, None] / DAYS_PER_MONTH,
+        months_to(policy.migration_deadline)[:, None],
+        -months_to(policy.migration_offer)[:, None],
+    )
+    for term in terms:
+        term.setflags(write=False)
+    return terms
 
 
 def compute(
@@ -66,28 +101,13 @@ def compute(
         "legacy_unmigrated": unmigrated.astype(np.float64),
         "months_since_migrated": np.where(migrated_by, (asof - migrated) / DAYS_PER_MONTH, np.nan),
     }
-    policy = policy or PolicyCalendar()
-    sweeps = np.array([day_number(d) for d in policy.regulatory_sweeps], dtype=np.float64)
-    since = np.full(len(year), np.nan)
-    until = np.full(len(year), np.nan)
-    if len(sweeps):
-        i = np.searchsorted(sweeps, grid.asof_day, side="right")
-        since = np.where(i > 0, grid.asof_day - sweeps[np.maximum(i - 1, 0)], np.nan)
-        until = np.where(
-            i < len(sweeps), sweeps[np.minimum(i, len(sweeps) - 1)] - grid.asof_day, np.nan
-        )
-
-    def months_to(date) -> np.ndarray:
-        if date is None:
-            return np.full(len(year), np.nan)
-        return (day_number(date) - grid.asof_day) / DAYS_PER_MONTH
-
-    to_deadline = months_to(policy.migration_deadline)[:, None]
-    out["months_since_sweep"] = since[:, None] / DAYS_PER_MONTH
-    out["months_to_sweep"] = until[:, None] / DAYS_PER_MONTH
+    terms = _policy_terms(tuple(int(d) for d in grid.asof_day), policy or PolicyCalendar())
+    since_sweep, to_sweep, to_deadline, since_offer = terms
+    out["months_since_sweep"] = since_sweep
+    out["months_to_sweep"] = to_sweep
     out["months_to_migration_deadline"] = to_deadline
     out["legacy_months_to_deadline"] = np.where(unmigrated, to_deadline, np.nan)
-    out["months_since_migration_offer"] = -months_to(policy.migration_offer)[:, None]
+    out["months_since_migration_offer"] = since_offer
     shape = (len(year), n_acc)
     # one float32 block filled by broadcasting assignment (the same cast as astype)
     block = np.empty((len(NAMES), *shape), dtype=np.float32)
