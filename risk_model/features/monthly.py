@@ -73,10 +73,10 @@ class Grid:
     def bucket(self, days: np.ndarray) -> np.ndarray:
         """Period of each day number; -1 before the grid or after the last as-of date."""
         table = self._day_period
-        # a table lookup: days outside the grid land on the trailing -1
-        offset = np.asarray(days, dtype=np.int64) - self.first_day
-        inside = (offset >= 0) & (offset < len(table) - 1)
-        return table[np.where(inside, offset, len(table) - 1)]
+        # a table lookup: days outside the grid land on the trailing -1 (as unsigned
+        # integers, days before the grid are huge, so one minimum bounds both sides)
+        offset = (np.asarray(days, dtype=np.int64) - self.first_day).view(np.uint64)
+        return table[np.minimum(offset, len(table) - 1)]
 
     @functools.cached_property
     def _month_columns(self) -> dict[tuple[int, int], np.ndarray]:
@@ -381,8 +381,14 @@ def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Tran
     if ev is None:
         return None
     v = ev.values
-    sec = _num(v, C.TS, np.float64)
-    sec = np.where(np.isnan(sec), -(2**40), sec).astype(np.int64)
+    ts = _field(v, C.TS)
+    if ts.null_count:
+        sec = _num(v, C.TS, np.float64)
+        sec = np.where(np.isnan(sec), -(2**40), sec).astype(np.int64)
+    else:  # whole seconds as they are: no float round trip (exact up to 2**53 anyway)
+        sec = to_numbers(ts, np.int64)
+        if len(sec) and (sec.min() < -(2**53) or sec.max() > 2**53):
+            sec = sec.astype(np.float64).astype(np.int64)
     day = sec // 86400
     period = grid.bucket(day)
     keep = period >= 0
