@@ -7,7 +7,6 @@ problem is reported against the account that owns the event.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 
 import numpy as np
@@ -15,49 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
+from risk_model._masks import filled, is_in, odd_ids, one_chunk, valid_mask
 from risk_model.problems import Problem
 
 _DAY = np.timedelta64(1, "D")
-_DIRECT_TIMES = (pa.date32(), pa.timestamp("s"))  # to_numpy gives datetime64[D] / [s]
-
-
-def _one_chunk(values: pa.ChunkedArray) -> pa.Array:
-    """Return the column as one array (``combine_chunks`` copies even a single chunk)."""
-    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
-
-
-def _np(values: pa.Array | pa.ChunkedArray, fill: object) -> np.ndarray:
-    """Return ``values`` as numpy with nulls replaced by ``fill``."""
-    if isinstance(values, pa.ChunkedArray):  # combine_chunks copies even a single chunk
-        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
-    # Most columns have no nulls: skip the fill (a compute call costs ~10 us per column,
-    # which dominates validation of a single account).
-    if not values.null_count and values.type in _DIRECT_TIMES:
-        return values.to_numpy(zero_copy_only=False)  # datetime64[D] / [s] without a cast
-    if values.null_count and values.null_count == len(values):  # e.g. an absent optional field
-        typ = values.type
-        if pa.types.is_date32(typ) or pa.types.is_timestamp(typ):
-            ints = np.full(
-                len(values), fill, dtype=np.int32 if pa.types.is_date32(typ) else np.int64
-            )
-            return ints.astype("datetime64[D]" if pa.types.is_date32(typ) else "datetime64[s]")
-        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-            return np.full(len(values), fill, dtype=typ.to_pandas_dtype())
-    if pa.types.is_date32(values.type):
-        days = values.cast(pa.int32())
-        days = pc.fill_null(days, fill) if values.null_count else days
-        return days.to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    if pa.types.is_timestamp(values.type):
-        secs = values.cast(pa.int64())
-        secs = pc.fill_null(secs, fill) if values.null_count else secs
-        return secs.to_numpy(zero_copy_only=False).astype("datetime64[s]")
-    if values.null_count:
-        values = pc.fill_null(values, fill)
-    return values.to_numpy(zero_copy_only=False)
 
 
 def _display_ids(table: pa.Table) -> np.ndarray:
-    ids = _one_chunk(table[C.ACCOUNT_ID])
+    ids = one_chunk(table[C.ACCOUNT_ID])
     shown = ids.to_numpy(zero_copy_only=False).astype(object)
     if ids.null_count:
         missing = np.flatnonzero(pc.is_null(ids).to_numpy(zero_copy_only=False))
@@ -118,7 +82,7 @@ def closure_checks(table: pa.Table) -> list[Problem]:
         "unknown_value",
         "cause is not a known closure cause",
         f"use one of {[*C.CAUSES, C.CAUSE_UNKNOWN]} or null",
-        _np(bad, False),
+        filled(bad, False),
     )
     return out.problems
 
@@ -128,7 +92,7 @@ def _duplicated(ids: pa.ChunkedArray) -> np.ndarray:
         return np.zeros(len(ids), dtype=bool)
     counts = pa.table({"id": ids}).group_by("id").aggregate([([], "count_all")])
     repeated = counts.filter(pc.greater(counts["count_all"], 1))["id"]
-    return _np(pc.is_in(ids, repeated), False).astype(bool)
+    return filled(pc.is_in(ids, repeated), False).astype(bool)
 
 
 def _null_checks(
@@ -140,7 +104,7 @@ def _null_checks(
     for spec in fields:
         if spec.nullable or table[spec.name].null_count == 0:
             continue
-        mask = _np(pc.is_null(table[spec.name], nan_is_null=False), False).astype(bool)
+        mask = filled(pc.is_null(table[spec.name], nan_is_null=False), False).astype(bool)
         report(
             prefix + spec.name,
             "missing_value",
@@ -150,74 +114,35 @@ def _null_checks(
         )
 
 
-def _valid(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Boolean mask of the non-null values."""
-    if not values.null_count:
-        return np.ones(len(values), dtype=bool)
-    if values.null_count == len(values):
-        return np.zeros(len(values), dtype=bool)
-    return _np(pc.is_valid(values), False).astype(bool)
-
-
-_ALLOWED: dict[tuple[str, ...], tuple[pa.Array, frozenset[str]]] = {}
-_SMALL = 64  # below this many values, Python set lookups beat Arrow's hash-table build
-
-
-def _is_in(values: pa.Array | pa.ChunkedArray, allowed: tuple[str, ...]) -> np.ndarray:
-    """Whether each string is one of ``allowed`` (False for nulls)."""
-    sets = _ALLOWED.get(allowed)
-    if sets is None:
-        sets = _ALLOWED[allowed] = (pa.array(allowed, pa.string()), frozenset(allowed))
-    if len(values) <= _SMALL and pa.types.is_string(values.type):
-        # Python compares str by code point, as Arrow compares UTF-8 bytes
-        return np.array([v in sets[1] for v in values.to_pylist()], dtype=bool)
-    # is_in is False (never null) for nulls, as no allowed value is null
-    return _np(pc.is_in(values, sets[0]), False).astype(bool)
-
-
 def _allowed_check(values: pa.ChunkedArray, spec: C.Field, name: str, report: Callable) -> None:
-    known = _is_in(values, spec.allowed)
+    known = is_in(values, spec.allowed)
     report(
         name,
         "unknown_value",
         f"value is not one of {list(spec.allowed)}",
         f"map '{spec.name}' to one of {list(spec.allowed)}",
-        _valid(values) & ~known,
+        valid_mask(values) & ~known,
     )
-
-
-_CONTROL = r"[\x00-\x1f\x7f]"
-_CONTROL_RE = re.compile(_CONTROL)
-
-
-def _odd_ids(ids: pa.ChunkedArray) -> np.ndarray:
-    """Ids with a control character or more than 128 characters (no nulls in ``ids``)."""
-    if len(ids) <= _SMALL:  # Python's re and len count code points, as Arrow's do
-        return np.array(
-            [bool(_CONTROL_RE.search(i)) or len(i) > 128 for i in ids.to_pylist()], dtype=bool
-        )
-    control = _np(pc.match_substring_regex(ids, _CONTROL), False).astype(bool)
-    return control | _np(pc.greater(pc.utf8_length(ids), 128), False).astype(bool)
 
 
 def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> None:
     _null_checks(table, C.PROFILE_FIELDS, "", out.accounts)
     ids = table[C.ACCOUNT_ID]
-    filled = (lambda fill: pc.fill_null(ids, fill)) if ids.null_count else (lambda fill: ids)
-    blank = pc.equal(pc.utf8_trim_whitespace(filled("x")), "")
+    id_or = (lambda fill: pc.fill_null(ids, fill)) if ids.null_count else (lambda fill: ids)
+    blank = pc.equal(pc.utf8_trim_whitespace(id_or("x")), "")
     out.accounts(
         C.ACCOUNT_ID,
         "empty_id",
         "account id is empty",
         "give every account a non-empty id",
-        _np(blank, False).astype(bool),
+        filled(blank, False).astype(bool),
     )
     out.accounts(
         C.ACCOUNT_ID,
         "bad_id",
         "account id has control characters or > 128 characters",
         "use printable ids of at most 128 characters",
-        _odd_ids(filled("")),
+        odd_ids(id_or("")),
     )
     out.accounts(
         C.ACCOUNT_ID,
@@ -231,9 +156,9 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
         table[C.PRODUCT_VERSION], spec[C.PRODUCT_VERSION], C.PRODUCT_VERSION, out.accounts
     )
 
-    opened = _np(table[C.OPEN_DATE], 0)
+    opened = filled(table[C.OPEN_DATE], 0)
     open_year = opened.astype("datetime64[Y]").astype(int) + 1970
-    birth = _np(table[C.BIRTH_YEAR], 2000).astype(np.int64)
+    birth = filled(table[C.BIRTH_YEAR], 2000).astype(np.int64)
     out.accounts(
         C.BIRTH_YEAR,
         "out_of_range",
@@ -241,7 +166,7 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
         "give a four-digit birth year before the account opened, or null",
         (birth < C.MIN_BIRTH_YEAR) | (birth > open_year),
     )
-    tier = _np(table[C.CITY_TIER], 1).astype(np.int64)
+    tier = filled(table[C.CITY_TIER], 1).astype(np.int64)
     out.accounts(
         C.CITY_TIER,
         "out_of_range",
@@ -249,7 +174,7 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
         f"use 1 (largest cities) to {C.MAX_CITY_TIER}, or null",
         (tier < 1) | (tier > C.MAX_CITY_TIER),
     )
-    lines = _np(table[C.OTHER_CREDIT_LINES], 0).astype(np.int64)
+    lines = filled(table[C.OTHER_CREDIT_LINES], 0).astype(np.int64)
     out.accounts(
         C.OTHER_CREDIT_LINES,
         "out_of_range",
@@ -257,9 +182,9 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
         "give a count >= 0, or null when unknown",
         (lines < 0) | (lines > C.MAX_OTHER_CREDIT_LINES),
     )
-    migrated = _np(table[C.MIGRATED_DATE], 0)
-    has_migrated = _valid(table[C.MIGRATED_DATE])
-    current = _is_in(table[C.PRODUCT_VERSION], ("current",))
+    migrated = filled(table[C.MIGRATED_DATE], 0)
+    has_migrated = valid_mask(table[C.MIGRATED_DATE])
+    current = is_in(table[C.PRODUCT_VERSION], ("current",))
     out.accounts(
         C.MIGRATED_DATE,
         "inconsistent",
@@ -275,7 +200,7 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
         has_migrated & (migrated < opened),
     )
     if as_of is not None:
-        valid_open = _valid(table[C.OPEN_DATE])
+        valid_open = valid_mask(table[C.OPEN_DATE])
         out.accounts(
             C.OPEN_DATE,
             "after_as_of",
@@ -287,8 +212,8 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
 
 def _flatten(table: pa.Table, column: str) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Event fields by name (flattened arrays) and the owning row of each event."""
-    lists = _one_chunk(table[column])
-    owner = _np(pc.list_parent_indices(lists), 0).astype(np.int64)
+    lists = one_chunk(table[column])
+    owner = filled(pc.list_parent_indices(lists), 0).astype(np.int64)
     items = pc.list_flatten(lists)
     names = [items.type.field(i).name for i in range(items.type.num_fields)]
     return {n: items.field(n) for n in names}, owner
@@ -303,7 +228,7 @@ def _amount_checks(
 ) -> dict[str, np.ndarray]:
     values = {}
     for name in names:
-        raw = _np(events[name], 0.0).astype(np.float64)
+        raw = filled(events[name], 0.0).astype(np.float64)
         finite = np.isfinite(raw)
         out.events(
             owner,
@@ -363,7 +288,7 @@ def _statement_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -
         "minimum_due must be between 0 and billed_amount",
         amounts[C.MINIMUM_DUE] > amounts[C.BILLED_AMOUNT] + 0.005,
     )
-    month = _np(events[C.STATEMENT_MONTH], 0)
+    month = filled(events[C.STATEMENT_MONTH], 0)
     first = month.astype("datetime64[M]").astype("datetime64[D]")
     out.events(
         owner,
@@ -380,9 +305,9 @@ def _statement_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -
         "due_before_cut",
         "due date on or before the month's end",
         "the due date follows the statement cut (month end)",
-        _np(events[C.DUE_DATE], 0) <= last_day,
+        filled(events[C.DUE_DATE], 0) <= last_day,
     )
-    dpd = _np(events[C.DAYS_PAST_DUE], 0).astype(np.int64)
+    dpd = filled(events[C.DAYS_PAST_DUE], 0).astype(np.int64)
     out.events(
         owner,
         p + C.DAYS_PAST_DUE,
@@ -399,7 +324,7 @@ def _statement_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -
         "sort statements by month and keep one per month",
         _out_of_order(owner, month, strict=True),
     )
-    opened = _np(table[C.OPEN_DATE], 0).astype("datetime64[M]").astype("datetime64[D]")
+    opened = filled(table[C.OPEN_DATE], 0).astype("datetime64[M]").astype("datetime64[D]")
     out.events(
         owner,
         p + C.STATEMENT_MONTH,
@@ -435,7 +360,7 @@ def _transaction_checks(table: pa.Table, as_of: dt.date | None, out: _Collector)
         "amounts are positive; the kind says the direction (purchase/repayment/refund)",
         amount <= 0,
     )
-    ts = _np(events[C.TS], 0)
+    ts = filled(events[C.TS], 0)
     out.events(
         owner,
         p + C.TS,
@@ -444,7 +369,7 @@ def _transaction_checks(table: pa.Table, as_of: dt.date | None, out: _Collector)
         "sort transactions by ts within each account",
         _out_of_order(owner, ts, strict=False),
     )
-    opened = _np(table[C.OPEN_DATE], 0).astype("datetime64[s]")
+    opened = filled(table[C.OPEN_DATE], 0).astype("datetime64[s]")
     out.events(
         owner,
         p + C.TS,

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model._checks import _one_chunk, account_checks, closure_checks
+from risk_model._checks import account_checks, closure_checks
+from risk_model._masks import one_chunk
 from risk_model.problems import ContractError, Problem
 
 __all__ = [
@@ -283,7 +284,7 @@ def _conform_lists(
     fields: tuple[C.Field, ...],
     problems: list[Problem],
 ) -> pa.Array | None:
-    lists = _one_chunk(column)
+    lists = one_chunk(column)
     list_type = _list_type(fields)
     if lists.type == list_type and lists.null_count == 0 and lists.offset == 0:
         return lists  # already canonical: no copy
