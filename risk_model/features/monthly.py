@@ -73,8 +73,7 @@ class Grid:
     def bucket(self, days: np.ndarray) -> np.ndarray:
         """Period of each day number; -1 before the grid or after the last as-of date."""
         table = self._day_period
-        # a table lookup: days outside the grid land on the trailing -1 (as unsigned
-        # integers, days before the grid are huge, so one minimum bounds both sides)
+        # days outside the grid land on the trailing -1 (as unsigned, days before it are huge)
         offset = (np.asarray(days, dtype=np.int64) - self.first_day).view(np.uint64)
         return table[np.minimum(offset, len(table) - 1)]
 
@@ -83,10 +82,7 @@ class Grid:
         return {}
 
     def month_columns(self, k: int, width: int) -> np.ndarray:
-        """Cube columns of the ``width`` months ending at as-of ``k`` (oldest first).
-
-        Read-only and memoised: grids are shared by the calls that repeat their dates.
-        """
+        """Cube columns of the ``width`` months ending at as-of ``k`` (oldest first, memoised)."""
         cols = self._month_columns.get((k, width))
         if cols is None:
             months = np.arange(self.asof_month[k] - width + 1, self.asof_month[k])
@@ -371,8 +367,8 @@ def _kind_codes(kind: pa.Array) -> np.ndarray:
     """0 purchase, 1 repayment, -1 other or null, in one pass over the kind strings."""
     if len(kind) <= _SMALL and pa.types.is_string(kind.type):
         return np.array([_KIND_CODES.get(k, -1) for k in kind.to_pylist()], dtype=np.int32)
-    kinds = pa.array(list(_KIND_CODES))
-    return pc.index_in(kind, value_set=kinds).fill_null(-1).to_numpy(zero_copy_only=False)
+    codes = pc.index_in(kind, value_set=pa.array(list(_KIND_CODES))).fill_null(-1)
+    return codes.to_numpy(zero_copy_only=False)
 
 
 def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Transactions | None:
