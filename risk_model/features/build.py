@@ -110,7 +110,9 @@ def build_features(
     feats.update(cashout.compute(tx, flags, grid, n_acc, st))
     feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk))
     feats.update(activity.compute(tx, grid, n_acc))
-    feats.update({k: v[:, order] for k, v in profile.compute(histories, grid, policy).items()})
+    in_order = np.array_equal(order, np.arange(n_acc))  # one account, or ids sorted already
+    profiles = profile.compute(histories, grid, policy)
+    feats.update(profiles if in_order else {k: v[:, order] for k, v in profiles.items()})
 
     opened = profile.open_days(histories)[order]
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
