@@ -11,6 +11,7 @@ from risk_model.features.monthly import (
     cells,
     cube,
     nan_block,
+    rows,
     rowsum,
 )
 
@@ -42,8 +43,8 @@ def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.nda
     months = np.arange(LOOKBACK_MONTHS)[:, None]
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
-        n = c_n[cols]
-        amt = c_amt[cols]
+        n = rows(c_n, cols)
+        amt = rows(c_amt, cols)
         last = np.where(n > 0, months, -1).max(0)
         out["months_since_purchase"][k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
         for w in (3, 6, 12):
@@ -53,7 +54,7 @@ def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.nda
             out[f"purchases_{w}m"][k] = rowsum(n[-w:])
         out["spend_trend_3v3"][k] = _trend(rowsum(amt[-3:]), rowsum(amt[-6:-3]))
         out["count_trend_3v3"][k] = _trend(rowsum(n[-3:]), rowsum(n[-6:-3]))
-        lastday = c_last[cols].max(0)
+        lastday = rows(c_last, cols).max(0)
         out["days_since_txn"][k] = np.where(
             np.isfinite(lastday), grid.asof_day[k] - lastday, np.nan
         )

@@ -18,6 +18,7 @@ from risk_model.features.monthly import (
     cells,
     cube,
     nan_block,
+    rows,
     rowsum,
     stable_order,
 )
@@ -188,28 +189,28 @@ def compute(
 
     for k in range(n_asof):
         cols = grid.month_columns(k, 6) - since
-        n = rowsum(c_n[cols])
-        out["round_share_6m"][k] = share(rowsum(c_round[cols]), n)
-        out["patterned_share_6m"][k] = share(rowsum(c_pat[cols]), n)
-        nl = rowsum(c_nl[cols])
+        n = rowsum(rows(c_n, cols))
+        out["round_share_6m"][k] = share(rowsum(rows(c_round, cols)), n)
+        out["patterned_share_6m"][k] = share(rowsum(rows(c_pat, cols)), n)
+        nl = rowsum(rows(c_nl, cols))
         out["near_limit_count_6m"][k] = nl
-        out["near_limit_share_6m"][k] = share(nl, rowsum(c_elig[cols]))
-        out["round_near_limit_count_6m"][k] = rowsum(c_rnl[cols])
-        out["repay_respend_count_6m"][k] = rowsum(c_loop[cols])
-        out["night_share_6m"][k] = share(rowsum(c_night[cols]), n)
+        out["near_limit_share_6m"][k] = share(nl, rowsum(rows(c_elig, cols)))
+        out["round_near_limit_count_6m"][k] = rowsum(rows(c_rnl, cols))
+        out["repay_respend_count_6m"][k] = rowsum(rows(c_loop, cols))
+        out["night_share_6m"][k] = share(rowsum(rows(c_night, cols)), n)
         lo, hi = grid.period_range(k, 6)
         sel = big_after_repay & (tx.period >= lo) & (tx.period <= hi)
         out["repay_respend_median_hours_6m"][k] = _median_by_account(
             a[sel], flags.respend_hours[sel], n_acc
         )
-        recent = c_n[grid.month_columns(k, 4) - since]
+        recent = rows(c_n, grid.month_columns(k, 4) - since)
         out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
     if st is None:
         no_limit = np.ones((n_asof, n_acc), dtype=bool)
     else:
         c_st = cube(grid, n_acc, cells(n_acc, st.acct, st.period))
         no_limit = np.stack(
-            [rowsum(c_st[grid.month_columns(k, LOOKBACK_MONTHS)]) == 0 for k in range(n_asof)]
+            [rowsum(rows(c_st, grid.month_columns(k, LOOKBACK_MONTHS))) == 0 for k in range(n_asof)]
         )
     for name in ("near_limit_count_6m", "round_near_limit_count_6m", "repay_respend_count_6m"):
         out[name][no_limit] = np.nan

@@ -190,6 +190,13 @@ def cube(
     return out
 
 
+def rows(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``cube[cols]`` for ascending ``cols``; a view (no copy) when they are consecutive."""
+    if len(cols) and cols[-1] - cols[0] + 1 == len(cols):
+        return cube[cols[0] : cols[-1] + 1]  # rows of a C-ordered array: same layout as a copy
+    return cube[cols]
+
+
 def nan_block(names: tuple[str, ...] | list[str], n_asof: int, n_acc: int) -> dict[str, np.ndarray]:
     """NaN-filled float32 (n_asof, n_acc) arrays for ``names``: views of one allocation."""
     block = np.full((len(names), n_asof, n_acc), np.nan, dtype=np.float32)

@@ -10,7 +10,9 @@ from risk_model.features.monthly import (
     Statements,
     cells,
     cube,
+    last_index,
     nan_block,
+    rows,
     rowsum,
     take_last,
 )
@@ -22,6 +24,13 @@ _MIN_ONLY_TOLERANCE = 0.01  # paid within min_due + 1% of the bill counts as "mi
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+
+
+def _last_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``take_last(_div(num, den), den > 0)``, dividing at the selected rows only."""
+    i = last_index(den > 0)
+    j, c = np.maximum(i, 0), np.arange(den.shape[1])
+    return np.where(i >= 0, _div(num[j, c], den[j, c]), np.nan)
 
 
 def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -85,47 +94,46 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
 
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
-        n = c_n[cols]
+        n = rows(c_n, cols)
         has = n > 0
-        dpd = c_dpd[cols]
+        dpd = rows(c_dpd, cols)
         w12 = slice(-12, None)
         out["dpd_now"][k] = take_last(dpd[w12], has[w12])
         late = np.stack([has[w12] & (dpd[w12] >= t) for t in _DPD_LEVELS])  # last 12 months
-        # month counts over the last 3, 6 and 12 months at once (integers: exact in any order)
-        late_counts = np.cumsum(late[:, ::-1], axis=1)
         for w in (3, 6, 12):
             win = slice(-w, None)
             any_w = has[win].any(0)
             out[f"dpd_max_{w}m"][k] = np.where(any_w, dpd[win].max(0), np.nan)
+            late_months = late[:, win].sum(1)  # the three levels in one reduction
             for i, t in enumerate(_DPD_LEVELS):
-                out[f"months_dpd{t}_{w}m"][k] = late_counts[i, w - 1]
+                out[f"months_dpd{t}_{w}m"][k] = late_months[i]
         late = has & (dpd >= 1)
         last_late = np.where(late, np.arange(LOOKBACK_MONTHS)[:, None], -1).max(0)
         out["months_since_dpd"][k] = np.where(
             last_late >= 0, LOOKBACK_MONTHS - 1 - last_late, np.nan
         )
-        pn = c_pay_n[cols]
-        pr = c_ratio[cols]
-        out["paid_ratio_last"][k] = take_last(_div(pr, pn), pn > 0)
+        pn = rows(c_pay_n, cols)
+        pr = rows(c_ratio, cols)
+        out["paid_ratio_last"][k] = _last_ratio(pr, pn)
         for w in (3, 6):
             out[f"paid_ratio_mean_{w}m"][k] = _div(rowsum(pr[-w:]), rowsum(pn[-w:]))
-        out["min_only_months_6m"][k] = c_min_only[cols[-6:]].sum(0)
+        out["min_only_months_6m"][k] = rows(c_min_only, cols[-6:]).sum(0)
         for w in (6, 12):
-            out[f"below_min_months_{w}m"][k] = c_below[cols[-w:]].sum(0)
-        un = c_util_n[cols[-12:]]
-        um = _div(c_util[cols[-12:]], un)
+            out[f"below_min_months_{w}m"][k] = rows(c_below, cols[-w:]).sum(0)
+        un = rows(c_util_n, cols[-12:])
+        um = _div(rows(c_util, cols[-12:]), un)
         out["util_last"][k] = take_last(um, un > 0)
-        out["util_mean_6m"][k] = _div(rowsum(c_util[cols[-6:]]), rowsum(un[-6:]))
-        umax = c_util_max[cols[-6:]].max(0)
+        out["util_mean_6m"][k] = _div(rowsum(rows(c_util, cols[-6:])), rowsum(un[-6:]))
+        umax = rows(c_util_max, cols[-6:]).max(0)
         out["util_max_6m"][k] = np.where(np.isfinite(umax), umax, np.nan)
         out["util_slope_6m"][k] = _slope(um[-6:], un[-6:] > 0)
-        out["months_util90_6m"][k] = (c_u90[cols[-6:]] > 0).sum(0)
-        b = c_billed[cols[-6:]]
+        out["months_util90_6m"][k] = (rows(c_u90, cols[-6:]) > 0).sum(0)
+        b = rows(c_billed, cols[-6:])
         nb = n[-6:]
         recent = _div(rowsum(b[-3:]), rowsum(nb[-3:]))
         before = _div(rowsum(b[:3]), rowsum(nb[:3]))
         out["balance_growth_6m"][k] = np.log1p(recent) - np.log1p(before)
-        lim = _div(c_limit[cols[-6:]], nb)
+        lim = _div(rows(c_limit, cols[-6:]), nb)
         first = np.where(nb > 0, np.arange(6)[:, None], 99).min(0)
         first_lim = lim[np.minimum(first, 5), np.arange(n_acc)]
         out["limit_change_6m"][k] = _div(take_last(lim, nb > 0), first_lim) - 1.0
