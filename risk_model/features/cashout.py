@@ -18,6 +18,7 @@ from risk_model.features.monthly import (
     cells,
     cube,
     nan_block,
+    nan_to_num,
     rows,
     rowsum,
     stable_order,
@@ -170,7 +171,7 @@ def compute(
     since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
     p = np.where(pur & (tx.period >= since), tx.period - since, -1)
     has_limit = ~np.isnan(flags.limit)
-    big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
+    big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * nan_to_num(flags.limit))
     big_after_repay = big & ~np.isnan(flags.respend_hours)
     loop = big_after_repay & (flags.respend_hours <= RESPEND_HOURS)
     at_p = cells(n_acc, a, p)

@@ -190,6 +190,13 @@ def cube(
     return out
 
 
+def nan_to_num(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(x)`` for floats, in one pass when ``x`` holds no infinity (usual)."""
+    if np.isinf(x).any():
+        return np.nan_to_num(x)
+    return np.where(np.isnan(x), 0.0, x)
+
+
 def rows(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``cube[cols]`` for ascending ``cols``; a view (no copy) when they are consecutive."""
     if len(cols) and cols[-1] - cols[0] + 1 == len(cols):

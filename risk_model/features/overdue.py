@@ -12,6 +12,7 @@ from risk_model.features.monthly import (
     cube,
     last_index,
     nan_block,
+    nan_to_num,
     rows,
     rowsum,
     take_last,
@@ -69,7 +70,7 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
     # payment fields: known from the due date; only bills > 0 with a recorded payment
     paid_known = ~np.isnan(st.paid) & (st.billed > 0)
     pay_p = np.where(paid_known, st.due_period, -1)
-    ratio = np.clip(_div(np.nan_to_num(st.paid), st.billed), 0.0, 1.0)
+    ratio = np.clip(_div(nan_to_num(st.paid), st.billed), 0.0, 1.0)
     min_only = (
         (st.min_due < st.billed)
         & (st.paid >= st.min_due)
