@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.monthly import (
-    LOOKBACK_MONTHS,
-    Grid,
-    Transactions,
-    cells,
-    cube,
-    nan_block,
-    rows,
-    rowsum,
-)
+from risk_model.features.arrays import nan_block, rows, rowsum
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cells, cube
 
 NAMES = (
     "months_since_purchase", "active_months_3m", "active_months_6m", "active_months_12m",

@@ -10,19 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk_model.features.monthly import (
-    LOOKBACK_MONTHS,
-    Grid,
-    Statements,
-    Transactions,
-    cells,
-    cube,
-    nan_block,
-    nan_to_num,
-    rows,
-    rowsum,
-    stable_order,
-)
+from risk_model.features.arrays import nan_block, nan_to_num, rows, rowsum, stable_order
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Statements, Transactions, cells, cube
 
 NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
 AVAILABLE_FLOOR = 0.1  # available line floored at 10% of the limit (a full line is not "0")

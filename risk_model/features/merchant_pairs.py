@@ -12,8 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from risk_model.features.arrays import stable_order
 from risk_model.features.cashout import PurchaseFlags
-from risk_model.features.monthly import Transactions, stable_order
+from risk_model.features.monthly import Transactions
 
 BIG = np.iinfo(np.int64).max // 4  # "no month": larger than any month index or period
 

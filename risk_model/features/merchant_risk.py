@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from risk_model.features.arrays import nan_block
 from risk_model.features.cashout import PurchaseFlags
 from risk_model.features.merchant_pairs import (
     BIG,
@@ -31,7 +32,7 @@ from risk_model.features.merchant_table import (
     stats_table,
 )
 from risk_model.features.merchant_window import LOG_SCALE, MerchantWindow
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, nan_block
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions
 
 __all__ = [
     "AS_OF_METADATA_KEY",

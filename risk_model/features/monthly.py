@@ -190,68 +190,6 @@ def cube(
     return out
 
 
-def nan_to_num(x: np.ndarray) -> np.ndarray:
-    """``np.nan_to_num(x)`` for floats, in one pass when ``x`` holds no infinity (usual)."""
-    if np.isinf(x).any():
-        return np.nan_to_num(x)
-    return np.where(np.isnan(x), 0.0, x)
-
-
-def rows(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``cube[cols]`` for ascending ``cols``; a view (no copy) when they are consecutive."""
-    if len(cols) and cols[-1] - cols[0] + 1 == len(cols):
-        return cube[cols[0] : cols[-1] + 1]  # rows of a C-ordered array: same layout as a copy
-    return cube[cols]
-
-
-def nan_block(names: tuple[str, ...] | list[str], n_asof: int, n_acc: int) -> dict[str, np.ndarray]:
-    """NaN-filled float32 (n_asof, n_acc) arrays for ``names``: views of one allocation."""
-    block = np.full((len(names), n_asof, n_acc), np.nan, dtype=np.float32)
-    return dict(zip(names, block, strict=True))
-
-
-def stable_order(keys: np.ndarray, bound: int) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` for integer keys in ``[0, bound)``.
-
-    When ``bound * len(keys)`` fits in int64, each key is made unique by its position
-    (``key * n + i``) and sorted with numpy's vectorised (SIMD) sort, which is several
-    times faster than the stable merge sort; the positions come back as ``sorted % n``.
-    """
-    n = len(keys)
-    if n and int(bound) * n < 2**62:
-        return np.sort(keys.astype(np.int64) * n + np.arange(n)) % n
-    return np.argsort(keys, kind="stable")
-
-
-def rowsum(x: np.ndarray) -> np.ndarray:
-    """Sum over axis 0, strictly in row order.
-
-    ``ndarray.sum(0)`` switches to pairwise summation when there is one account, so a
-    float total would differ in the last bit between single-account and batch calls;
-    a cumulative sum is always sequential.
-    """
-    if not len(x):
-        return np.zeros(x.shape[1:], dtype=np.float64)
-    return np.cumsum(x, axis=0, dtype=np.float64)[-1]
-
-
-def last_index(present: np.ndarray) -> np.ndarray:
-    """Row index of the last True along axis 0 of a (time x account) array; -1 if none."""
-    idx = np.arange(present.shape[0])[:, None]
-    return (
-        np.where(present, idx, -1).max(axis=0)
-        if present.shape[0]
-        else np.full(present.shape[1], -1)
-    )
-
-
-def take_last(values: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Value at the last present row of each column (NaN if none)."""
-    i = last_index(present)
-    out = values[np.maximum(i, 0), np.arange(values.shape[1])]
-    return np.where(i >= 0, out, np.nan)
-
-
 def _field(values: pa.StructArray, name: str) -> pa.Array:
     return values.field(name)
 

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.monthly import (
-    LOOKBACK_MONTHS,
-    Grid,
-    Statements,
-    cells,
-    cube,
-    last_index,
-    nan_block,
-    nan_to_num,
-    rows,
-    rowsum,
-    take_last,
-)
+from risk_model.features.arrays import last_index, nan_block, nan_to_num, rows, rowsum, take_last
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Statements, cells, cube
 
 _DPD_LEVELS = (1, 30, 90)
 _MIN_ONLY_TOLERANCE = 0.01  # paid within min_due + 1% of the bill counts as "minimum only"
