@@ -290,6 +290,9 @@ def _conform_lists(
         return lists  # already canonical: no copy
     if pa.types.is_null(lists.type):
         return pa.array([[]] * len(lists), list_type)
+    quick = _cast_whole(lists, list_type, fields)
+    if quick is not None:
+        return quick
     if pa.types.is_large_list(lists.type):
         lists = lists.cast(pa.list_(lists.type.value_type))
     if not pa.types.is_list(lists.type):
@@ -339,6 +342,52 @@ def _conform_lists(
     start = lists.offsets[0].as_py()
     offsets = pc.subtract(lists.offsets, start) if start else lists.offsets
     return pa.ListArray.from_arrays(offsets, struct, type=list_type)
+
+
+_FEW_LISTS = 64  # a few accounts (one scored record): one cast beats a per-field rebuild
+
+
+def _castable(source: pa.DataType, target: pa.DataType) -> bool:
+    """Whether ``_cast`` would convert ``source`` by a plain ``pc.cast`` to ``target``."""
+    if source == target or pa.types.is_null(source):
+        return True
+    if pa.types.is_integer(source):
+        return pa.types.is_integer(target) or pa.types.is_floating(target)
+    if pa.types.is_floating(source):
+        return pa.types.is_floating(target)
+    return pa.types.is_timestamp(source) and source.tz is None and pa.types.is_timestamp(target)
+
+
+def _cast_whole(lists: pa.Array, list_type: pa.ListType, fields: tuple[C.Field, ...]):
+    """Return the field-by-field conversion below as one safe cast, or None to take it.
+
+    Only for a few lists without nulls whose items are records with exactly the contract's
+    fields, in order, each of a type ``_cast`` converts with a plain cast: then a safe cast
+    that succeeds gives the same values (a timestamp cast that would drop sub-seconds fails
+    here and goes the long way, which truncates them on purpose).
+    """
+    if (
+        len(lists) > _FEW_LISTS
+        or not pa.types.is_list(lists.type)
+        or lists.null_count
+        or lists.offset
+        or not pa.types.is_struct(lists.type.value_type)
+    ):
+        return None
+    offsets = lists.offsets
+    if offsets[0].as_py() != 0 or offsets[-1].as_py() != len(lists.values):
+        return None
+    items = lists.type.value_type
+    if items.num_fields != len(fields) or lists.values.null_count:
+        return None
+    for i, spec in enumerate(fields):
+        child = items.field(i)
+        if child.name != spec.name or not _castable(child.type, spec.type):
+            return None
+    try:
+        return pc.cast(lists, list_type, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
 
 
 def _short(error: Exception) -> str:

@@ -318,3 +318,18 @@ def test_small_and_large_batches_find_the_same_problems():
     }
     bad_ids = next(p for p in small if p.check == "bad_id").account_ids
     assert bad_ids == ("B\x00", "x" * 129)
+
+
+@pytest.mark.parametrize("sub_second", [False, True], ids=["whole seconds", "sub-second ts"])
+def test_few_and_many_records_are_conformed_alike(sub_second):
+    # a few records are cast in one go, many field by field: same canonical table
+    rows = [account(f"A{i}") for i in range(3)]
+    if sub_second:
+        rows[1]["transactions"][0]["ts"] = dt.datetime(2023, 2, 3, 12, 30, 15, 500_000)
+    few = conform(from_records(rows))
+    many = conform(from_records(rows + [account(f"F{i}") for i in range(80)])).slice(0, 3)
+    assert few.equals(many) and few.schema.equals(C.HISTORY_SCHEMA)
+    first_ts = few[C.TRANSACTIONS][1].values[0]["ts"].as_py()
+    assert first_ts == (
+        dt.datetime(2023, 2, 3, 12, 30, 15) if sub_second else rows[1]["transactions"][0]["ts"]
+    )
