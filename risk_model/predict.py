@@ -22,7 +22,6 @@ exactly the batch row (same floats), and re-ordering or splitting a batch change
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -41,7 +40,6 @@ from risk_model.model_source import (
     load_model_artefact,
 )
 from risk_model.modeling.artefact import ModelArtefact
-from risk_model.policy import PolicyCalendar
 from risk_model.records import from_records
 from risk_model.validation import ContractError, Problem, split_valid, validate_histories
 
@@ -135,11 +133,6 @@ class Predictor:
         self.lowest_band = artefact.scale.band_names[0]
         artefact.shap_tables  # noqa: B018  (built now, ~0.1 s, not in the first request)
 
-    @functools.cached_property
-    def _feature_policy(self) -> PolicyCalendar:
-        # read once: the artefact parses its policy calendar on every access
-        return self.artefact.policy
-
     def features(self, valid: pa.Table, as_of: dt.date) -> tuple[pd.DataFrame, np.ndarray]:
         """Build model features for validated histories, rows in input order.
 
@@ -153,7 +146,7 @@ class Predictor:
         from risk_model.features import build_features
 
         frame = build_features(
-            valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self._feature_policy
+            valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self.artefact.policy
         )
         if len(frame) == valid.num_rows and _same_ids(valid[C.ACCOUNT_ID], frame[C.ACCOUNT_ID]):
             # Every account open and already in id order (one record, sorted files): the

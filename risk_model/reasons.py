@@ -218,21 +218,52 @@ def account_attribution(
         A copy with the excluded entries set to 0.
     """
     out = np.array(np.asarray(contrib, dtype=np.float64)[:, : len(names)])
-    context = [i for i, name in enumerate(names) if name in DATE_CONTEXT_FEATURES]
-    out[:, context] = 0.0
+    out[:, _context_columns(tuple(names))] = 0.0
     if values is not None and catalogue is not None:
-        meaningful = _missing_is_fact(tuple(str(e.get("definition") or "") for e in catalogue))
+        meaningful = _prepared(catalogue).missing_is_fact
         unexplained = ~np.isfinite(np.asarray(values, dtype=np.float64)) & ~meaningful
         out[unexplained] = 0.0
     return out
 
 
 @functools.lru_cache(maxsize=8)
-def _missing_is_fact(definitions: tuple[str, ...]) -> np.ndarray:
-    # Once per catalogue, not once per scored batch or account (predict_one is a hot path).
-    meaningful = np.array([bool(_NAN_MEANING.search(d)) for d in definitions], dtype=bool)
-    meaningful.flags.writeable = False
-    return meaningful
+def _context_columns(names: tuple[str, ...]) -> list[int]:
+    return [i for i, name in enumerate(names) if name in DATE_CONTEXT_FEATURES]
+
+
+class _Prepared:
+    """What the reason functions read from a catalogue, computed once per catalogue."""
+
+    def __init__(self, catalogue: Sequence[Mapping[str, Any]]) -> None:
+        self.catalogue = catalogue  # held: the cache is keyed by its id
+
+    @functools.cached_property
+    def names(self) -> np.ndarray:
+        return np.asarray([e["name"] for e in self.catalogue], dtype=object)
+
+    @functools.cached_property
+    def causes(self) -> np.ndarray:
+        return np.asarray([e["cause"] for e in self.catalogue], dtype=object)
+
+    @functools.cached_property
+    def missing_is_fact(self) -> np.ndarray:
+        definitions = [str(e.get("definition") or "") for e in self.catalogue]
+        return np.array([bool(_NAN_MEANING.search(d)) for d in definitions], dtype=bool)
+
+
+_PREPARED: dict[int, _Prepared] = {}
+
+
+def _prepared(catalogue: Sequence[Mapping[str, Any]]) -> _Prepared:
+    # Once per catalogue object, not once per scored batch or account (predict_one is a
+    # hot path). Keyed by identity; the entry holds the catalogue, so the id stays its.
+    # Catalogues are not edited after they are built.
+    entry = _PREPARED.get(id(catalogue))
+    if entry is None or entry.catalogue is not catalogue:
+        if len(_PREPARED) >= 16:
+            _PREPARED.clear()
+        entry = _PREPARED[id(catalogue)] = _Prepared(catalogue)
+    return entry
 
 
 def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
@@ -324,8 +355,8 @@ def top_reasons(
     for feature in np.unique(cols).tolist():
         at = np.flatnonzero(cols == feature)
         texts[at] = feature_texts(catalogue[feature], chosen[at])
-    names = np.asarray([e["name"] for e in catalogue], dtype=object)
-    causes = np.asarray([e["cause"] for e in catalogue], dtype=object)
+    prepared = _prepared(catalogue)
+    names, causes = prepared.names, prepared.causes
     items = pa.StructArray.from_arrays(
         [
             pa.array(names[cols], pa.string()),

@@ -238,7 +238,9 @@ class ModelArtefact:
         KeyError
             When a feature column is missing.
         """
-        positions = _column_positions(tuple(frame.columns), tuple(self.spec["feature_names"]))
+        # columns.tolist(): iterating an Arrow-backed index yields one scalar at a time.
+        columns = tuple(frame.columns.tolist())
+        positions = _column_positions(columns, tuple(self.spec["feature_names"]))
         first, last = int(positions[0]), int(positions[-1])
         if last - first + 1 == len(positions) and np.all(np.diff(positions) == 1):
             # The usual layout (features in model order after the keys): a slice is a view,
