@@ -216,3 +216,16 @@ def test_missing_values_without_a_stated_meaning_are_not_reasons():
     np.testing.assert_array_equal(out, [[1.0, 0.0, 0.2], [0.0, 0.4, 0.2]])
     unchanged = R.account_attribution(contrib, names)
     np.testing.assert_array_equal(unchanged, contrib[:, :3])
+
+
+def test_each_catalogue_object_is_read_for_itself():
+    # What the reason functions take from a catalogue is computed once per catalogue
+    # object: another catalogue, even one equal in length, gets its own names and causes.
+    contrib = np.array([[0.5, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]])
+    values = np.array([[30, 0.1, 12, 19, 2, 1]], float)
+    renamed = [dict(e, name=f"{e['name']}_v2", cause="dormancy") for e in CATALOGUE]
+    first = R.top_reasons(contrib, values, CATALOGUE).to_pylist()[0][0]
+    second = R.top_reasons(contrib, values, renamed).to_pylist()[0][0]
+    assert (first["code"], first["cause"]) == ("dpd_now", "overdue")
+    assert (second["code"], second["cause"]) == ("dpd_now_v2", "dormancy")
+    assert R.top_reasons(contrib, values, CATALOGUE).to_pylist()[0][0] == first
