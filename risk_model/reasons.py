@@ -284,9 +284,15 @@ def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
         in ``contract.CAUSES`` order.
     """
     k = len(causes)
-    onehot = np.zeros((k, len(C.CAUSES)), dtype=np.float64)
-    onehot[np.arange(k), [C.CAUSES.index(c) for c in causes]] = 1.0
-    return np.clip(np.asarray(contrib, dtype=np.float64)[:, :k], 0.0, None) @ onehot
+    positive = np.clip(np.asarray(contrib, dtype=np.float64)[:, :k], 0.0, None)
+    out = np.zeros((positive.shape[0], len(C.CAUSES)), dtype=np.float64)
+    # Column sums per cause, not a product with a one-hot matrix: BLAS would start its
+    # own spinning threads (and may sum in an order that depends on the row count).
+    for j, cause in enumerate(C.CAUSES):
+        columns = [i for i, c in enumerate(causes) if c == cause]
+        if columns:
+            out[:, j] = positive[:, columns].sum(axis=1)
+    return out
 
 
 def top_causes(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
