@@ -11,7 +11,8 @@ per account, default density):
   time over all threads;
 * bare LightGBM throughput on the precomputed feature matrix (``num_threads=1``) and
   the cost of exact TreeSHAP contributions (``pred_contrib``) per account;
-* ``Predictor.predict_one`` latency p50 / p99 over ``--single`` accounts.
+* ``Predictor.predict_one`` latency p50 / p99 over ``--single`` accounts, in a fresh
+  process that has only loaded the model (as a scoring service would).
 
 ``--large N`` also scores an N-account file to show that peak memory does not grow with
 the file size (streaming by ``--batch-rows``).
@@ -225,6 +226,29 @@ def _latency(predictor, path: Path, as_of: dt.date, count: int) -> dict[str, flo
     }
 
 
+def _latency_child(path: Path, as_of: dt.date, args: argparse.Namespace) -> dict[str, float]:
+    """``predict_one`` latency in a fresh process that has only loaded the model.
+
+    As a scoring service would be: not in this process, whose heap holds the batch
+    measurements made before.
+    """
+    cmd = [sys.executable, "-m", "pipelines._bench_score", "--latency", str(path)]
+    cmd += [as_of.isoformat(), str(args.single), args.model or "", args.tracking_uri or ""]
+    return json.loads(_child(cmd).strip().splitlines()[-1])
+
+
+def _measure_latency(argv: list[str]) -> int:
+    """Child: load the model, print ``predict_one`` latency as JSON."""
+    import pipelines._scoring_stack  # noqa: F401  (as the scoring command imports it)
+    from risk_model.predict import load
+
+    path, as_of, count, model, uri = argv
+    predictor = load(model or None, tracking_uri=uri or None)
+    result = _latency(predictor, Path(path), dt.date.fromisoformat(as_of), int(count))
+    print(json.dumps(result))
+    return 0
+
+
 def run_score(args: argparse.Namespace) -> int:
     """Scoring throughput and memory vs the read floor, bare LightGBM, predict_one latency."""
     from pipelines.benchmark import month_ends, world_dir
@@ -287,13 +311,15 @@ def run_score(args: argparse.Namespace) -> int:
     for label, seconds in _stages(predictor, path, as_of, stage_rows):
         print(f"  {label:<30} {seconds / stage_rows * 1e6:8.1f}")
     if args.single:
-        lat = _latency(predictor, path, as_of, args.single)
+        lat = _latency_child(path, as_of, args)
         print(
             f"predict_one latency:       p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms "
-            f"over {lat['n']:,} accounts (with reasons, 1 thread)"
+            f"over {lat['n']:,} accounts (with reasons, 1 thread, fresh process)"
         )
     return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--latency"]:
+        raise SystemExit(_measure_latency(sys.argv[2:]))
     raise SystemExit(_measure_score(sys.argv[1:]))
