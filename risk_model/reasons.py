@@ -26,6 +26,7 @@ Everything works on whole arrays; reasons come back as one Arrow ``list<struct>`
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,6 +38,7 @@ from risk_model import contract as C
 from risk_model.features.catalogue import date_features
 
 MAX_REASONS = 4
+_FEW = 8  # feature_texts formats this many values one by one
 # Features whose value depends only on the as-of date (catalogue scope "date").
 DATE_CONTEXT_FEATURES = date_features()
 CODE, CAUSE, TEXT, CONTRIBUTION = "code", "cause", "text", "contribution"
@@ -138,6 +140,11 @@ def feature_texts(entry: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
     """
     values = np.asarray(values, dtype=np.float64)
     out = np.empty(values.size, dtype=object)
+    if values.size <= _FEW:  # one account's reasons: no array machinery
+        for i, value in enumerate(values.tolist()):
+            finite = math.isfinite(value)
+            out[i] = _format_all(entry, [value])[0] if finite else generic_text(entry, math.nan)
+        return out
     finite = np.isfinite(values)
     if not finite.all():  # every missing / non-finite value reads the same
         out[~finite] = generic_text(entry, float("nan"))

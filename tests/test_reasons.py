@@ -111,6 +111,10 @@ ENTRIES = [
 def test_feature_texts_equal_reason_text_of_each_value(entry):
     texts = R.feature_texts(entry, VALUES)
     assert texts.tolist() == [R.reason_text(entry, v) for v in VALUES.tolist()]
+    # Few values (one account's reasons) are formatted one by one: the same texts.
+    for start in range(0, len(VALUES), 3):
+        few = VALUES[start : start + 3]
+        assert R.feature_texts(entry, few).tolist() == texts[start : start + 3].tolist()
 
 
 def test_feature_texts_keep_negative_zero_apart_from_zero():
