@@ -16,6 +16,11 @@ def nan_to_num(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), 0.0, x)
 
 
+def flat_index(mask: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero(mask)`` for a 1-D array, without the wrapper calls (~1 us each)."""
+    return mask.nonzero()[0]
+
+
 def rows(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``cube[cols]`` for ascending ``cols``; a view (no copy) when they are consecutive."""
     if len(cols) and cols[-1] - cols[0] + 1 == len(cols):
@@ -51,7 +56,7 @@ def rowsum(x: np.ndarray) -> np.ndarray:
     """
     if not len(x):
         return np.zeros(x.shape[1:], dtype=np.float64)
-    return np.cumsum(x, axis=0, dtype=np.float64)[-1]
+    return np.add.accumulate(x, axis=0, dtype=np.float64)[-1]  # = np.cumsum, minus wrappers
 
 
 def last_index(present: np.ndarray) -> np.ndarray:

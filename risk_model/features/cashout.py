@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk_model.features.arrays import nan_block, nan_to_num, rows, rowsum, stable_order
+from risk_model.features.arrays import flat_index, nan_block, nan_to_num, rows, rowsum, stable_order
 from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Statements, Transactions, cells, cube
 
 NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
@@ -41,11 +41,11 @@ def _previous(
 
     Returns -1 when there is none. ``a`` must not be empty.
     """
-    ka = acct_a * width + np.clip(key_a, 0, width - 1)
+    ka = acct_a * width + key_a.clip(0, width - 1)
     n_acc = int(max(acct_a.max(), acct_b.max(initial=0))) + 1
     order = stable_order(ka, n_acc * width)
     ka = ka[order]
-    kb = acct_b * width + np.clip(key_b, 0, width - 1)
+    kb = acct_b * width + key_b.clip(0, width - 1)
     pos = np.searchsorted(ka, kb, side="left") - 1
     ok = pos >= 0
     idx = np.where(ok, order[np.maximum(pos, 0)], -1)
@@ -61,7 +61,7 @@ def purchase_flags(tx: Transactions, st: Statements | None, since_period: int = 
     are the same as over all rows); other transactions get False / NaN. Every reader of
     the flags selects purchases.
     """
-    sub = np.flatnonzero(tx.is_purchase & (tx.period >= since_period))
+    sub = flat_index(tx.is_purchase & (tx.period >= since_period))
     if len(sub) == len(tx.acct):
         return _flags(tx, st, sub)
     part = _flags(tx, st, sub)
@@ -103,12 +103,12 @@ def _flags(tx: Transactions, st: Statements | None, sub: np.ndarray) -> Purchase
         has = (i >= 0) & (st.limit[np.maximum(i, 0)] > 0)
         j = np.maximum(i, 0)
         limit = np.where(has, st.limit[j], np.nan)
-        available = np.clip(limit - st.billed[j], AVAILABLE_FLOOR * limit, limit)
+        available = (limit - st.billed[j]).clip(AVAILABLE_FLOOR * limit, limit)
     with np.errstate(invalid="ignore"):
         near_limit = amt >= NEAR_LIMIT_FRACTION * available
 
     hours = np.full(len(amt), np.nan)
-    rep = np.flatnonzero(tx.is_repayment)
+    rep = flat_index(tx.is_repayment)
     if len(rep) and len(amt):
         i = _previous(tx.acct[rep], tx.sec[rep], acct, sec, _SEC_BITS)
         prev_sec = tx.sec[rep][np.maximum(i, 0)]

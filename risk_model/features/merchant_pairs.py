@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from risk_model.features.arrays import stable_order
+from risk_model.features.arrays import flat_index, stable_order
 from risk_model.features.cashout import PurchaseFlags
 from risk_model.features.monthly import Transactions
 
@@ -87,7 +87,7 @@ def pair_rows(
     rank the ids among the kept purchases, so dropping rows never reorders the others:
     every sum is the same, bit for bit, as over all rows.
     """
-    cand = np.flatnonzero(tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period))
+    cand = flat_index(tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period))
     take = pa.array(cand)
     merch, merchants = _sorted_codes(tx.merchant.take(take))
     keep = merch >= 0
@@ -99,7 +99,7 @@ def pair_rows(
     sort = stable_order(key, n_acc * n_m * n_periods)
     order, key = idx[sort], key[sort]
     merch = merch[sort]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    starts = flat_index(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
     amt = tx.amount[order]
 
     def seg(x: np.ndarray) -> np.ndarray:
@@ -108,7 +108,7 @@ def pair_rows(
     first = order[starts]
     a, m = tx.acct[first], merch[starts]
     new_pair = np.r_[True, (a[1:] != a[:-1]) | (m[1:] != m[:-1])] if len(a) else np.zeros(0, bool)
-    pair_start = np.flatnonzero(new_pair)
+    pair_start = flat_index(new_pair)
     p_acct = a[pair_start]
     # a pair's category is its first purchase's; codes rank the categories of the pairs
     p_cat, categories = _sorted_codes(tx.category.take(pa.array(first[pair_start])))
@@ -165,7 +165,7 @@ def window_sums(
     """
     if r.by_period is None:  # a pair's rows are contiguous and in period order already
         inside = (r.period >= lo) & (r.period <= hi)
-        rows = None if inside.all() else np.flatnonzero(inside)  # None: every row, no copies
+        rows = None if inside.all() else flat_index(inside)  # None: every row, no copies
     else:
         rows = r.by_period[r.period_offsets[lo] : r.period_offsets[hi + 1]]
     n_pairs = len(r.p_acct)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from risk_model.features.arrays import nan_block
+from risk_model.features.arrays import flat_index, nan_block
 from risk_model.features.cashout import PurchaseFlags
 from risk_model.features.merchant_pairs import (
     BIG,
@@ -103,7 +103,7 @@ def training_stats(
 
 
 def _segments(a: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, np.int64)
+    return flat_index(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, np.int64)
 
 
 def account_features(
@@ -116,7 +116,7 @@ def account_features(
 ) -> dict[str, np.ndarray]:
     """Merchant-side features of every account at as-of ``k``."""
     w6 = window_sums(r, *grid.period_range(k, 6), ("spend", "log_sum", "n"), first=False)
-    use = np.flatnonzero(w6["spend"] > 0)
+    use = flat_index(w6["spend"] > 0)
     if table is None:
         window = window or MerchantWindow(r, grid)
         stats = training_stats(r, grid, k, use, window)

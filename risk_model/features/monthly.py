@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
+from risk_model.features.arrays import flat_index
 
 LOOKBACK_MONTHS = 36
 DAYS_PER_MONTH = 30.4375
@@ -129,7 +130,7 @@ def _grid(days: tuple[int, ...]) -> Grid:
         first_day=first_day,
         month_last_period=last,
         month_first_period=first,
-        same_month=np.flatnonzero(period_month[1:] == period_month[:-1]) + 1,
+        same_month=flat_index(period_month[1:] == period_month[:-1]) + 1,
     )
     for value in vars(grid).values():
         if isinstance(value, np.ndarray):
@@ -150,7 +151,7 @@ def cells(n_acc: int, acct: np.ndarray, period: np.ndarray) -> Cells:
     inside = period >= 0
     if inside.all():
         return Cells(keep=None, key=period * n_acc + acct)
-    keep = np.flatnonzero(inside)
+    keep = flat_index(inside)
     return Cells(keep=keep, key=period[keep] * n_acc + acct[keep])
 
 
@@ -340,7 +341,7 @@ def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Tran
     day = sec // 86400
     period = grid.bucket(day)
     keep = period >= 0
-    idx = np.flatnonzero(keep)
+    idx = flat_index(keep)
     all_kept = len(idx) == len(keep)
     kind = _field(v, C.KIND)
     sel = (lambda a: a) if all_kept else (lambda a: a.take(pa.array(idx)))

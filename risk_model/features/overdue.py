@@ -59,7 +59,7 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
     # payment fields: known from the due date; only bills > 0 with a recorded payment
     paid_known = ~np.isnan(st.paid) & (st.billed > 0)
     pay_p = np.where(paid_known, st.due_period, -1)
-    ratio = np.clip(_div(nan_to_num(st.paid), st.billed), 0.0, 1.0)
+    ratio = _div(nan_to_num(st.paid), st.billed).clip(0.0, 1.0)
     min_only = (
         (st.min_due < st.billed)
         & (st.paid >= st.min_due)
