@@ -55,9 +55,9 @@ def account_checks(table: pa.Table, as_of: dt.date | None) -> list[Problem]:
     """Check a conformed histories table; return the list of problems found."""
     out = _Collector(table)
     _profile_checks(table, as_of, out)
-    if C.STATEMENTS in table.column_names:
+    if C.STATEMENTS in table.schema.names:
         _statement_checks(table, as_of, out)
-    if C.TRANSACTIONS in table.column_names:
+    if C.TRANSACTIONS in table.schema.names:
         _transaction_checks(table, as_of, out)
     return out.problems
 

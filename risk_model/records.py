@@ -48,7 +48,7 @@ def to_flat(histories: pa.Table) -> FlatTables:
     accounts = histories.select([f.name for f in C.PROFILE_FIELDS])
     flats = []
     for column, fields, schema, _ in _EVENT_PARTS:
-        if column not in histories.column_names:
+        if column not in histories.schema.names:
             flats.append(schema.empty_table())
             continue
         lists = histories[column].combine_chunks()

@@ -63,7 +63,7 @@ def conform(table: pa.Table, parts: tuple[C.Field, ...] = C.PROFILE_FIELDS) -> p
     """
     problems: list[Problem] = []
     arrays, fields = [], []
-    present = set(table.column_names)
+    present = set(table.schema.names)
     for spec, arrow_field in zip(parts, _arrow_fields(parts), strict=True):
         if spec.name not in present:
             if spec.nullable:

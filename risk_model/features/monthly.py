@@ -246,7 +246,7 @@ def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | N
     list means "no events", as in ``risk_model.validation.conform``: the account's event
     history is known (and empty); only an absent column makes the features missing.
     """
-    if column not in histories.column_names:
+    if column not in histories.schema.names:
         return None
     col = histories.column(column)
     if isinstance(col, pa.ChunkedArray):  # combine_chunks copies even a single chunk

@@ -25,7 +25,7 @@ _SMALL = 64
 
 def _column(histories: pa.Table, name: str) -> np.ndarray:
     """Numeric view of a profile column (dates as day numbers), NaN where null/absent."""
-    if name not in histories.column_names:
+    if name not in histories.schema.names:
         return np.full(histories.num_rows, np.nan)
     return to_numbers(histories.column(name), np.float64)
 
@@ -80,11 +80,11 @@ def compute(
     )
     kyc = _column(histories, C.KYC_DATE)[None, :]
     migrated = _column(histories, C.MIGRATED_DATE)[None, :]
-    if C.PRODUCT_VERSION in histories.column_names and n_acc <= _SMALL:
+    if C.PRODUCT_VERSION in histories.schema.names and n_acc <= _SMALL:
         # a few accounts (one scored record): Python beats two Arrow compute calls
         versions = histories.column(C.PRODUCT_VERSION).to_pylist()
         legacy = np.array([v == C.PRODUCT_VERSIONS[0] for v in versions], dtype=bool)
-    elif C.PRODUCT_VERSION in histories.column_names and n_acc:
+    elif C.PRODUCT_VERSION in histories.schema.names and n_acc:
         is_legacy = pc.equal(histories.column(C.PRODUCT_VERSION), C.PRODUCT_VERSIONS[0])
         legacy = is_legacy.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
     else:
