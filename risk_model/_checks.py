@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model._masks import filled, is_in, odd_ids, one_chunk, valid_mask
+from risk_model._masks import blank, filled, is_in, odd_ids, one_chunk, valid_mask
 from risk_model.problems import Problem
 
 _DAY = np.timedelta64(1, "D")
@@ -37,7 +37,7 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def accounts(self, field: str, check: str, message: str, hint: str, mask: np.ndarray) -> None:
-        rows = np.flatnonzero(mask)
+        rows = mask.nonzero()[0]  # a 1-D mask: np.flatnonzero without its wrappers
         if rows.size:
             ids = tuple(str(i) for i in self.ids[rows])
             self.problems.append(Problem(field, check, message, hint, rows, ids))
@@ -129,13 +129,12 @@ def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> 
     _null_checks(table, C.PROFILE_FIELDS, "", out.accounts)
     ids = table[C.ACCOUNT_ID]
     id_or = (lambda fill: pc.fill_null(ids, fill)) if ids.null_count else (lambda fill: ids)
-    blank = pc.equal(pc.utf8_trim_whitespace(id_or("x")), "")
     out.accounts(
         C.ACCOUNT_ID,
         "empty_id",
         "account id is empty",
         "give every account a non-empty id",
-        filled(blank, False).astype(bool),
+        blank(ids),
     )
     out.accounts(
         C.ACCOUNT_ID,

@@ -76,6 +76,16 @@ def is_in(values: pa.Array | pa.ChunkedArray, allowed: tuple[str, ...]) -> np.nd
     return filled(pc.is_in(values, sets[0]), False).astype(bool)
 
 
+def blank(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Return which strings are empty once whitespace is trimmed (False for nulls)."""
+    if len(values) <= SMALL:
+        texts = values.to_pylist()
+        if all(t is None or t.isascii() for t in texts):  # ASCII whitespace: Python's = Arrow's
+            return np.array([t is not None and not t.strip() for t in texts], dtype=bool)
+    present = pc.fill_null(values, "x") if values.null_count else values
+    return filled(pc.equal(pc.utf8_trim_whitespace(present), ""), False).astype(bool)
+
+
 _CONTROL = r"[\x00-\x1f\x7f]"
 _CONTROL_RE = re.compile(_CONTROL)
 
