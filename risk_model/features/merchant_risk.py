@@ -53,6 +53,31 @@ NAMES = (
 )  # fmt: skip
 
 
+_WEIGHTED = (
+    "merchant_round_nl_share", "merchant_payers", "merchant_age_months", "merchant_night_payers"
+)  # fmt: skip
+
+
+_STACK_PAIRS = 2**16  # up to this many pairs, the four weighted means in one go (memory)
+
+
+def _weighted_means(a: np.ndarray, s: np.ndarray, xs: list[np.ndarray], n_acc: int) -> np.ndarray:
+    """Spend-weighted means per account of each of ``xs`` (NaN values skipped), as rows.
+
+    One bincount over row-offset keys adds each row's values in the order a bincount per
+    row would, so the sums are the same.
+    """
+    x = np.stack(xs)
+    ok = ~np.isnan(x)
+    key = (a + n_acc * np.arange(len(xs))[:, None]).ravel()
+    size = len(xs) * n_acc
+    wsum = np.bincount(key, np.where(ok, s * x, 0.0).ravel(), minlength=size)
+    wden = np.bincount(key, np.where(ok, s, 0.0).ravel(), minlength=size)
+    wsum, wden = wsum.reshape(len(xs), n_acc), wden.reshape(len(xs), n_acc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(wden > 0, wsum / np.where(wden > 0, wden, 1), np.nan)
+
+
 def _first_nonzero(h: np.ndarray) -> np.ndarray:
     """Column of the first non-zero entry of each row; BIG if none."""
     nz = h > 0
@@ -152,17 +177,12 @@ def account_features(
         fm = stats.first_month
         now = grid.asof_month[k]
         age = np.where(fm < BIG, now - np.minimum(fm, now), np.nan)
-    for name, x in (
-        ("merchant_round_nl_share", rnl_share),
-        ("merchant_payers", payers),
-        ("merchant_age_months", age),
-        ("merchant_night_payers", night),
-    ):
-        ok = ~np.isnan(x)
-        wsum = np.bincount(a, np.where(ok, s * x, 0.0), minlength=n_acc)
-        wden = np.bincount(a, np.where(ok, s, 0.0), minlength=n_acc)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[f"{name}_wmean_6m"] = np.where(wden > 0, wsum / np.where(wden > 0, wden, 1), np.nan)
+    stats_x = [rnl_share, payers, age, night]
+    groups = [stats_x] if len(a) <= _STACK_PAIRS else [[x] for x in stats_x]
+    wmean = np.concatenate([_weighted_means(a, s, g, n_acc) for g in groups])
+    for i, name in enumerate(_WEIGHTED):
+        out[f"{name}_wmean_6m"] = wmean[i]
+    for name, x in (("merchant_round_nl_share", rnl_share), ("merchant_night_payers", night)):
         mx = np.full(n_acc, np.nan)
         if len(starts):
             mx[seg_acct] = np.fmax.reduceat(x, starts)
