@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - older pandas
     create_dataframe_from_blocks = None
 
 
+_FEW_IDS = 64  # up to this many ids, the frame's id column is built from Python strings
 _STACK_LIMIT = 2**20  # feature cells gathered in one go (4 MB of float32) below this
 
 
@@ -120,7 +121,8 @@ def build_features(
     values = np.full((len(names), len(kk)), np.nan, dtype=np.float32)
     present = [j for j, name in enumerate(names) if name in feats]
     if present and len(present) * len(grid.asof_day) * n_acc <= _STACK_LIMIT:  # one gather
-        values[present] = np.stack([feats[names[j]] for j in present])[:, kk, aa]
+        # np.array of equal-shaped arrays = np.stack, without its per-array Python steps
+        values[present] = np.array([feats[names[j]] for j in present])[:, kk, aa]
     else:  # large: no stacked copy of every feature
         for j in present:
             values[j] = feats[names[j]][kk, aa]
@@ -143,6 +145,8 @@ def _str_array(ids: pa.ChunkedArray | pa.Array):
         return pd.array(ids.to_numpy(zero_copy_only=False), dtype="str")
     if isinstance(ids, pa.ChunkedArray):  # one chunk, as pd.array would give
         ids = ids.chunk(0) if ids.num_chunks == 1 else ids.combine_chunks()
+    if len(ids) <= _FEW_IDS:  # pandas stores large_string: a few ids built so, not cast (~14 us)
+        ids = pa.array(ids.to_pylist(), pa.large_string())
     return pd.arrays.ArrowStringArray(pa.chunked_array([ids]), dtype=_STR)
 
 
