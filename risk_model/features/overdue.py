@@ -8,6 +8,7 @@ from risk_model.features.arrays import last_index, nan_block, nan_to_num, rows, 
 from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Statements, cells, cube
 
 _DPD_LEVELS = (1, 30, 90)
+_DPD_COLUMN = np.array(_DPD_LEVELS, dtype=np.float64)[:, None, None]
 _MIN_ONLY_TOLERANCE = 0.01  # paid within min_due + 1% of the bill counts as "minimum only"
 
 
@@ -89,7 +90,7 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
         dpd = rows(c_dpd, cols)
         w12 = slice(-12, None)
         out["dpd_now"][k] = take_last(dpd[w12], has[w12])
-        late = np.stack([has[w12] & (dpd[w12] >= t) for t in _DPD_LEVELS])  # last 12 months
+        late = has[w12] & (dpd[w12] >= _DPD_COLUMN)  # (level, last 12 months, account)
         for w in (3, 6, 12):
             win = slice(-w, None)
             any_w = has[win].any(0)
