@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from risk_model.features.arrays import flat_index, stable_order
+from risk_model.features.arrays import flat_index, prepend_true, stable_order
 from risk_model.features.cashout import PurchaseFlags
 from risk_model.features.monthly import Transactions
 
@@ -99,7 +99,7 @@ def pair_rows(
     sort = stable_order(key, n_acc * n_m * n_periods)
     order, key = idx[sort], key[sort]
     merch = merch[sort]
-    starts = flat_index(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    starts = flat_index(prepend_true(key[1:] != key[:-1])) if len(key) else np.zeros(0, int)
     amt = tx.amount[order]
 
     def seg(x: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ def pair_rows(
 
     first = order[starts]
     a, m = tx.acct[first], merch[starts]
-    new_pair = np.r_[True, (a[1:] != a[:-1]) | (m[1:] != m[:-1])] if len(a) else np.zeros(0, bool)
+    new_pair = prepend_true((a[1:] != a[:-1]) | (m[1:] != m[:-1])) if len(a) else np.zeros(0, bool)
     pair_start = flat_index(new_pair)
     p_acct = a[pair_start]
     # a pair's category is its first purchase's; codes rank the categories of the pairs
@@ -129,7 +129,7 @@ def pair_rows(
     if not training:
         return rows
     ac_key = p_acct * (len(categories) + 1) + p_cat + 1
-    ac_new = np.r_[True, ac_key[1:] != ac_key[:-1]] if len(ac_key) else np.zeros(0, bool)
+    ac_new = prepend_true(ac_key[1:] != ac_key[:-1]) if len(ac_key) else np.zeros(0, bool)
     # pairs are sorted by account but not by category within it: rank the keys
     _, p_ac = np.unique(ac_key, return_inverse=True) if len(ac_key) else (None, ac_new)
     rnl = flags.is_round[order] & flags.near_limit[order]

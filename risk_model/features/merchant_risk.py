@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from risk_model.features.arrays import flat_index, nan_block
+from risk_model.features.arrays import flat_index, nan_block, prepend_true
 from risk_model.features.cashout import PurchaseFlags
 from risk_model.features.merchant_pairs import (
     BIG,
@@ -128,7 +128,7 @@ def training_stats(
 
 
 def _segments(a: np.ndarray) -> np.ndarray:
-    return flat_index(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, np.int64)
+    return flat_index(prepend_true(a[1:] != a[:-1])) if len(a) else np.zeros(0, np.int64)
 
 
 def account_features(

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from risk_model.features.arrays import nan_to_num, rows, stable_order
+from risk_model.features.arrays import (
+    flat_index,
+    nan_to_num,
+    prepend_true,
+    rows,
+    rowsum,
+    stable_order,
+)
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 5000])
@@ -34,3 +41,25 @@ def test_rows_is_a_view_for_consecutive_columns_and_a_copy_otherwise():
 def test_nan_to_num_matches_numpy_bit_for_bit(values):
     x = np.array(values, dtype=np.float64)
     assert np.array_equal(nan_to_num(x).view(np.uint64), np.nan_to_num(x).view(np.uint64))
+
+
+@pytest.mark.parametrize("mask", [[], [False, False], [True, False, True, True]])
+def test_flat_index_equals_flatnonzero(mask):
+    mask = np.array(mask, dtype=bool)
+    assert np.array_equal(flat_index(mask), np.flatnonzero(mask))
+    assert flat_index(mask).dtype == np.flatnonzero(mask).dtype
+
+
+@pytest.mark.parametrize("flags", [[], [False], [True, False, True]])
+def test_prepend_true_equals_r_(flags):
+    flags = np.array(flags, dtype=bool)
+    got = prepend_true(flags)
+    assert got.dtype == bool and np.array_equal(got, np.r_[True, flags])
+    assert got[0] and len(got) == len(flags) + 1
+
+
+def test_rowsum_is_sequential_like_cumsum_and_empty_is_zero():
+    x = np.array([[1e16, 1.0], [1.0, 1e16], [-1e16, -1e16]])
+    assert np.array_equal(rowsum(x), np.cumsum(x, axis=0)[-1])
+    assert rowsum(x).tolist() == [0.0, 0.0]  # in row order the 1.0 is absorbed by 1e16
+    assert np.array_equal(rowsum(np.zeros((0, 3))), np.zeros(3))
