@@ -74,8 +74,9 @@ def _weighted_means(a: np.ndarray, s: np.ndarray, xs: list[np.ndarray], n_acc: i
     wsum = np.bincount(key, np.where(ok, s * x, 0.0).ravel(), minlength=size)
     wden = np.bincount(key, np.where(ok, s, 0.0).ravel(), minlength=size)
     wsum, wden = wsum.reshape(len(xs), n_acc), wden.reshape(len(xs), n_acc)
+    positive = wden > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(wden > 0, wsum / np.where(wden > 0, wden, 1), np.nan)
+        return np.where(positive, wsum / np.where(positive, wden, 1), np.nan)
 
 
 def _first_nonzero(h: np.ndarray) -> np.ndarray:

@@ -13,8 +13,9 @@ _MIN_ONLY_TOLERANCE = 0.01  # paid within min_due + 1% of the bill counts as "mi
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    positive = b > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+        return np.where(positive, a / np.where(positive, b, 1.0), np.nan)
 
 
 def _last_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
