@@ -16,8 +16,9 @@ NAMES = (
 
 def _trend(recent: np.ndarray, before: np.ndarray) -> np.ndarray:
     tot = recent + before
+    positive = tot > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(tot > 0, (recent - before) / np.where(tot > 0, tot, 1.0), np.nan)
+        return np.where(positive, (recent - before) / np.where(positive, tot, 1.0), np.nan)
 
 
 def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
@@ -39,13 +40,15 @@ def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.nda
         amt = rows(c_amt, cols)
         last = np.where(n > 0, months, -1).max(0)
         out["months_since_purchase"][k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
+        spend = {w: rowsum(amt[-w:]) for w in (3, 6, 12)}
+        count = {w: rowsum(n[-w:]) for w in (3, 12)}
         for w in (3, 6, 12):
             out[f"active_months_{w}m"][k] = (n[-w:] > 0).sum(0)
-            out[f"spend_{w}m"][k] = rowsum(amt[-w:])
+            out[f"spend_{w}m"][k] = spend[w]
         for w in (3, 12):
-            out[f"purchases_{w}m"][k] = rowsum(n[-w:])
-        out["spend_trend_3v3"][k] = _trend(rowsum(amt[-3:]), rowsum(amt[-6:-3]))
-        out["count_trend_3v3"][k] = _trend(rowsum(n[-3:]), rowsum(n[-6:-3]))
+            out[f"purchases_{w}m"][k] = count[w]
+        out["spend_trend_3v3"][k] = _trend(spend[3], rowsum(amt[-6:-3]))
+        out["count_trend_3v3"][k] = _trend(count[3], rowsum(n[-6:-3]))
         lastday = rows(c_last, cols).max(0)
         out["days_since_txn"][k] = np.where(
             np.isfinite(lastday), grid.asof_day[k] - lastday, np.nan

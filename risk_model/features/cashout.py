@@ -175,8 +175,9 @@ def compute(
     c_night = cube(grid, n_acc, at_p, flags.is_night, first=since)
 
     def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        positive = den > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+            return np.where(positive, num / np.where(positive, den, 1), np.nan)
 
     for k in range(n_asof):
         cols = grid.month_columns(k, 6) - since
