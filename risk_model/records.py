@@ -141,6 +141,10 @@ def from_records(records: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pa
     rows = [records] if isinstance(records, Mapping) else list(records)
     if not all(isinstance(row, Mapping) for row in rows):
         raise ValueError("each account record must be a mapping (a dict / JSON object)")
+    if len(rows) == 1 and rows[0]:
+        one = _one_record(rows[0])
+        if one is not None:
+            return one
     try:
         return pa.Table.from_pylist([_jsonable(row) for row in rows])
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as error:
@@ -157,6 +161,18 @@ def from_records(records: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pa
             f"account records disagree on field types: {error}; give each field one type "
             "across records"
         ) from error
+
+
+def _one_record(row: Mapping[str, Any]) -> pa.Table | None:
+    """One record through a single struct inference (the table ``from_pylist`` gives).
+
+    For one non-empty record the struct's fields are its keys in order, each typed as
+    ``from_pylist`` types that column; ``None`` on any failure, so the usual path reports it.
+    """
+    try:
+        return pa.Table.from_struct_array(pa.array([_jsonable(row)]))
+    except Exception:  # anything unusual takes the usual path, which reports it
+        return None
 
 
 def to_records(histories: pa.Table) -> list[dict[str, Any]]:

@@ -61,6 +61,24 @@ def test_from_records_names_the_account_with_mixed_types():
         from_records([good, bad])
 
 
+def test_one_record_gives_the_table_of_from_pylist():
+    record = account("A0")
+    record["open_date"] = "2023-01-10"
+    record["transactions"] = [transaction("2023-02-03 12:30:00")]
+    one = from_records(record)
+    expected = pa.Table.from_pylist([record])
+    assert one.schema.equals(expected.schema, check_metadata=True)
+    assert one.equals(expected)
+    assert from_records([record]).equals(from_records([record, record]).slice(0, 1))
+
+
+def test_one_record_with_mixed_types_is_named():
+    bad = account("A1")
+    bad["statements"].append(dict(bad["statements"][0], credit_limit="lots"))
+    with pytest.raises(ValueError, match=r"account record 'A1' cannot be read"):
+        from_records(bad)
+
+
 def test_from_records_refuses_non_mappings():
     with pytest.raises(ValueError, match="must be a mapping"):
         from_records([["A0"]])
