@@ -228,8 +228,9 @@ class Predictor:
             "needed": bands != self.lowest_band,
         }[reasons]
         top = np.full(n, None, dtype=object)
-        explained = R.empty_reasons(0)
-        if need.any():
+        if not need.any():
+            explained = R.empty_reasons(0)
+        else:
             contrib = art.contributions(matrix[need], num_threads=threads)
             contrib = R.account_attribution(
                 contrib, art.feature_names, values=matrix[need], catalogue=self.catalogue

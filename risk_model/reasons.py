@@ -51,6 +51,7 @@ REASON_TYPE = pa.struct(
     ]
 )
 REASONS_TYPE = pa.list_(REASON_TYPE)
+_NO_REASONS = pa.array([], REASON_TYPE)
 _NAN_CLAUSE = re.compile(r"[;,]?\s*(else\s+)?NaN\b[^.;]*", flags=re.IGNORECASE)
 _NAN_MEANING = re.compile(r"NaN if ([^.;]+)", flags=re.IGNORECASE)
 _PARENS = re.compile(r"(?<=\S)\s+\([^)]*\)")  # asides, not a leading formula
@@ -403,4 +404,4 @@ def _largest(feats: np.ndarray, take: int) -> tuple[np.ndarray, np.ndarray]:
 def empty_reasons(n: int) -> pa.ListArray:
     """Return ``n`` empty reason lists."""
     offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array([], REASON_TYPE), type=REASONS_TYPE)
+    return pa.ListArray.from_arrays(offsets, _NO_REASONS, type=REASONS_TYPE)
