@@ -11,8 +11,9 @@ per account, default density):
   time over all threads;
 * bare LightGBM throughput on the precomputed feature matrix (``num_threads=1``) and
   the cost of exact TreeSHAP contributions (``pred_contrib``) per account;
-* ``Predictor.predict_one`` latency p50 / p99 over ``--single`` accounts, in a fresh
-  process that has only loaded the model (as a scoring service would).
+* ``Predictor.predict_one`` latency p50 / p99 over ``--single`` accounts, in fresh
+  processes that have only loaded the model (as a scoring service would); the median of
+  ``--latency-runs`` runs, every run printed beside it.
 
 ``--large N`` also scores an N-account file to show that peak memory does not grow with
 the file size (streaming by ``--batch-rows``).
@@ -57,6 +58,9 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="batches scored at once (default: score's own)"
     )
     p.add_argument("--single", type=int, default=1000, help="accounts for predict_one latency")
+    p.add_argument(
+        "--latency-runs", type=int, default=3, help="fresh processes measuring predict_one"
+    )
     p.add_argument("--large", type=int, default=0, help="also score an N-account file (memory)")
 
 
@@ -311,10 +315,18 @@ def run_score(args: argparse.Namespace) -> int:
     for label, seconds in _stages(predictor, path, as_of, stage_rows):
         print(f"  {label:<30} {seconds / stage_rows * 1e6:8.1f}")
     if args.single:
-        lat = _latency_child(path, as_of, args)
+        # Several fresh processes: one burst of noise on a shared box moves a whole run's
+        # tail. The median run is the figure; every run is printed beside it.
+        runs = sorted(
+            (_latency_child(path, as_of, args) for _ in range(args.latency_runs)),
+            key=lambda r: r["p99"],
+        )
+        mid = runs[len(runs) // 2]
+        every = ", ".join(f"{r['p50']:.2f}/{r['p99']:.2f}" for r in runs)
         print(
-            f"predict_one latency:       p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms "
-            f"over {lat['n']:,} accounts (with reasons, 1 thread, fresh process)"
+            f"predict_one latency:       p50 {mid['p50']:.2f} ms, p99 {mid['p99']:.2f} ms "
+            f"over {mid['n']:,} accounts (with reasons, 1 thread, fresh process; median of "
+            f"{len(runs)} runs by p99; every run p50/p99: {every} ms)"
         )
     return 0
 

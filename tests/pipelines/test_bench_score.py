@@ -11,6 +11,7 @@ def test_score_sub_command_is_registered_with_its_options():
     assert args.command == "score" and COMMANDS["score"].__name__ == "run_score"
     assert (args.accounts, args.months, args.batch_rows, args.large) == (500, 12, 10_000, 2000)
     assert args.workers is None  # the scoring pipeline's own default
+    assert args.single == 1000 and args.latency_runs == 3
     assert parse_args(["score", "--workers", "1"]).workers == 1
 
 
@@ -54,3 +55,20 @@ def test_measured_score_run_passes_on_the_scoring_exit_code(tmp_path, capsys):
         == 2
     )
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["code"] == 2
+
+
+def test_latency_child_times_predict_one_on_the_file_s_first_accounts(
+    tmp_path, tmp_path_factory, capsys
+):
+    from scoring_model import scoring_model
+
+    from pipelines._bench_score import _measure_latency
+
+    model = scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
+    path = tmp_path / "in.parquet"
+    pq.write_table(model.histories.slice(0, 40), path)
+    assert (
+        _measure_latency([str(path), model.as_of.isoformat(), "25", str(model.artefact), ""]) == 0
+    )
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["n"] == 25 and 0 < report["p50"] <= report["p99"]
