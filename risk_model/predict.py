@@ -24,13 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from risk_model import contract as C
 from risk_model import reasons as R
@@ -41,62 +40,40 @@ from risk_model.model_source import (
 )
 from risk_model.modeling.artefact import ModelArtefact
 from risk_model.records import from_records
-from risk_model.validation import ContractError, Problem, split_valid, validate_histories
-
-PROBABILITY, POINTS, BAND, REASONS, TOP_CAUSE, MODEL_VERSION = (
-    "probability",
-    "points",
-    "band",
-    "reasons",
-    "top_cause",
-    "model_version",
-)
-OUTPUT_COLUMNS = (
-    C.ACCOUNT_ID,
-    C.AS_OF,
-    PROBABILITY,
-    POINTS,
+from risk_model.scores import (
     BAND,
+    MODEL_VERSION,
+    OUTPUT_COLUMNS,
+    OUTPUT_SCHEMA,
+    POINTS,
+    PROBABILITY,
     REASONS,
     TOP_CAUSE,
-    MODEL_VERSION,
+    add_not_open,
+    as_table,
+    not_open_problem,
+    to_frame,
 )
-OUTPUT_SCHEMA = pa.schema(
-    [
-        pa.field(C.ACCOUNT_ID, pa.string()),
-        pa.field(C.AS_OF, pa.date32()),
-        pa.field(PROBABILITY, pa.float64()),
-        pa.field(POINTS, pa.float64()),
-        pa.field(BAND, pa.string()),
-        pa.field(REASONS, R.REASONS_TYPE),
-        pa.field(TOP_CAUSE, pa.string()),
-        pa.field(MODEL_VERSION, pa.string()),
-    ]
-)
+from risk_model.validation import ContractError, split_valid, validate_histories
+
+# The output columns live in risk_model.scores; they are part of this module's interface.
+__all__ = [
+    "BAND",
+    "MODEL_VERSION",
+    "OUTPUT_COLUMNS",
+    "OUTPUT_SCHEMA",
+    "POINTS",
+    "PROBABILITY",
+    "REASONS",
+    "TOP_CAUSE",
+    "ModelLoadError",
+    "Predictor",
+    "load",
+    "predict",
+    "to_frame",
+]
+
 ReasonsMode = Literal["needed", "all", "none"]
-
-
-def _as_table(histories: Any) -> pa.Table:
-    """Accept an Arrow table, record batch, DataFrame, parquet path or record dict(s)."""
-    if isinstance(histories, pa.Table):
-        return histories
-    if isinstance(histories, pa.RecordBatch):
-        return pa.Table.from_batches([histories])
-    if isinstance(histories, pd.DataFrame):
-        try:
-            return pa.Table.from_pandas(histories, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return from_records(histories.to_dict(orient="records"))
-    if isinstance(histories, str | os.PathLike):
-        try:
-            return pq.read_table(histories)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise ValueError(f"cannot read histories from {os.fspath(histories)!r}: {exc}") from exc
-    if isinstance(histories, Mapping) or (
-        isinstance(histories, Sequence) and not isinstance(histories, bytes)
-    ):
-        return from_records(histories)
-    raise TypeError(f"cannot score histories of type {type(histories).__name__}")
 
 
 class Predictor:
@@ -283,7 +260,7 @@ class Predictor:
             For table-level problems (required columns missing or mistyped).
         """
         scores, rejects = self.score_table(
-            _as_table(histories), as_of or dt.date.today(), reasons=reasons
+            as_table(histories), as_of or dt.date.today(), reasons=reasons
         )
         return to_frame(scores), rejects
 
@@ -297,7 +274,7 @@ class Predictor:
         valid, rejects = split_valid(table, as_of=as_of)
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons)
         if not open_mask.all():
-            rejects = _add_not_open(valid, open_mask, rejects, table, as_of)
+            rejects = add_not_open(valid, open_mask, rejects, table, as_of)
         return scores, rejects
 
     def predict(
@@ -326,7 +303,7 @@ class Predictor:
         ContractError
             Listing every invalid account and problem (use :meth:`score` to go on).
         """
-        return self._predict(_as_table(histories), as_of, reasons, self.num_threads)
+        return self._predict(as_table(histories), as_of, reasons, self.num_threads)
 
     def _predict(
         self, table: pa.Table, as_of: dt.date | None, reasons: ReasonsMode, threads: int
@@ -336,7 +313,7 @@ class Predictor:
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons, num_threads=threads)
         if not open_mask.all():
             ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask)).to_pylist()
-            raise ContractError([_not_open_problem(np.flatnonzero(~open_mask), ids, as_of)])
+            raise ContractError([not_open_problem(np.flatnonzero(~open_mask), ids, as_of)])
         return to_frame(scores)
 
     def predict_one(self, record: Mapping[str, Any], as_of: dt.date | None = None) -> dict:
@@ -357,7 +334,7 @@ class Predictor:
         scores, open_mask = self.score_arrow(valid, as_of, reasons="all", num_threads=1)
         if not open_mask.all():
             ids = valid[C.ACCOUNT_ID].to_pylist()
-            raise ContractError([_not_open_problem(np.array([0]), ids, as_of)])
+            raise ContractError([not_open_problem(np.array([0]), ids, as_of)])
         # Plain Python values; equal (==) to the batch row's values.
         return scores.to_pylist()[0]
 
@@ -369,54 +346,6 @@ def _same_ids(ids: pa.ChunkedArray, frame_ids: pd.Series) -> bool:
     if theirs.type != pa.large_string():
         theirs = theirs.cast(pa.large_string())
     return theirs.equals(ids.cast(pa.large_string()))
-
-
-def to_frame(scores: pa.Table) -> pd.DataFrame:
-    """Convert scores to pandas: reasons as lists of dicts, ``as_of`` as dates."""
-    data = {name: scores[name].to_pylist() for name in (C.ACCOUNT_ID, C.AS_OF, REASONS, TOP_CAUSE)}
-    frame = pd.DataFrame(
-        {
-            C.ACCOUNT_ID: pd.Series(data[C.ACCOUNT_ID], dtype=object),
-            C.AS_OF: pd.Series(data[C.AS_OF], dtype=object),
-            PROBABILITY: scores[PROBABILITY].to_numpy(),
-            POINTS: scores[POINTS].to_numpy(),
-            BAND: pd.Series(scores[BAND].to_pylist(), dtype=object),
-            REASONS: pd.Series(data[REASONS], dtype=object),
-            TOP_CAUSE: pd.Series(data[TOP_CAUSE], dtype=object),
-            MODEL_VERSION: pd.Series(scores[MODEL_VERSION].to_pylist(), dtype=object),
-        }
-    )
-    return frame
-
-
-def _not_open_problem(rows: np.ndarray, ids: list[str], as_of: dt.date) -> Problem:
-    return Problem(
-        C.OPEN_DATE,
-        "not_open",
-        f"account not open at the as-of date {as_of}",
-        "score it at a later as-of date",
-        rows,
-        tuple(ids),
-    )
-
-
-def _add_not_open(
-    valid: pa.Table, open_mask: np.ndarray, rejects: pa.Table, table: pa.Table, as_of: dt.date
-) -> pa.Table:
-    """Add the valid-but-not-open accounts to the rejects (input row positions)."""
-    bad_ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask))
-    # split_valid keeps the valid rows in input order: their positions are the complement.
-    kept = np.setdiff1d(np.arange(table.num_rows), rejects["row"].to_numpy())
-    rows = kept[~open_mask]
-    problem = _not_open_problem(rows, bad_ids.to_pylist(), as_of)
-    extra = pa.table(
-        {
-            C.ACCOUNT_ID: bad_ids.cast(pa.string()),
-            "row": pa.array(rows, pa.int64()),
-            "reason": pa.array([f"{problem.field}: {problem.message}"] * len(rows), pa.string()),
-        }
-    )
-    return pa.concat_tables([rejects, extra.cast(rejects.schema)]).sort_by("row")
 
 
 def load(
