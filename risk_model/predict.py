@@ -108,6 +108,8 @@ class Predictor:
         self.catalogue = [by_name[n] for n in artefact.feature_names]
         self.causes = [entry["cause"] for entry in self.catalogue]
         self.lowest_band = artefact.scale.band_names[0]
+        position = {name: i for i, name in enumerate(feature_names())}
+        self._feature_positions = np.array([position[n] for n in artefact.feature_names])
         artefact.shap_tables  # noqa: B018  (built now, ~0.1 s, not in the first request)
 
     def features(self, valid: pa.Table, as_of: dt.date) -> tuple[pd.DataFrame, np.ndarray]:
@@ -162,8 +164,29 @@ class Predictor:
         open_mask : numpy.ndarray
             Which input rows were scored (the others were not open at ``as_of``).
         """
-        frame, open_mask = self.features(valid, as_of)
-        return self.score_features(frame, reasons=reasons, num_threads=num_threads), open_mask
+        from risk_model.features.build import feature_rows
+
+        rows = feature_rows(
+            valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self.artefact.policy
+        )
+        open_mask = np.zeros(valid.num_rows, dtype=bool)
+        if rows is None:
+            matrix = np.empty((0, len(self.catalogue)))
+            return self._score_rows(
+                valid[C.ACCOUNT_ID].filter(pa.array(open_mask)),
+                np.empty(0, "datetime64[D]"),
+                matrix,
+                reasons,
+                num_threads,
+            ), open_mask
+        open_mask[rows.source_rows] = True
+        # One as-of date: each open account once. Rows back in input order, model columns
+        # in model order; float32 -> float64 as the frame path does (exact).
+        order = np.argsort(rows.source_rows, kind="stable")
+        matrix = rows.values[self._feature_positions][:, order].T.astype(np.float64)
+        ids = valid[C.ACCOUNT_ID].filter(pa.array(open_mask))
+        days = rows.as_of_days[order].astype("datetime64[D]")
+        return self._score_rows(ids, days, matrix, reasons, num_threads), open_mask
 
     def score_features(
         self,
@@ -189,16 +212,30 @@ class Predictor:
         pyarrow.Table
             One row per feature row, same order.
         """
+        matrix = self.artefact.matrix(frame)
+        as_of = np.asarray(frame[C.AS_OF].to_numpy(), dtype="datetime64[D]")
+        ids = pa.array(frame[C.ACCOUNT_ID].to_numpy(dtype=object), pa.string())
+        return self._score_rows(ids, as_of, matrix, reasons, num_threads)
+
+    def _score_rows(
+        self,
+        ids: pa.Array | pa.ChunkedArray,
+        as_of: np.ndarray,
+        matrix: np.ndarray,
+        reasons: ReasonsMode,
+        num_threads: int | None,
+    ) -> pa.Table:
+        """Score model-ordered feature rows: the one scoring step behind every entry point."""
         if reasons not in ("needed", "all", "none"):
             raise ValueError(f"reasons must be 'needed', 'all' or 'none', got {reasons!r}")
         threads = self.num_threads if num_threads is None else num_threads
         art = self.artefact
         # One C-ordered copy up front: LightGBM would copy a column-major matrix per call.
-        matrix = np.ascontiguousarray(art.matrix(frame))
+        matrix = np.ascontiguousarray(matrix, dtype=np.float64)
         prob = art.calibrate(art.predict_raw(matrix, num_threads=threads))
         points = art.points(prob)
         bands = art.bands(points)
-        n = len(frame)
+        n = len(matrix)
         need = {
             "all": np.ones(n, dtype=bool),
             "none": np.zeros(n, dtype=bool),
@@ -218,10 +255,11 @@ class Predictor:
         counts[need] = np.diff(explained.offsets.to_numpy())
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
         reason_lists = pa.ListArray.from_arrays(offsets, explained.values, type=R.REASONS_TYPE)
-        as_of = np.asarray(frame[C.AS_OF].to_numpy(), dtype="datetime64[D]")
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
         return pa.Table.from_arrays(
             [
-                pa.array(frame[C.ACCOUNT_ID].to_numpy(dtype=object), pa.string()),
+                ids.cast(pa.string()),
                 pa.array(as_of, pa.date32()),
                 pa.array(prob, pa.float64()),
                 pa.array(points, pa.float64()),

@@ -76,6 +76,27 @@ def test_predict_one_equals_the_batch_row_exactly(predictor, sample, model, batc
         assert one == row  # same floats, same reasons, same texts
 
 
+@pytest.mark.parametrize("reasons", ["needed", "all", "none"])
+def test_feature_frames_score_like_histories(predictor, sample, model, reasons):
+    # score_arrow reads the feature arrays directly; score_features takes the frame that
+    # build_features returns (evaluate_reasons, notebooks): the same scores, bit for bit.
+    shuffled = sample.take(pa.array(np.random.default_rng(5).permutation(sample.num_rows)))
+    direct, open_mask = predictor.score_arrow(shuffled, model.as_of, reasons=reasons)
+    frame, frame_mask = predictor.features(shuffled, model.as_of)
+    assert np.array_equal(open_mask, frame_mask)
+    assert predictor.score_features(frame, reasons=reasons).equals(direct)
+
+
+def test_no_open_account_scores_to_an_empty_table(predictor, sample, model):
+    before = sample[C.OPEN_DATE].to_pylist()
+    early = min(before) - dt.timedelta(days=1)
+    scores, open_mask = predictor.score_arrow(sample.slice(0, 5), early)
+    assert scores.num_rows == 0 and scores.schema == P.OUTPUT_SCHEMA
+    assert not open_mask.any() and len(open_mask) == 5
+    empty, mask = predictor.score_arrow(sample.slice(0, 0), model.as_of)
+    assert empty.num_rows == 0 and len(mask) == 0
+
+
 def test_predict_one_is_thread_safe(predictor, sample, model):
     records = sample.slice(0, 40).to_pylist()
     serial = [predictor.predict_one(r, model.as_of) for r in records]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -92,10 +93,52 @@ def build_features(
         account_id): ``account_id`` (str), ``as_of`` (datetime64[s], midnight of the
         date), then :func:`feature_names` columns as float32 (NaN = missing).
     """
+    rows = feature_rows(histories, as_of, merchant_risk=merchant_risk, policy=policy)
+    if rows is None:
+        return _empty_frame(feature_names())
+    as_of_col = rows.as_of_days.astype("datetime64[D]").astype("datetime64[s]")
+    return _frame(_str_array(rows.ids), as_of_col, rows.values, feature_names())
+
+
+@dataclass(frozen=True)
+class FeatureRows:
+    """The rows of :func:`build_features` before they become a DataFrame.
+
+    Scoring reads them directly (no frame to build and take apart for one record).
+
+    Parameters
+    ----------
+    ids : pyarrow.Array or pyarrow.ChunkedArray
+        ``account_id`` of each row.
+    as_of_days : numpy.ndarray
+        As-of date of each row, in days since 1970-01-01 (int64).
+    values : numpy.ndarray
+        ``(len(feature_names()), rows)`` float32 features (NaN = missing).
+    source_rows : numpy.ndarray
+        Row of ``histories`` each row was built from.
+    """
+
+    ids: pa.Array | pa.ChunkedArray
+    as_of_days: np.ndarray
+    values: np.ndarray
+    source_rows: np.ndarray
+
+
+def feature_rows(
+    histories: pa.Table,
+    as_of: dt.date | Sequence[dt.date],
+    *,
+    merchant_risk: pa.Table | None = None,
+    policy: PolicyCalendar | None = None,
+) -> FeatureRows | None:
+    """Compute :func:`build_features` as arrays; ``None`` when there are no rows to build.
+
+    Same arguments, same rows in the same order (by as-of date, then account id).
+    """
     names = feature_names()
     dates = _as_dates(as_of)
     if not dates or histories.num_rows == 0:
-        return _empty_frame(names)
+        return None
     n_acc = histories.num_rows
     order, rank = _rank(histories)
     grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
@@ -130,9 +173,7 @@ def build_features(
     rows = order[aa]
     if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):
         ids = ids.take(pa.array(rows))  # else: every account once, in input order already
-    ids = _str_array(ids)
-    as_of_col = grid.asof_day[kk].astype("datetime64[D]").astype("datetime64[s]")
-    return _frame(ids, as_of_col, values, names)
+    return FeatureRows(ids, grid.asof_day[kk], values, rows)
 
 
 _STR = pd.api.types.pandas_dtype("str")
