@@ -122,19 +122,26 @@ class Predictor:
         open_mask : numpy.ndarray
             Which input rows have features (accounts open at ``as_of``).
         """
-        from risk_model.features import build_features
+        rows, order, open_mask = self._feature_rows(valid, as_of)
+        if rows is None:
+            from risk_model.features import build_features  # its empty frame
 
-        frame = build_features(
+            return build_features(valid.slice(0, 0), as_of), open_mask
+        return rows.take(order).frame(), open_mask
+
+    def _feature_rows(self, valid: pa.Table, as_of: dt.date):
+        """Return the feature rows, the order putting them in input order, the open mask."""
+        from risk_model.features.build import feature_rows
+
+        rows = feature_rows(
             valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self.artefact.policy
         )
-        if len(frame) == valid.num_rows and _same_ids(valid[C.ACCOUNT_ID], frame[C.ACCOUNT_ID]):
-            # Every account open and already in id order (one record, sorted files): the
-            # frame is the answer; ids are unique in validated histories.
-            return frame, np.ones(valid.num_rows, dtype=bool)
-        ids = valid[C.ACCOUNT_ID].to_numpy(zero_copy_only=False)
-        position = pd.Index(frame[C.ACCOUNT_ID]).get_indexer(ids)
-        open_mask = position >= 0
-        return frame.iloc[position[open_mask]].reset_index(drop=True), open_mask
+        open_mask = np.zeros(valid.num_rows, dtype=bool)
+        if rows is None:
+            return None, None, open_mask
+        open_mask[rows.source_rows] = True
+        # One as-of date: each open account once; sorting by input row restores input order.
+        return rows, np.argsort(rows.source_rows, kind="stable"), open_mask
 
     def score_arrow(
         self,
@@ -164,25 +171,13 @@ class Predictor:
         open_mask : numpy.ndarray
             Which input rows were scored (the others were not open at ``as_of``).
         """
-        from risk_model.features.build import feature_rows
-
-        rows = feature_rows(
-            valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self.artefact.policy
-        )
-        open_mask = np.zeros(valid.num_rows, dtype=bool)
+        rows, order, open_mask = self._feature_rows(valid, as_of)
         if rows is None:
-            matrix = np.empty((0, len(self.catalogue)))
-            return self._score_rows(
-                valid[C.ACCOUNT_ID].filter(pa.array(open_mask)),
-                np.empty(0, "datetime64[D]"),
-                matrix,
-                reasons,
-                num_threads,
-            ), open_mask
-        open_mask[rows.source_rows] = True
-        # One as-of date: each open account once. Rows back in input order, model columns
-        # in model order; float32 -> float64 as the frame path does (exact).
-        order = np.argsort(rows.source_rows, kind="stable")
+            no_rows = np.empty((0, len(self.catalogue)))
+            ids = valid[C.ACCOUNT_ID].slice(0, 0)
+            days = np.empty(0, "datetime64[D]")
+            return self._score_rows(ids, days, no_rows, reasons, num_threads), open_mask
+        # Model columns in model order; float32 -> float64 as the frame path does (exact).
         matrix = rows.values[self._feature_positions][:, order].T.astype(np.float64)
         ids = valid[C.ACCOUNT_ID].filter(pa.array(open_mask))
         days = rows.as_of_days[order].astype("datetime64[D]")
@@ -375,15 +370,6 @@ class Predictor:
             raise ContractError([not_open_problem(np.array([0]), ids, as_of)])
         # Plain Python values; equal (==) to the batch row's values.
         return scores.to_pylist()[0]
-
-
-def _same_ids(ids: pa.ChunkedArray, frame_ids: pd.Series) -> bool:
-    """Whether the frame's ids are ``ids`` in the same order (compared as Arrow data)."""
-    theirs = pa.array(frame_ids.array)  # wraps an Arrow-backed "str" array, no copy
-    theirs = theirs if isinstance(theirs, pa.ChunkedArray) else pa.chunked_array([theirs])
-    if theirs.type != pa.large_string():
-        theirs = theirs.cast(pa.large_string())
-    return theirs.equals(ids.cast(pa.large_string()))
 
 
 def load(

@@ -94,10 +94,7 @@ def build_features(
         date), then :func:`feature_names` columns as float32 (NaN = missing).
     """
     rows = feature_rows(histories, as_of, merchant_risk=merchant_risk, policy=policy)
-    if rows is None:
-        return _empty_frame(feature_names())
-    as_of_col = rows.as_of_days.astype("datetime64[D]").astype("datetime64[s]")
-    return _frame(_str_array(rows.ids), as_of_col, rows.values, feature_names())
+    return _empty_frame(feature_names()) if rows is None else rows.frame()
 
 
 @dataclass(frozen=True)
@@ -122,6 +119,20 @@ class FeatureRows:
     as_of_days: np.ndarray
     values: np.ndarray
     source_rows: np.ndarray
+
+    def take(self, order: np.ndarray) -> FeatureRows:
+        """Return the rows at positions ``order``."""
+        return FeatureRows(
+            self.ids.take(pa.array(order)),
+            self.as_of_days[order],
+            self.values[:, order],
+            self.source_rows[order],
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """Return the rows as :func:`build_features` does (a DataFrame)."""
+        as_of_col = self.as_of_days.astype("datetime64[D]").astype("datetime64[s]")
+        return _frame(_str_array(self.ids), as_of_col, self.values, feature_names())
 
 
 def feature_rows(
