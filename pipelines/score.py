@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=1,
-        help="LightGBM threads per process (default 1: a busy box)",
+        help="LightGBM threads per scored batch (default 1: the batches already share the cores)",
     )
     parser.add_argument(
         "--workers",
