@@ -20,41 +20,26 @@ def test_score_sub_command_rejects_unknown_options():
         parse_args(["score", "--no-such-option"])
 
 
-def test_measured_score_run_reports_its_cost(tmp_path, tmp_path_factory, capsys):
-    from scoring_model import scoring_model
+def test_timed_command_measures_the_whole_process(tmp_path):
+    import sys
 
-    from pipelines._bench_score import _measure_score
+    from pipelines._bench_score import timed_command
 
-    model = scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
-    path = tmp_path / "in.parquet"
-    pq.write_table(model.histories.slice(0, 30), path)
-    argv = [str(path), model.as_of.isoformat(), str(tmp_path / "s.parquet"), "needed", "10"]
-    assert _measure_score([*argv, "2", str(model.artefact), ""]) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["code"] == 0 and pq.read_table(tmp_path / "s.parquet").num_rows == 30
-    assert report["wall_s"] > 0 and report["cpu_s"] > 0 and report["rss_mb"] > 50
+    grow = "x = bytearray(80_000_000); x[::4096] = b'1' * len(x[::4096])"
+    result = timed_command([sys.executable, "-c", grow], log=tmp_path / "err.txt")
+    assert result["code"] == 0 and result["wall_s"] > 0 and result["cpu_s"] > 0
+    assert result["rss_mb"] > 80  # its own peak, pages touched
 
 
-def test_measured_score_run_passes_on_the_scoring_exit_code(tmp_path, capsys):
-    from pipelines._bench_score import _measure_score
+def test_timed_command_reports_the_exit_code_and_the_error_text(tmp_path):
+    import sys
 
-    missing = str(tmp_path / "missing.parquet")
-    assert (
-        _measure_score(
-            [
-                missing,
-                "2025-06-30",
-                str(tmp_path / "s.parquet"),
-                "needed",
-                "10",
-                "",
-                str(tmp_path / "no-model"),
-                "",
-            ]
-        )
-        == 2
-    )
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["code"] == 2
+    from pipelines._bench_score import timed_command
+
+    code = "import sys; print('no such file', file=sys.stderr); sys.exit(3)"
+    result = timed_command([sys.executable, "-c", code], log=tmp_path / "err.txt")
+    assert result["code"] == 3 and "no such file" in result["stderr"]
+    assert result["rss_mb"] < 80  # a small process: not the peak of an earlier child
 
 
 def test_latency_child_times_predict_one_on_the_file_s_first_accounts(
