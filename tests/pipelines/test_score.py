@@ -262,20 +262,10 @@ def test_scores_equal_the_predictor_and_do_not_depend_on_batch_size(model, rows,
     np.testing.assert_array_equal(streamed[P.PROBABILITY].to_numpy(), expected[P.PROBABILITY])
     assert streamed[P.REASONS].to_pylist() == expected[P.REASONS].tolist()
     assert streamed[P.TOP_CAUSE].to_pylist() == expected[P.TOP_CAUSE].tolist()
-    whole = main(
-        [
-            str(path),
-            "--model",
-            str(model.artefact),
-            "--as-of",
-            model.as_of.isoformat(),
-            "--out",
-            str(tmp_path / "w.parquet"),
-            "--reasons",
-            "all",
-        ]
+    whole, out_whole, _ = _run(
+        model, path, tmp_path, "--reasons", "all", "--batch-rows", "10000", name="whole"
     )
-    assert whole == 0 and pq.read_table(tmp_path / "w.parquet").equals(streamed)
+    assert whole == 0 and pq.read_table(out_whole).equals(streamed)
 
 
 def test_default_model_is_the_registry_champion(model, rows, tmp_path, monkeypatch):
