@@ -102,7 +102,6 @@ def _tree_table(tree: _Tree) -> tuple[np.ndarray, np.ndarray]:
     used = np.unique(tree.split_feature)
     slot = {int(f): i for i, f in enumerate(used)}
     table = np.zeros((len(patterns), len(used)))
-    count = lambda node: tree.internal_count[node] if node >= 0 else tree.leaf_count[~node]  # noqa: E731
     for leaf, path in _leaf_paths(tree):
         features: dict[int, tuple[np.ndarray, float]] = {}
         for node, left in path:
@@ -110,7 +109,9 @@ def _tree_table(tree: _Tree) -> tuple[np.ndarray, np.ndarray]:
             feature = int(tree.split_feature[node])
             follows = goes_left[:, node] == left
             o, z = features.get(feature, (np.ones(len(patterns), bool), 1.0))
-            features[feature] = (o & follows, z * count(child) / count(node))
+            # cover fraction: training rows of the child / of the node (LightGBM's counts)
+            covered = tree.internal_count[child] if child >= 0 else tree.leaf_count[~child]
+            features[feature] = (o & follows, z * covered / tree.internal_count[node])
         weights = _shapley_weights(len(features))
         for i, (o_i, z_i) in features.items():
             # poly[s]: sum over subsets S of the other features with |S| = s of
