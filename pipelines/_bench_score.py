@@ -208,15 +208,16 @@ def _stages(predictor, path: Path, as_of: dt.date, rows: int) -> list[tuple[str,
     contrib = timed(
         f"TreeSHAP ({need.mean():.0%} need reasons)", lambda: art.contributions(matrix[need])
     )
-    timed(
-        "reason texts + top cause",
-        lambda: (
-            R.top_reasons(
-                R.account_attribution(contrib, art.feature_names), matrix[need], predictor.catalogue
-            ),
-            R.top_causes(R.account_attribution(contrib, art.feature_names), predictor.causes),
-        ),
-    )
+
+    def reason_texts():  # as the predictor does it: one attribution, then texts and causes
+        values = matrix[need]
+        attributed = R.account_attribution(
+            contrib, art.feature_names, values=values, catalogue=predictor.catalogue
+        )
+        R.top_reasons(attributed, values, predictor.catalogue)
+        R.top_causes(attributed, predictor.causes)
+
+    timed("reason texts + top cause", reason_texts)
     timed("whole score_features", lambda: predictor.score_features(frame))
     return out
 
