@@ -204,7 +204,7 @@ def _stages(predictor, path: Path, as_of: dt.date, rows: int) -> list[tuple[str,
     frame, _ = timed("build features", lambda: predictor.features(valid, as_of))
     matrix = timed("feature matrix", lambda: art.matrix(frame))
     prob = timed("LightGBM + calibration", lambda: art.calibrate(art.predict_raw(matrix)))
-    need = art.bands(art.points(prob)) != predictor.lowest_band
+    need = art.bands(prob) != predictor.lowest_band
     contrib = timed(
         f"TreeSHAP ({need.mean():.0%} need reasons)", lambda: art.contributions(matrix[need])
     )

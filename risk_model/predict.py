@@ -229,7 +229,7 @@ class Predictor:
         matrix = np.ascontiguousarray(matrix, dtype=np.float64)
         prob = art.calibrate(art.predict_raw(matrix, num_threads=threads))
         points = art.points(prob)
-        bands = art.bands(points)
+        bands = art.bands(prob)
         n = len(matrix)
         need = {
             "all": np.ones(n, dtype=bool),

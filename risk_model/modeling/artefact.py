@@ -33,7 +33,7 @@ Public API used by the predictor::
     art = load_artefact(path)
     X = art.matrix(frame)                  # raw feature columns in model order, float64
     prob = art.predict_proba(X)            # = art.calibrate(art.predict_raw(X))
-    pts = art.points(prob); band = art.bands(pts)
+    pts = art.points(prob); band = art.bands(prob)
     contrib = art.contributions(X)         # TreeSHAP log-odds, last column = bias
 
 ``predict_raw``, ``predict_proba`` and ``contributions`` apply the spec's
@@ -271,9 +271,9 @@ class ModelArtefact:
         """Score points (higher = safer)."""
         return self.scale.points(prob)
 
-    def bands(self, points: np.ndarray) -> np.ndarray:
-        """Risk band names from points."""
-        return self.scale.band_of_points(points)
+    def bands(self, prob: np.ndarray) -> np.ndarray:
+        """Risk band names from calibrated probabilities (``ScoreScale.band_of_prob``)."""
+        return self.scale.band_of_prob(prob)
 
     @functools.cached_property
     def shap_tables(self) -> TreeTables | None:

@@ -40,7 +40,7 @@ class ClosureRiskModel(mlflow.pyfunc.PythonModel):
         prob = self.artefact.predict_proba(self.artefact.matrix(frame))
         points = self.artefact.points(prob)
         return pd.DataFrame(
-            {"probability": prob, "points": points, "band": self.artefact.bands(points)},
+            {"probability": prob, "points": points, "band": self.artefact.bands(prob)},
             index=frame.index,
         )
 

@@ -6,9 +6,13 @@ probability at good:bad odds ``base_odds``:1 scores ``base_points`` and every ``
 points double the good:bad odds. Points are clipped to ``[min_points, max_points]``;
 higher points mean lower risk.
 
-Bands are defined by upper probability thresholds (ascending). Because points decrease
-strictly with probability, each threshold has an equivalent points cut, so a band can be
-read from points as well (:meth:`ScoreScale.band_of_points`).
+Bands are defined by upper probability thresholds ``edge_0 < edge_1 < ...`` (ascending)
+and read from the probability only (:meth:`ScoreScale.band_of_prob`), with one boundary
+rule: band ``i`` holds ``edge_{i-1} <= p < edge_i``, so a probability exactly at an edge
+goes to the higher (riskier) band. Bands are never read from points: points are rounded
+through a logarithm and clipped, so a points value at a cut cannot say on which side of
+the edge its probability was. ``band_min_points`` in :meth:`ScoreScale.to_dict` is the
+points equivalent of each edge, for display only.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from risk_model.modeling.config import ScaleConfig
 
 @dataclass(frozen=True)
 class ScoreScale:
-    """Points from probabilities, bands from points or probabilities.
+    """Points and bands from probabilities.
 
     Parameters
     ----------
@@ -94,12 +98,19 @@ class ScoreScale:
         return self.offset - self.factor * np.log(th / (1.0 - th))
 
     def band_of_prob(self, prob: np.ndarray) -> np.ndarray:
-        """Band name per probability: band ``i`` holds ``threshold[i-1] <= p < threshold[i]``."""
-        index = np.searchsorted(np.asarray(self.band_thresholds), np.asarray(prob), "right")
-        return np.asarray(self.band_names, dtype=object)[index]
+        """Band name per probability (the one band rule of the package).
 
-    def band_of_points(self, points: np.ndarray) -> np.ndarray:
-        """Band name per points value (same cut as :meth:`band_of_prob` before clipping)."""
-        cuts = self.band_points_cuts()  # descending: very_low needs points > cuts[0]
-        index = np.searchsorted(-cuts, -np.asarray(points, dtype=np.float64), side="left")
+        Parameters
+        ----------
+        prob : numpy.ndarray
+            Calibrated probabilities of closure.
+
+        Returns
+        -------
+        numpy.ndarray
+            Band names (object dtype): band ``i`` holds ``edge_{i-1} <= p < edge_i``, so a
+            probability exactly at an edge is in the higher band.
+        """
+        # side="right" counts the edges <= p, which puts p == edge_i above that edge.
+        index = np.searchsorted(np.asarray(self.band_thresholds), np.asarray(prob), "right")
         return np.asarray(self.band_names, dtype=object)[index]

@@ -40,8 +40,8 @@ def test_round_trip_scores_identically(saved, trained, frame):
     assert art.horizon_months == 3
     assert art.policy == PolicyCalendar()
     assert art.merchant_risk.column_names == ["merchant_id", "risk"]
-    points = art.points(art.predict_proba(x))
-    assert set(art.bands(points)) <= {"very_low", "low", "medium", "high", "very_high"}
+    prob = art.predict_proba(x)
+    assert set(art.bands(prob)) <= {"very_low", "low", "medium", "high", "very_high"}
     contrib = art.contributions(x[:3])
     assert np.allclose(contrib.sum(axis=1), art.predict_raw(x[:3]))
     spec = json.loads((saved / "spec.json").read_text())

@@ -21,11 +21,10 @@ def test_points_are_clipped_and_decreasing():
     assert np.all(np.diff(pts) <= 0)
 
 
-def test_bands_from_points_agree_with_bands_from_probability():
+def test_band_of_prob_inside_bands():
     scale = ScoreScale()
     p = np.array([0.001, 0.0099, 0.0101, 0.05, 0.079, 0.081, 0.19, 0.21, 0.9])
-    by_p = scale.band_of_prob(p)
-    assert by_p.tolist() == [
+    assert scale.band_of_prob(p).tolist() == [
         "very_low",
         "very_low",
         "low",
@@ -36,7 +35,34 @@ def test_bands_from_points_agree_with_bands_from_probability():
         "very_high",
         "very_high",
     ]
-    assert scale.band_of_points(scale.points(p)).tolist() == by_p.tolist()
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_probability_exactly_at_an_edge_goes_to_the_higher_band(i):
+    scale = ScoreScale()
+    edge = scale.band_thresholds[i]
+    below, above = np.nextafter(edge, 0.0), np.nextafter(edge, 1.0)
+    bands = scale.band_of_prob(np.array([below, edge, above])).tolist()
+    lower, higher = scale.band_names[i], scale.band_names[i + 1]
+    assert bands == [lower, higher, higher]
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_probability_just_below_an_edge_stays_in_the_lower_band(i):
+    # Negative twin of the edge rule: one step below the edge is not the higher band.
+    scale = ScoreScale()
+    below = np.nextafter(scale.band_thresholds[i], 0.0)
+    assert scale.band_of_prob(np.array([below]))[0] != scale.band_names[i + 1]
+
+
+def test_edges_follow_a_custom_scale():
+    scale = ScoreScale(band_names=("a", "b"), band_thresholds=(0.5,))
+    assert scale.band_of_prob(np.array([0.0, 0.4999, 0.5, 1.0])).tolist() == ["a", "a", "b", "b"]
+
+
+def test_there_is_no_band_from_points():
+    # Points are rounded through a log: at p = 0.01 a points read could say very_low.
+    assert not hasattr(ScoreScale, "band_of_points")
 
 
 def test_round_trip_and_config():
