@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from risk_model import contract as C
 from risk_model.features.catalogue import date_features
+from risk_model.modeling.templates import TemplateError, render
 
 MAX_REASONS = 4
 _FEW = 8  # feature_texts formats this many values one by one
@@ -105,7 +106,8 @@ def reason_text(entry: Mapping[str, Any], value: float) -> str:
     Parameters
     ----------
     entry : mapping
-        Catalogue entry (``name``, ``reason`` template formatted with ``value=``, ...).
+        Catalogue entry (``name``, ``reason`` template filled with ``value`` by the
+        restricted formatter :func:`risk_model.modeling.templates.render`, ...).
     value : float
         The account's value of the feature.
 
@@ -119,8 +121,8 @@ def reason_text(entry: Mapping[str, Any], value: float) -> str:
     if not template or value is None or not np.isfinite(value):
         return generic_text(entry, value)
     try:
-        return template.format(value=float(value))
-    except (ValueError, KeyError, IndexError):
+        return render(template, {"value": float(value)})
+    except TemplateError:  # unsafe or broken template: never str.format-ed
         return generic_text(entry, value)
 
 
@@ -163,8 +165,8 @@ def _format_all(entry: Mapping[str, Any], values: list[float]) -> list[str]:
     template = entry.get("reason") or ""
     if template:
         try:
-            return [template.format(value=v) for v in values]
-        except (ValueError, KeyError, IndexError):
+            return [render(template, {"value": v}) for v in values]
+        except TemplateError:
             pass
     label, unit = _generic_parts(entry)[0], str(entry.get("unit") or "")
     return [f"{label}: {_number(v, unit)}" for v in values]

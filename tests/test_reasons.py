@@ -6,6 +6,7 @@ import pytest
 
 from risk_model import contract as C
 from risk_model import reasons as R
+from risk_model.modeling import templates as T
 
 CATALOGUE = [
     {"name": "dpd_now", "cause": "overdue", "definition": "Days past due.", "unit": "days",
@@ -233,3 +234,57 @@ def test_each_catalogue_object_is_read_for_itself():
     assert (first["code"], first["cause"]) == ("dpd_now", "overdue")
     assert (second["code"], second["cause"]) == ("dpd_now_v2", "dormancy")
     assert R.top_reasons(contrib, values, CATALOGUE).to_pylist()[0][0] == first
+
+
+# The restricted template formatter (risk_model.modeling.templates).
+UNSAFE_TEMPLATES = [
+    "{value:>999999999}",  # format-spec denial of service
+    "{value:0999999999.0f}",
+    "{value.__class__}",  # attribute walk
+    "{value.__class__.__mro__[1].__subclasses__}",
+    "{value[0]}",
+    "{value!r}",
+    "{other}",
+    "{}",
+    "{0}",
+    "{value:{value}}",  # nested field in the spec
+    "{value:.7f}",  # precision above 6
+    "{value:x}",
+    "{value:.0f",  # unbalanced
+    "x" * 501,
+]
+
+
+@pytest.mark.parametrize("template", UNSAFE_TEMPLATES, ids=[t[:20] for t in UNSAFE_TEMPLATES])
+def test_unsafe_templates_are_refused_and_never_formatted(template):
+    with pytest.raises(T.TemplateError):
+        T.check_template(template)
+    entry = {**CATALOGUE[0], "reason": template}
+    assert R.reason_text(entry, 3.0) == "Days past due: 3 days"
+    assert R.feature_texts(entry, np.array([3.0])).tolist() == ["Days past due: 3 days"]
+
+
+SAFE_TEMPLATES = {
+    "{value:z.0f} days": "0 days",
+    "{value:+z.0%} change": "-20% change",
+    "{value:,.2f} CNY": "-0.20 CNY",
+    "{value:.1%} of spend": "-20.0% of spend",
+    "{value} raw": "-0.2 raw",
+    "{{literal}} {value:.0f}": "{literal} -0",
+    "no placeholder": "no placeholder",
+}
+
+
+@pytest.mark.parametrize("template", SAFE_TEMPLATES)
+def test_safe_templates_render_like_str_format(template):
+    T.check_template(template)
+    assert T.render(template, {"value": -0.2}) == SAFE_TEMPLATES[template]
+    assert T.render(template, {"value": -0.2}) == template.format(value=-0.2)
+
+
+def test_every_package_template_is_in_the_safe_grammar():
+    from risk_model.features.catalogue import FEATURES
+
+    for spec in FEATURES:
+        T.check_template(spec.reason)
+        assert spec.explain(0.25) == (spec.reason.format(value=0.25) if spec.reason else "")

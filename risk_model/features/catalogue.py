@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from risk_model import contract as C
+from risk_model.modeling.templates import render
 
 FAMILIES = ("overdue", "cashout", "activity", "profile")
 SCOPES = ("account", "date")
@@ -79,7 +80,7 @@ class FeatureSpec:
 
     def explain(self, value: float) -> str:
         """Return the customer-facing reason for ``value`` (empty if none)."""
-        return self.reason.format(value=value) if self.reason else ""
+        return render(self.reason, {"value": value}) if self.reason else ""
 
 
 def _f(name, family, cause, window, direction, unit, definition, reason="", scope="account"):
