@@ -33,6 +33,12 @@ import pyarrow as pa
 
 from risk_model import contract as C
 from risk_model import reasons as R
+from risk_model.limits import (
+    DEFAULT_LIMITS,
+    EventLimits,
+    split_within_limits,
+    validate_within_limits,
+)
 from risk_model.model_source import (
     DEFAULT_MODEL,
     ModelLoadError,
@@ -54,7 +60,7 @@ from risk_model.scores import (
     not_open_problem,
     to_frame,
 )
-from risk_model.validation import ContractError, split_valid, validate_histories
+from risk_model.validation import ContractError
 
 # The output columns live in risk_model.scores; they are part of this module's interface.
 __all__ = [
@@ -85,16 +91,21 @@ class Predictor:
         Loaded artefact (see :func:`load`).
     num_threads : int
         LightGBM threads for batch scoring (``predict_one`` always uses one).
+    limits : EventLimits
+        Most statements / transactions per account; accounts above are rejected unscored.
 
     Notes
     -----
     Thread-safe: scoring reads the artefact and keeps no state between calls.
     """
 
-    def __init__(self, artefact: ModelArtefact, *, num_threads: int = 1) -> None:
+    def __init__(
+        self, artefact: ModelArtefact, *, num_threads: int = 1, limits: EventLimits = DEFAULT_LIMITS
+    ) -> None:
         from risk_model.features import feature_names  # features import lightgbm-free code
 
         self.artefact = artefact
+        self.limits = limits
         self.num_threads = num_threads
         self.model_version = artefact.version
         by_name = {entry["name"]: entry for entry in artefact.spec["catalogue"]}
@@ -304,7 +315,7 @@ class Predictor:
 
         Every input row ends up in exactly one of the two tables.
         """
-        valid, rejects = split_valid(table, as_of=as_of)
+        valid, rejects = split_within_limits(table, as_of, self.limits)
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons)
         if not open_mask.all():
             rejects = add_not_open(valid, open_mask, rejects, table, as_of)
@@ -342,7 +353,7 @@ class Predictor:
         self, table: pa.Table, as_of: dt.date | None, reasons: ReasonsMode, threads: int
     ) -> pd.DataFrame:
         as_of = as_of or dt.date.today()
-        valid = validate_histories(table, as_of=as_of)
+        valid = validate_within_limits(table, as_of, self.limits)
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons, num_threads=threads)
         if not open_mask.all():
             ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask)).to_pylist()
@@ -363,7 +374,7 @@ class Predictor:
         if not isinstance(record, Mapping):
             raise TypeError("predict_one takes one account record (a dict)")
         as_of = as_of or dt.date.today()
-        valid = validate_histories(from_records(record), as_of=as_of)
+        valid = validate_within_limits(from_records(record), as_of, self.limits)
         scores, open_mask = self.score_arrow(valid, as_of, reasons="all", num_threads=1)
         if not open_mask.all():
             ids = valid[C.ACCOUNT_ID].to_pylist()
@@ -377,6 +388,7 @@ def load(
     *,
     tracking_uri: str | None = None,
     num_threads: int = 1,
+    limits: EventLimits = DEFAULT_LIMITS,
 ) -> Predictor:
     """Load a verified model and return its :class:`Predictor`.
 
@@ -389,6 +401,8 @@ def load(
         MLflow store; default ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
     num_threads : int
         LightGBM threads for batch scoring.
+    limits : EventLimits
+        Most statements / transactions per account (see :mod:`risk_model.limits`).
 
     Returns
     -------
@@ -399,7 +413,8 @@ def load(
     ModelLoadError
         When the model is unknown, incomplete or altered (checksums are verified first).
     """
-    return Predictor(load_model_artefact(model, tracking_uri=tracking_uri), num_threads=num_threads)
+    artefact = load_model_artefact(model, tracking_uri=tracking_uri)
+    return Predictor(artefact, num_threads=num_threads, limits=limits)
 
 
 _CACHE: dict[str, Predictor] = {}
