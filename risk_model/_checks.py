@@ -29,7 +29,7 @@ def _display_ids(table: pa.Table) -> np.ndarray:
     return shown
 
 
-class _Collector:
+class Collector:
     """Turns masks into :class:`~risk_model.problems.Problem` objects."""
 
     def __init__(self, table: pa.Table) -> None:
@@ -53,7 +53,7 @@ class _Collector:
 
 def account_checks(table: pa.Table, as_of: dt.date | None) -> list[Problem]:
     """Check a conformed histories table; return the list of problems found."""
-    out = _Collector(table)
+    out = Collector(table)
     _profile_checks(table, as_of, out)
     if C.STATEMENTS in table.schema.names:
         _statement_checks(table, as_of, out)
@@ -64,7 +64,7 @@ def account_checks(table: pa.Table, as_of: dt.date | None) -> list[Problem]:
 
 def closure_checks(table: pa.Table) -> list[Problem]:
     """Check a conformed closures table; return the list of problems found."""
-    out = _Collector(table)
+    out = Collector(table)
     _null_checks(table, C.CLOSURE_FIELDS, "", out.accounts)
     out.accounts(
         C.ACCOUNT_ID,
@@ -125,7 +125,7 @@ def _allowed_check(values: pa.ChunkedArray, spec: C.Field, name: str, report: Ca
     )
 
 
-def _profile_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> None:
+def _profile_checks(table: pa.Table, as_of: dt.date | None, out: Collector) -> None:
     _null_checks(table, C.PROFILE_FIELDS, "", out.accounts)
     ids = table[C.ACCOUNT_ID]
     id_or = (lambda fill: pc.fill_null(ids, fill)) if ids.null_count else (lambda fill: ids)
@@ -223,7 +223,7 @@ def _amount_checks(
     owner: np.ndarray,
     names: tuple[str, ...],
     prefix: str,
-    out: _Collector,
+    out: Collector,
 ) -> dict[str, np.ndarray]:
     values = {}
     for name in names:
@@ -255,7 +255,7 @@ def _out_of_order(owner: np.ndarray, when: np.ndarray, strict: bool) -> np.ndarr
     return np.concatenate([[False], same & step])
 
 
-def _statement_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> None:
+def _statement_checks(table: pa.Table, as_of: dt.date | None, out: Collector) -> None:
     p = C.STATEMENTS + "."
     events, owner = _flatten(table, C.STATEMENTS)
     _null_checks(events, C.STATEMENT_FIELDS, p, lambda *a: out.events(owner, *a))
@@ -343,7 +343,7 @@ def _statement_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -
         )
 
 
-def _transaction_checks(table: pa.Table, as_of: dt.date | None, out: _Collector) -> None:
+def _transaction_checks(table: pa.Table, as_of: dt.date | None, out: Collector) -> None:
     p = C.TRANSACTIONS + "."
     events, owner = _flatten(table, C.TRANSACTIONS)
     _null_checks(events, C.TRANSACTION_FIELDS, p, lambda *a: out.events(owner, *a))

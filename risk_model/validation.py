@@ -15,15 +15,15 @@ Two levels of problem:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model._checks import account_checks, closure_checks
-from risk_model._masks import one_chunk
+from risk_model._checks import Collector, account_checks, closure_checks
+from risk_model._conform import Slip, arrow_fields, cast_column, conform_lists, missing
 from risk_model.problems import ContractError, Problem
 
 __all__ = [
@@ -59,20 +59,34 @@ def conform(table: pa.Table, parts: tuple[C.Field, ...] = C.PROFILE_FIELDS) -> p
     Raises
     ------
     ContractError
-        Listing every missing required column and every column of the wrong type.
+        Listing every missing required column, every column of the wrong type, and
+        every account with a value that does not fit its type or a null event.
+    """
+    canonical, slipped = _conform(table, parts)
+    if slipped:
+        raise ContractError(slipped)
+    return canonical
+
+
+def _conform(table: pa.Table, parts: tuple[C.Field, ...]) -> tuple[pa.Table, list[Problem]]:
+    """Return the canonical table and its account-level conversion problems.
+
+    Raises on table-level problems; values that do not fit their type, and null events,
+    are problems of the accounts holding them (those values are null in the table).
     """
     problems: list[Problem] = []
+    slips: list[Slip] = []
     arrays, fields = [], []
     present = set(table.schema.names)
-    for spec, arrow_field in zip(parts, _arrow_fields(parts), strict=True):
+    for spec, arrow_field in zip(parts, arrow_fields(parts), strict=True):
         if spec.name not in present:
             if spec.nullable:
                 arrays.append(pa.nulls(table.num_rows, spec.type))
                 fields.append(arrow_field)
                 continue
-            problems.append(_missing(spec.name))
+            problems.append(missing(spec.name))
             continue
-        cast = _cast(table[spec.name], spec.type, spec.name, problems)
+        cast = cast_column(table[spec.name], spec.type, spec.name, problems, slips)
         if cast is not None:
             arrays.append(cast)
             fields.append(arrow_field)
@@ -81,38 +95,21 @@ def conform(table: pa.Table, parts: tuple[C.Field, ...] = C.PROFILE_FIELDS) -> p
         (C.TRANSACTIONS, C.TRANSACTION_FIELDS),
     ):
         if column in present:
-            lists = _conform_lists(table[column], column, item_fields, problems)
+            lists = conform_lists(table[column], column, item_fields, problems, slips)
             if lists is not None:
                 arrays.append(lists)
                 fields.append(pa.field(column, lists.type))
     if problems:
         raise ContractError(problems)
-    return pa.Table.from_arrays(
+    canonical = pa.Table.from_arrays(
         arrays, schema=pa.schema(fields, metadata=C.HISTORY_SCHEMA.metadata)
     )
-
-
-# Arrow fields and list types of the contract's field tuples, by identity: hashing a
-# tuple of fields costs as much as building them, and conform runs once per scored record.
-_ARROW: dict[int, tuple[tuple[C.Field, ...], tuple[pa.Field, ...], pa.ListType]] = {}
-
-
-def _arrow_of(parts: tuple[C.Field, ...]) -> tuple[tuple[pa.Field, ...], pa.ListType]:
-    hit = _ARROW.get(id(parts))
-    if hit is None or hit[0] is not parts:
-        if len(_ARROW) > 32:  # callers passing fresh tuples each time: stay small
-            _ARROW.clear()
-        fields = tuple(spec.arrow() for spec in parts)
-        hit = _ARROW[id(parts)] = (parts, fields, pa.list_(pa.struct(fields)))
-    return hit[1], hit[2]
-
-
-def _arrow_fields(parts: tuple[C.Field, ...]) -> tuple[pa.Field, ...]:
-    return _arrow_of(parts)[0]
-
-
-def _list_type(fields: tuple[C.Field, ...]) -> pa.ListType:
-    return _arrow_of(fields)[1]
+    if not slips:
+        return canonical, []
+    out = Collector(canonical)
+    for slip in slips:
+        out.accounts(*slip)
+    return canonical, out.problems
 
 
 def find_problems(table: pa.Table, *, as_of: dt.date | None = None) -> list[Problem]:
@@ -236,159 +233,26 @@ def validate_closures(table: pa.Table) -> pa.Table:
 
 def _checked(table: pa.Table, as_of: dt.date | None) -> tuple[pa.Table, list[Problem]]:
     """Conform ``table`` (raising on table-level problems) and list its account problems."""
-    canonical = conform(table)
-    return canonical, account_checks(canonical, as_of)
+    canonical, slipped = _conform(table, C.PROFILE_FIELDS)
+    checked = account_checks(canonical, as_of)
+    return canonical, slipped + _without_echoes(checked, slipped)
 
 
-def _missing(name: str) -> Problem:
-    return Problem(
-        name,
-        "missing_field",
-        "required field is missing",
-        f"add the field '{name}' (see the data contract in the README)",
-    )
-
-
-def _cast(
-    values: pa.ChunkedArray | pa.Array, target: pa.DataType, name: str, problems: list[Problem]
-) -> pa.Array | None:
-    if isinstance(values, pa.ChunkedArray):  # combine_chunks copies even a single chunk
-        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    if values.type == target:
-        return values
-    if pa.types.is_null(values.type):
-        return pa.nulls(len(values), target)
-    # Timestamps lose sub-second precision by design; everything else must cast exactly.
-    safe = not (pa.types.is_timestamp(target) and pa.types.is_timestamp(values.type))
-    try:
-        if pa.types.is_timestamp(values.type) and values.type.tz is not None:
-            values = values.cast(pa.timestamp(values.type.unit))
-        return pc.cast(values, target, safe=safe)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
-        problems.append(
-            Problem(
-                name,
-                "wrong_type",
-                f"has type {values.type}, expected {target} ({_short(error)})",
-                f"store '{name}' as {target}",
-            )
-        )
-        return None
-
-
-def _conform_lists(
-    column: pa.ChunkedArray,
-    name: str,
-    fields: tuple[C.Field, ...],
-    problems: list[Problem],
-) -> pa.Array | None:
-    lists = one_chunk(column)
-    list_type = _list_type(fields)
-    if lists.type == list_type and lists.null_count == 0 and lists.offset == 0:
-        return lists  # already canonical: no copy
-    if pa.types.is_null(lists.type):
-        return pa.array([[]] * len(lists), list_type)
-    quick = _cast_whole(lists, list_type, fields)
-    if quick is not None:
-        return quick
-    if pa.types.is_large_list(lists.type):
-        lists = lists.cast(pa.list_(lists.type.value_type))
-    if not pa.types.is_list(lists.type):
-        problems.append(
-            Problem(
-                name,
-                "wrong_type",
-                f"has type {lists.type}, expected a list of records",
-                f"store '{name}' as a list of structs with fields "
-                + ", ".join(f.name for f in fields),
-            )
-        )
-        return None
-    # Null lists mean "no events": make them empty so offsets are well defined.
-    if lists.null_count:
-        lists = pc.if_else(pc.is_null(lists), pa.scalar([], lists.type), lists)
-    items = lists.flatten()
-    if pa.types.is_null(items.type):
-        items = pa.array([], pa.struct([]))
-    if not pa.types.is_struct(items.type):
-        problems.append(
-            Problem(
-                name,
-                "wrong_type",
-                f"items have type {items.type}, expected records",
-                f"make each item of '{name}' a record with fields "
-                + ", ".join(f.name for f in fields),
-            )
-        )
-        return None
-    present = {items.type.field(i).name for i in range(items.type.num_fields)}
-    children = []
-    for spec in fields:
-        path = f"{name}.{spec.name}"
-        if spec.name not in present:
-            if len(items) == 0 or spec.nullable:
-                children.append(pa.nulls(len(items), spec.type))
-                continue
-            problems.append(_missing(path))
+def _without_echoes(problems: list[Problem], slipped: list[Problem]) -> list[Problem]:
+    """Drop the "missing value" reports of values that did not convert (already reported)."""
+    if not slipped:
+        return problems
+    unconverted: dict[str, set[int]] = {}
+    for problem in slipped:
+        unconverted.setdefault(problem.field, set()).update(problem.rows.tolist())
+    out = []
+    for problem in problems:
+        echoed = unconverted.get(problem.field) if problem.check == "missing_value" else None
+        if not echoed:
+            out.append(problem)
             continue
-        child = _cast(items.field(spec.name), spec.type, path, problems)
-        if child is not None:
-            children.append(child)
-    if len(children) != len(fields):
-        return None
-    struct = pa.StructArray.from_arrays(children, fields=list(_arrow_fields(fields)))
-    start = lists.offsets[0].as_py()
-    offsets = pc.subtract(lists.offsets, start) if start else lists.offsets
-    return pa.ListArray.from_arrays(offsets, struct, type=list_type)
-
-
-_FEW_LISTS = 64  # a few accounts (one scored record): one cast beats a per-field rebuild
-
-
-def _castable(source: pa.DataType, target: pa.DataType) -> bool:
-    """Whether ``_cast`` would convert ``source`` by a plain ``pc.cast`` to ``target``."""
-    if source == target or pa.types.is_null(source):
-        return True
-    if pa.types.is_integer(source):
-        return pa.types.is_integer(target) or pa.types.is_floating(target)
-    if pa.types.is_floating(source):
-        return pa.types.is_floating(target)
-    return pa.types.is_timestamp(source) and source.tz is None and pa.types.is_timestamp(target)
-
-
-def _cast_whole(lists: pa.Array, list_type: pa.ListType, fields: tuple[C.Field, ...]):
-    """Return the field-by-field conversion below as one safe cast, or None to take it.
-
-    Only for a few lists without nulls whose items are records with exactly the contract's
-    fields, in order, each of a type ``_cast`` converts with a plain cast: then a safe cast
-    that succeeds gives the same values (a timestamp cast that would drop sub-seconds fails
-    here and goes the long way, which truncates them on purpose).
-    """
-    if (
-        len(lists) > _FEW_LISTS
-        or not pa.types.is_list(lists.type)
-        or lists.null_count
-        or lists.offset
-        or not pa.types.is_struct(lists.type.value_type)
-    ):
-        return None
-    offsets = lists.offsets
-    if offsets[0].as_py() != 0 or offsets[-1].as_py() != len(lists.values):
-        return None
-    items = lists.type.value_type
-    if items.num_fields != len(fields) or lists.values.null_count:
-        return None
-    for i, spec in enumerate(fields):
-        child = items.field(i)
-        if child.name != spec.name or not _castable(child.type, spec.type):
-            return None
-    try:
-        return pc.cast(lists, list_type, safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-
-
-def _short(error: Exception) -> str:
-    return str(error).splitlines()[0][:120]
+        keep = np.array([row not in echoed for row in problem.rows.tolist()], dtype=bool)
+        if keep.any():
+            ids = tuple(np.array(problem.account_ids, dtype=object)[keep])
+            out.append(dataclasses.replace(problem, rows=problem.rows[keep], account_ids=ids))
+    return out
