@@ -4,10 +4,20 @@ Conventions
 -----------
 * ``y`` is 0/1 (1 = closed within the horizon), ``p`` a probability of closure.
 * Gini = 2 AUC - 1; KS = max |TPR - FPR| over thresholds.
-* ECE uses ``bins`` equal-frequency bins of ``p`` (ties kept together by sorting
-  stably): ECE = sum_b (n_b / n) |mean p_b - mean y_b|. Equal-frequency bins keep every
-  bin populated when probabilities are concentrated near the base rate.
-* Capture rate at ``q``: share of all positives found in the riskiest ``q`` of rows.
+* ECE uses ``bins`` equal-frequency bins of ``p``: ECE = sum_b (n_b / n)
+  |mean p_b - mean y_b|. Equal-frequency bins keep every bin populated when probabilities
+  are concentrated near the base rate. Binning is tie-aware: every row with the same
+  ``p`` goes to one bin, the bin of that value's mid-rank (the middle of its block of
+  positions in sorted order), so bins are as equal as ties allow and some may be empty
+  when one value fills more than a bin. ECE and the decile table are computed on the rows
+  sorted by ``(p, y)``, so they are exact functions of the multiset of ``(p, y)`` pairs:
+  the same predictions in any row order give the same bits.
+* Capture rate at ``q``: share of all positives found in the riskiest
+  ``k = ceil(q * n)`` rows. When the cut falls inside a block of equal ``p`` the rows of
+  that block are counted fractionally (each with weight ``(k - rows above) / block
+  size``), which is the expected capture over every order of the tied rows.
+* ``distinct_per_10k``: distinct probabilities per 10,000 rows, a measure of how many
+  ties a calibrated score leaves (10,000 = every row different).
 * PSI over ``bins`` quantile bins of the expected (train) distribution, with an epsilon
   of 1e-6 for empty bins.
 """
@@ -73,33 +83,73 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
-def _equal_frequency_bins(p: np.ndarray, bins: int) -> np.ndarray:
-    """Bin index per row: rank by ``p`` (stable), cut into ``bins`` equal-size groups."""
-    order = np.argsort(p, kind="stable")
-    index = np.empty(len(p), dtype=np.int64)
-    index[order] = np.arange(len(p)) * bins // len(p)
-    return index
+def _sorted_pairs(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by ``(p, y)``: one canonical order for the same multiset of pairs."""
+    order = np.lexsort((y, p))
+    return y[order], p[order]
+
+
+def _equal_frequency_bins(p_sorted: np.ndarray, bins: int) -> np.ndarray:
+    """Bin index per row of a sorted ``p``, keeping rows with equal ``p`` in one bin.
+
+    Each distinct value takes the bin of its mid-rank ``start + count / 2`` (positions
+    ``start .. start + count - 1`` in sorted order), scaled to ``bins`` and floored.
+    """
+    n = len(p_sorted)
+    _, start, count = np.unique(p_sorted, return_index=True, return_counts=True)
+    # Integer arithmetic: floor((2 start + count) * bins / (2 n)) is exact.
+    value_bin = np.minimum((2 * start + count) * bins // (2 * n), bins - 1)
+    return np.repeat(value_bin, count)
 
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Return the expected calibration error over equal-frequency bins (see module notes)."""
-    y, p = _check(y, p)
+    y, p = _sorted_pairs(*_check(y, p))
     index = _equal_frequency_bins(p, bins)
     n = np.bincount(index, minlength=bins).astype(np.float64)
     gap = np.abs(np.bincount(index, p, bins) - np.bincount(index, y, bins))
     return float(gap[n > 0].sum() / len(y))
 
 
+def distinct_per_10k(p: np.ndarray) -> float:
+    """Distinct probabilities per 10,000 rows: ``distinct / n * 10000``.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        Probabilities (any order).
+
+    Returns
+    -------
+    float
+        10,000 when every row has its own value; a step-function calibration that maps
+        every account to a few values gives a small figure.
+    """
+    p = np.asarray(p, dtype=np.float64).ravel()
+    if len(p) == 0:
+        raise ValueError("metrics need at least one row")
+    return float(len(np.unique(p)) / len(p) * 10_000)
+
+
 def capture_rate(y: np.ndarray, p: np.ndarray, top: float) -> float:
-    """Share of positives in the riskiest ``top`` fraction of rows."""
+    """Share of positives in the riskiest ``top`` fraction of rows, ties counted fractionally.
+
+    The riskiest ``k = ceil(top * n)`` rows are taken; rows tied with the ``k``-th riskiest
+    share the remaining places equally (see module notes), so the result does not depend
+    on row order.
+    """
     y, p = _check(y, p)
     if not 0 < top <= 1:
         raise ValueError("top must be in (0, 1]")
     if y.sum() == 0:
         return float("nan")
     k = max(1, int(np.ceil(top * len(y))))
-    riskiest = np.argsort(-p, kind="stable")[:k]
-    return float(y[riskiest].sum() / y.sum())
+    values, block, count = np.unique(-p, return_inverse=True, return_counts=True)
+    positives = np.bincount(block.ravel(), y, len(values))
+    rows_before = np.cumsum(count) - count  # riskier rows than each distinct value
+    # Share of each block inside the top k: 1 above the cut, 0 below, a fraction at it.
+    share = np.clip((k - rows_before) / count, 0.0, 1.0)
+    return float(np.sum(share * positives) / y.sum())
 
 
 def decile_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
@@ -109,9 +159,10 @@ def decile_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns decile (1 = riskiest), rows, min_p, max_p, mean_p, observed_rate,
-        positives, cumulative_capture.
+        positives, cumulative_capture. One row per non-empty bin: with heavy ties some
+        bins are empty and their decile numbers are missing (see module notes).
     """
-    y, p = _check(y, p)
+    y, p = _sorted_pairs(*_check(y, p))
     index = (bins - 1) - _equal_frequency_bins(p, bins)  # 0 = riskiest
     frame = pd.DataFrame({"bin": index, "p": p, "y": y})
     table = frame.groupby("bin", sort=True).agg(
@@ -170,7 +221,8 @@ def evaluate(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, float]:
     -------
     dict
         auc, gini, ks, brier, log_loss, ece, ece_to_base_rate, base_rate, mean_p,
-        capture_top5, capture_top10, rows.
+        capture_top5, capture_top10, rows, distinct_per_10k (distinct probabilities per
+        10,000 rows).
     """
     y, p = _check(y, p)
     base_rate = float(y.mean())
@@ -186,6 +238,7 @@ def evaluate(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, float]:
         "ece": ece(y, p, bins),
         "capture_top5": capture_rate(y, p, 0.05),
         "capture_top10": capture_rate(y, p, 0.10),
+        "distinct_per_10k": distinct_per_10k(p),
     }
     out["ece_to_base_rate"] = out["ece"] / base_rate if base_rate > 0 else float("nan")
     return out
