@@ -61,3 +61,47 @@ class ContractError(ValueError):
         lines = [f"{what} do not meet the data contract ({len(problems)} problem(s)):"]
         lines += [f"  - {p.describe()}" for p in problems]
         super().__init__("\n".join(lines))
+
+
+class ContractWarning(UserWarning):
+    """Input meets the contract but probably not as meant (base of the warnings below)."""
+
+
+class NearMissNameWarning(ContractWarning):
+    """Extra columns or event fields whose names nearly match contract names.
+
+    They are ignored like any extra name, so the contract field they were meant to
+    fill reads as missing. ``near_misses`` lists them
+    (:class:`risk_model._names.NearMiss`: ``found``, ``expected``, ``part``).
+    """
+
+    def __init__(self, near_misses: list) -> None:
+        self.near_misses = list(near_misses)
+        lines = [m.describe() for m in self.near_misses]
+        super().__init__(
+            f"{len(lines)} ignored name(s) look like contract names: " + "; ".join(lines)
+        )
+
+
+class IdTwinWarning(ContractWarning):
+    """Account ids that differ only by Unicode normalisation (NFC / NFD) of each other.
+
+    Both are scored (they are distinct ids byte for byte), but they probably name one
+    account written by two systems. ``groups`` lists the twins, one tuple per group.
+    """
+
+    def __init__(self, groups: list[tuple[str, ...]]) -> None:
+        self.groups = list(groups)
+        shown = ", ".join(
+            "/".join(ascii(i) for i in group) for group in self.groups[:MAX_IDS_SHOWN]
+        )
+        more = len(self.groups) - MAX_IDS_SHOWN
+        super().__init__(
+            f"{len(self.groups)} group(s) of account ids equal after Unicode NFC normalisation: "
+            f"{shown}{f' and {more} more' if more > 0 else ''}; both ids are scored. "
+            "Fix: normalise ids to NFC where they are written"
+        )
+
+
+class UnknownClosureWarning(ContractWarning):
+    """Closures of accounts that are not in the histories (they label nothing)."""

@@ -24,13 +24,24 @@ import pyarrow as pa
 from risk_model import contract as C
 from risk_model._checks import Collector, account_checks, closure_checks
 from risk_model._conform import Slip, arrow_fields, cast_column, conform_lists, missing
-from risk_model.problems import ContractError, Problem
+from risk_model._names import (
+    NearMiss,
+    id_text_checks,
+    near_misses,
+    schema_near_misses,
+    warn_near_misses,
+)
+from risk_model.problems import ContractError, NearMissNameWarning, Problem
 
 __all__ = [
     "ContractError",
+    "NearMiss",
+    "NearMissNameWarning",
     "Problem",
     "conform",
     "find_problems",
+    "near_misses",
+    "schema_near_misses",
     "split_valid",
     "validate_closures",
     "validate_histories",
@@ -74,6 +85,7 @@ def _conform(table: pa.Table, parts: tuple[C.Field, ...]) -> tuple[pa.Table, lis
     Raises on table-level problems; values that do not fit their type, and null events,
     are problems of the accounts holding them (those values are null in the table).
     """
+    warn_near_misses(schema_near_misses(table.schema, parts), stacklevel=5)
     problems: list[Problem] = []
     slips: list[Slip] = []
     arrays, fields = [], []
@@ -235,6 +247,9 @@ def _checked(table: pa.Table, as_of: dt.date | None) -> tuple[pa.Table, list[Pro
     """Conform ``table`` (raising on table-level problems) and list its account problems."""
     canonical, slipped = _conform(table, C.PROFILE_FIELDS)
     checked = account_checks(canonical, as_of)
+    ids = Collector(canonical)
+    id_text_checks(canonical, ids.accounts)
+    checked += ids.problems
     return canonical, slipped + _without_echoes(checked, slipped)
 
 
