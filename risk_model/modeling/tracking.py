@@ -4,18 +4,23 @@ Store: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<project root>/mlflow.
 (anchored to the project, not the current directory). For SQLite stores the artifacts go
 to ``mlruns/`` beside the database file. Telemetry is switched off.
 
-Champion rule: the newly registered version gets the alias ``champion`` when the model
-has no champion yet, when the champion cannot score the new OOT rows (other features or
-horizon), or when the new version's OOT Gini beats the champion's Gini scored on the same
-OOT rows; otherwise it gets ``challenger``. Both Gini figures are logged.
+A training wraps all its stages in :func:`training_run` (the run ends FINISHED, FAILED
+or KILLED), logs with :func:`log_training` and registers with
+:func:`register_and_promote`, which scores the current champion and the new model on the
+same selection-window rows and applies :func:`risk_model.modeling.promotion.decide`
+under the registry lock (:mod:`risk_model.modeling.registry_lock`).
+:func:`log_training_run` is the older one-call form (OOT rows as the comparison rows).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
-from dataclasses import dataclass
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +30,28 @@ import pandas as pd
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 from mlflow.types.utils import _infer_schema
 
-from risk_model.modeling.artefact import ArtefactError, load_artefact
-from risk_model.modeling.metrics import gini
+from risk_model.modeling.promotion import PromotionConfig, evaluation_fingerprint
+from risk_model.modeling.registry_lock import RegistryOutcome, register_and_promote
+
+__all__ = [
+    "PromotionConfig",
+    "RegistryOutcome",
+    "TrainingTerminated",
+    "log_training",
+    "log_training_run",
+    "register_and_promote",
+    "setup_tracking",
+    "training_run",
+]
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-CHAMPION, CHALLENGER = "champion", "challenger"
+# Tag the MLflow UI reads to choose the experiment page (values from mlflow 3.17's UI:
+# "genai_development" opens the GenAI overview, this one the classic runs table).
+EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 
 
 def _requirements() -> list[str]:
@@ -64,15 +83,25 @@ def _artifact_root(uri: str) -> str | None:
 
 
 def setup_tracking(uri: str, experiment: str) -> str:
-    """Point MLflow at ``uri`` and return the experiment id (created when missing)."""
+    """Point MLflow at ``uri`` and return the experiment id (created when missing).
+
+    The experiment is tagged as model development (also when it already existed), so the
+    UI opens the runs table rather than the GenAI overview.
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
-    if found is not None:
-        return found.experiment_id
-    return client.create_experiment(experiment, artifact_location=_artifact_root(uri))
+    if found is None:
+        return client.create_experiment(
+            experiment,
+            artifact_location=_artifact_root(uri),
+            tags={EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT},
+        )
+    if found.tags.get(EXPERIMENT_KIND_TAG) != MODEL_DEVELOPMENT:
+        client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT)
+    return found.experiment_id
 
 
 def ui_command(uri: str) -> str:
@@ -80,69 +109,58 @@ def ui_command(uri: str) -> str:
     return f"mlflow ui --backend-store-uri {uri}"
 
 
-@dataclass(frozen=True)
-class RegistryOutcome:
-    """Result of registering a model version.
+class TrainingTerminated(SystemExit):
+    """SIGTERM arrived during a training run (exit status 128 + 15 when not caught)."""
 
-    Attributes
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise TrainingTerminated(128 + signum)
+
+
+@contextmanager
+def training_run(
+    uri: str, experiment: str, run_name: str | None = None, tags: dict[str, str] | None = None
+) -> Iterator[mlflow.ActiveRun]:
+    """One MLflow run around a whole training, ended with the status it deserves.
+
+    Parameters
     ----------
-    run_id : str
-        MLflow run id.
-    version : str
-        Registered model version.
-    alias : str
-        ``champion`` or ``challenger``.
-    new_gini : float
-        OOT Gini of the new version.
-    champion_gini : float
-        Previous champion's Gini on the same rows (NaN when there was none).
-    reason : str
-        Why the alias was given.
-    model_uri : str
-        ``models:/<name>/<version>``.
+    uri, experiment : str
+        Store and experiment (created and tagged as model development when needed).
+    run_name : str, optional
+        Run name.
+    tags : dict, optional
+        Run tags set at start.
+
+    Yields
+    ------
+    mlflow.ActiveRun
+        The active run.
+
+    Notes
+    -----
+    Ends FINISHED on success, KILLED on KeyboardInterrupt or SIGTERM (a handler raising
+    :class:`TrainingTerminated` is installed for the duration, main thread only, and the
+    previous handler restored), FAILED on any other exception; the exception is
+    re-raised and its type and message kept in the run tag ``failure``.
     """
-
-    run_id: str
-    version: str
-    alias: str
-    new_gini: float
-    champion_gini: float
-    reason: str
-    model_uri: str
-
-
-def _artefact_in_model(local: Path) -> Path:
-    """Artefact directory inside a downloaded pyfunc model (path recorded in MLmodel)."""
-    flavor = mlflow.models.Model.load(str(local)).flavors.get("python_function", {})
+    experiment_id = setup_tracking(uri, experiment)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main else None
+    status = "FAILED"
     try:
-        return local / flavor["artifacts"]["artefact"]["path"]
-    except KeyError as exc:
-        raise ArtefactError("the registered model carries no closure-risk artefact") from exc
-
-
-def champion_gini_on(
-    client: MlflowClient, name: str, oot_frame: pd.DataFrame, y: np.ndarray, horizon: int
-) -> tuple[float, str]:
-    """Gini of the current champion on the given OOT rows, and a note.
-
-    Returns NaN with the reason when there is no champion or it cannot score the rows.
-    """
-    try:
-        current = client.get_model_version_by_alias(name, CHAMPION)
-    except mlflow.exceptions.MlflowException:
-        return float("nan"), "no champion yet"
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{current.version}", dst_path=tmp
-        )
-        try:
-            artefact = load_artefact(_artefact_in_model(Path(local)))
-            if artefact.horizon_months != horizon:
-                return float("nan"), f"champion v{current.version} has another horizon"
-            prob = artefact.predict_proba(artefact.matrix(oot_frame))
-        except (ArtefactError, KeyError) as exc:
-            return float("nan"), f"champion v{current.version} cannot score these rows: {exc}"
-    return gini(y, prob), f"champion v{current.version} scored on the same OOT rows"
+        yield run
+        status = "FINISHED"
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt | TrainingTerminated) else status
+        with contextlib.suppress(Exception):  # a tagging error must not hide the failure
+            mlflow.set_tag("failure", f"{type(exc).__name__}: {exc}"[:4000])
+        raise
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)
+        mlflow.end_run(status=status)
 
 
 def _log_metrics(report: dict[str, Any]) -> None:
@@ -166,6 +184,83 @@ def _log_metrics(report: dict[str, Any]) -> None:
     mlflow.log_metrics({k: float(v) for k, v in flat.items() if v is not None})
 
 
+def log_training(
+    *,
+    params: dict[str, Any],
+    report: dict[str, Any],
+    artefact_dir: Path,
+    plots: list[Path],
+    catalogue: list[dict[str, Any]],
+    dataset: pd.DataFrame,
+    dataset_digest: str,
+    dataset_source: str,
+    example_features: pd.DataFrame,
+) -> ModelInfo:
+    """Log params, metrics, artifacts, the input data set and the model into the active run.
+
+    Parameters
+    ----------
+    params : dict
+        Resolved configuration (flat).
+    report : dict
+        ``TrainResult.report`` (``oot``, ``val``, ``split``, ``best_iteration``, ...).
+    artefact_dir : Path
+        Saved artefact, shipped inside the pyfunc model.
+    plots : list of Path
+        PNG files to log under ``plots/``.
+    catalogue : list of dict
+        Feature catalogue, logged as JSON and CSV.
+    dataset : pandas.DataFrame
+        Training snapshot frame (schema from its first rows: inferring MLflow's schema
+        over every row takes minutes; row count as a tag).
+    dataset_digest : str
+        Fingerprint of the full frame (sha256 hex; the first 16 characters are the digest).
+    dataset_source : str
+        Where the data came from (directory).
+    example_features : pandas.DataFrame
+        Feature rows (model columns); the first five are the input example.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        The logged (not yet registered) model; pass ``model_uri`` to
+        :func:`register_and_promote`.
+    """
+    if mlflow.active_run() is None:
+        raise RuntimeError("log_training needs an active run (use training_run)")
+    mlflow.log_params({k: str(v) for k, v in params.items()})
+    _log_metrics(report)
+    mlflow.log_dict(report["split"], "split.json")
+    mlflow.log_dict({"features": catalogue}, "feature_catalogue.json")
+    mlflow.log_text(pd.DataFrame(catalogue).to_csv(index=False), "feature_catalogue.csv")
+    mlflow.log_text(json.dumps(report, indent=2, default=str), "report.json")
+    deciles = pd.DataFrame(report.get("oot_deciles", []))
+    mlflow.log_text(deciles.to_csv(index=False), "oot_decile_table.csv")
+    for plot in plots:
+        mlflow.log_artifact(str(plot), artifact_path="plots")
+    data = MetaDataset(
+        source=resolve_dataset_source(dataset_source),
+        name="snapshots",
+        digest=dataset_digest[:16],
+        schema=_infer_schema(dataset.head(1000)),
+    )
+    mlflow.log_input(data, context="training")
+    mlflow.set_tags({"dataset_rows": str(len(dataset)), "dataset_sha256": dataset_digest})
+    example = example_features.head(5).astype(np.float64)
+    output = pd.DataFrame(
+        {"probability": [0.1] * len(example), "points": [600.0] * len(example)}
+    ).assign(band="low")
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(PYFUNC_CODE),
+        artifacts={"artefact": str(artefact_dir)},
+        signature=infer_signature(example, output),
+        input_example=example,
+        pip_requirements=_requirements(),
+        code_paths=[str(Path(__file__).resolve().parents[1])],
+    )
+
+
 def log_training_run(
     *,
     uri: str,
@@ -185,110 +280,53 @@ def log_training_run(
     horizon_months: int,
     run_name: str | None = None,
 ) -> RegistryOutcome:
-    """Log one training run, register the model and assign its alias.
+    """Older one-call form: log, register and promote comparing on the OOT rows.
 
-    Parameters
-    ----------
-    uri, experiment, registered_model : str
-        Store, experiment and registry name.
-    params : dict
-        Resolved configuration (flat).
-    tags : dict
-        Run tags (split kind, data source, ...).
-    report : dict
-        ``TrainResult.report``.
-    artefact_dir : Path
-        Saved artefact, shipped inside the pyfunc model.
-    plots : list of Path
-        PNG files to log under ``plots/``.
-    catalogue : list of dict
-        Feature catalogue, logged as JSON and CSV.
-    dataset : pandas.DataFrame
-        Training snapshot frame, logged as the run's input (schema from its first rows,
-        row count as a tag; inferring MLflow's schema over every row takes minutes).
-    dataset_digest : str
-        Fingerprint of the full frame (sha256 hex); its first 16 characters are the
-        dataset digest.
-    dataset_source : str
-        Where the data came from (directory).
-    oot_features : pandas.DataFrame
-        OOT feature rows (model columns), used for the champion comparison and examples.
-    oot_label : numpy.ndarray
-        Labels of those rows.
-    horizon_months : int
-        Label horizon.
-    run_name : str, optional
-        MLflow run name.
+    Logs into the active run when there is one, else opens its own with
+    :func:`training_run`. The comparison rows are ``oot_features`` (resampled by row) and
+    their fingerprint is computed from them; new code should call :func:`log_training`
+    and :func:`register_and_promote` with the selection window instead.
 
     Returns
     -------
     RegistryOutcome
-        Run id, version, alias and the Gini figures.
+        Run id, version, alias and the comparison figures.
     """
-    experiment_id = setup_tracking(uri, experiment)
-    client = MlflowClient(uri)
-    champ_gini, note = champion_gini_on(
-        client, registered_model, oot_features, oot_label, horizon_months
-    )
-    new_gini = float(report["oot"]["metrics"]["gini"])
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.set_tags(tags)
-        _log_metrics(report)
-        mlflow.log_dict(report["split"], "split.json")
-        mlflow.log_dict({"features": catalogue}, "feature_catalogue.json")
-        mlflow.log_text(pd.DataFrame(catalogue).to_csv(index=False), "feature_catalogue.csv")
-        mlflow.log_text(json.dumps(report, indent=2, default=str), "report.json")
-        deciles = pd.DataFrame(report.get("oot_deciles", []))
-        mlflow.log_text(deciles.to_csv(index=False), "oot_decile_table.csv")
-        for plot in plots:
-            mlflow.log_artifact(str(plot), artifact_path="plots")
-        data = MetaDataset(
-            source=resolve_dataset_source(dataset_source),
-            name="snapshots",
-            digest=dataset_digest[:16],
-            schema=_infer_schema(dataset.head(1000)),
+    opened = mlflow.active_run() is None
+    context = training_run(uri, experiment, run_name, tags) if opened else _keep_run(tags)
+    with context:
+        info = log_training(
+            params=params,
+            report=report,
+            artefact_dir=artefact_dir,
+            plots=plots,
+            catalogue=catalogue,
+            dataset=dataset,
+            dataset_digest=dataset_digest,
+            dataset_source=dataset_source,
+            example_features=oot_features,
         )
-        mlflow.log_input(data, context="training")
-        mlflow.set_tags({"dataset_rows": str(len(dataset)), "dataset_sha256": dataset_digest})
-        example = oot_features.head(5).astype(np.float64)
-        output = pd.DataFrame(
-            {
-                "probability": [0.1] * len(example),
-                "points": [600.0] * len(example),
-                "band": ["low"] * len(example),
-            }
+        oot_gini = float(report["oot"]["metrics"]["gini"])
+        outcome = register_and_promote(
+            uri=uri,
+            registered_model=registered_model,
+            model_uri=info.model_uri,
+            artefact_dir=artefact_dir,
+            selection_features=oot_features,
+            selection_label=oot_label,
+            selection_groups=None,
+            eval_fingerprint=evaluation_fingerprint(oot_features, oot_label),
+            horizon_months=horizon_months,
+            description=f"Trained on `{dataset_source}`; OOT Gini {oot_gini:.4f}.",
+            rows_label="oot",
         )
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_CODE),
-            artifacts={"artefact": str(artefact_dir)},
-            signature=infer_signature(example, output),
-            input_example=example,
-            registered_model_name=registered_model,
-            pip_requirements=_requirements(),
-            code_paths=[str(Path(__file__).resolve().parents[1])],
+        MlflowClient(uri).set_model_version_tag(
+            registered_model, outcome.version, "oot_gini", f"{oot_gini:.6f}"
         )
-        version = str(info.registered_model_version)
-        if np.isnan(champ_gini) or new_gini > champ_gini:
-            alias = CHAMPION
-            reason = note if np.isnan(champ_gini) else f"{note}: new Gini is higher"
-        else:
-            alias = CHALLENGER
-            reason = f"{note}: champion Gini {champ_gini:.4f} >= new {new_gini:.4f}"
-        client.set_registered_model_alias(registered_model, alias, version)
-        client.set_model_version_tag(registered_model, version, "oot_gini", f"{new_gini:.6f}")
-        if not np.isnan(champ_gini):
-            mlflow.log_metric("champion_gini_same_oot_rows", champ_gini)
-        mlflow.log_metric("new_gini_same_oot_rows", new_gini)
-        mlflow.set_tags({"alias": alias, "alias_reason": reason, "registered_version": version})
-        run_id = run.info.run_id
-    return RegistryOutcome(
-        run_id,
-        version,
-        alias,
-        new_gini,
-        champ_gini,
-        reason,
-        f"models:/{registered_model}/{version}",
-    )
+    return outcome
+
+
+@contextmanager
+def _keep_run(tags: dict[str, str]) -> Iterator[None]:
+    mlflow.set_tags(tags)
+    yield
