@@ -121,8 +121,9 @@ def _narrow(values: pa.Array, target: pa.DataType, name: str, slips: list[Slip])
     # float64 holds every bound of the contract's integer types exactly
     x = filled(values, 0).astype(np.float64)
     present = valid_mask(values)
-    whole = np.isfinite(x) & (np.floor(x) == x)
-    fits = whole & (x >= info.min) & (x <= info.max)
+    with np.errstate(invalid="ignore"):
+        whole = np.floor(x) == x  # NaN is not whole; infinities are, and out of range
+    fits = whole & np.isfinite(x) & (x >= info.min) & (x <= info.max)
     not_whole, too_big = present & ~whole, present & whole & ~fits
     if not (not_whole.any() or too_big.any()):
         return None

@@ -16,6 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
+from risk_model._names import record_near_misses, warn_near_misses
+from risk_model._shapes import Shapes
+from risk_model.problems import ContractError
 
 _EVENT_PARTS = (
     (C.STATEMENTS, C.STATEMENT_FIELDS, C.STATEMENTS_SCHEMA, C.STATEMENT_MONTH),
@@ -120,7 +123,13 @@ def from_records(records: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pa
     """Build a histories table from account records (dicts, e.g. parsed JSON).
 
     Dates may be ``datetime.date`` objects or ISO strings; types are inferred here and
-    made canonical by :func:`risk_model.validation.conform`. Nothing is validated yet.
+    made canonical by :func:`risk_model.validation.conform`. Only the contract's keys are
+    read: other keys are dropped before any type inference (whatever they hold), with a
+    :class:`~risk_model.problems.NearMissNameWarning` for those that nearly match a
+    contract name. Values are not validated yet, except their shape: a record, list or
+    other container where a plain value belongs is refused. Integers too large for
+    64 bits become floats (then rejected by validation as out of their type's range),
+    and lone surrogates in text become U+FFFD.
 
     Parameters
     ----------
@@ -130,10 +139,13 @@ def from_records(records: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pa
     Returns
     -------
     pyarrow.Table
-        One row per record, with the columns the records carry.
+        One row per record, with the contract columns the records carry.
 
     Raises
     ------
+    ContractError
+        If a contract field holds a container where a value belongs (or events are not
+        a list of records), naming the field and the account.
     ValueError
         If the records cannot form a table (e.g. a field mixes numbers and text),
         naming the offending field and account.
@@ -141,17 +153,18 @@ def from_records(records: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pa
     rows = [records] if isinstance(records, Mapping) else list(records)
     if not all(isinstance(row, Mapping) for row in rows):
         raise ValueError("each account record must be a mapping (a dict / JSON object)")
-    if len(rows) == 1 and rows[0]:
-        one = _one_record(rows[0])
+    clean = _contract_rows(rows)
+    if len(clean) == 1 and clean[0]:
+        one = _one_record(clean[0])
         if one is not None:
             return one
     try:
-        return pa.Table.from_pylist([_jsonable(row) for row in rows])
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as error:
-        for row in rows:
+        return pa.Table.from_pylist(clean)
+    except _INFERENCE_ERRORS as error:
+        for row, kept in zip(rows, clean, strict=True):
             try:
-                pa.Table.from_pylist([_jsonable(row)])
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as row_error:
+                pa.Table.from_pylist([kept])
+            except _INFERENCE_ERRORS as row_error:
                 account = row.get(C.ACCOUNT_ID)
                 raise ValueError(
                     f"account record {account!r} cannot be read: {row_error}; check that each "
@@ -163,14 +176,27 @@ def from_records(records: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pa
         ) from error
 
 
-def _one_record(row: Mapping[str, Any]) -> pa.Table | None:
+_INFERENCE_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
+
+
+def _contract_rows(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Return the records' contract keys, shape-checked; warn about near-miss extra keys."""
+    shapes = Shapes()
+    clean = [shapes.record(row, i) for i, row in enumerate(rows)]
+    if shapes.bad:
+        raise ContractError(shapes.problems(), what="account records")
+    warn_near_misses(record_near_misses(shapes.extras), stacklevel=4)
+    return clean
+
+
+def _one_record(row: dict[str, Any]) -> pa.Table | None:
     """One record through a single struct inference (the table ``from_pylist`` gives).
 
     For one non-empty record the struct's fields are its keys in order, each typed as
     ``from_pylist`` types that column; ``None`` on any failure, so the usual path reports it.
     """
     try:
-        return pa.Table.from_struct_array(pa.array([_jsonable(row)]))
+        return pa.Table.from_struct_array(pa.array([row]))
     except Exception:  # anything unusual takes the usual path, which reports it
         return None
 
@@ -184,15 +210,6 @@ def _sort_key(values: pa.ChunkedArray) -> np.ndarray:
     # date32 and timestamps both map to integers that order like the dates.
     as_int = pa.int32() if pa.types.is_date32(values.type) else pa.int64()
     return pc.fill_null(values.cast(as_int), 0).to_numpy()
-
-
-def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
-    # Arrow infers ISO strings as text; the contract casts them to dates afterwards.
-    # Date objects are kept; empty event lists stay empty lists.
-    return {
-        key: [dict(item) for item in value] if isinstance(value, list) else value
-        for key, value in row.items()
-    }
 
 
 def empty_histories() -> pa.Table:
