@@ -3,9 +3,17 @@
 Streams the input by batches of ``--batch-rows`` accounts (bounded memory), validates each
 account against the data contract, writes the scores of the valid accounts to ``--out``
 and the rejected accounts with their reasons to ``--rejects``. Account ids that occur
-more than once anywhere in the file are rejected in every copy. Both outputs are written
-to a temporary file in the target folder and moved into place only when complete; the
-input is never overwritten.
+more than once anywhere in the file are rejected in every copy, and accounts with more
+than ``--max-statements`` statements or ``--max-transactions`` transactions are rejected
+before they are validated (the batch size bounds accounts, these bound one account).
+Batches do not depend on the file's row groups or encodings (``pipelines._reading``).
+
+Both outputs are written to temporary files in their folders and published together
+only when both are complete: a failure (disk full, Ctrl-C, SIGTERM) leaves the previous
+files as they were and no temporary file behind (``pipelines._outputs``). The input is
+never overwritten, and an output path that is a directory, FIFO or device (or a symlink
+to one) is refused. Output files are byte-identical for any ``--workers`` and
+``--batch-rows``.
 
 With ``--workers N`` (default: one per core) N batches are scored at once by threads of
 this process, sharing the one verified model, while this thread reads the next batch.
@@ -16,8 +24,9 @@ copy of the model. At most N + 1 batches are in flight (bounded memory) and resu
 written strictly in input order, so the output files do not depend on N.
 
 Exit codes: 0 every account scored; 3 some accounts rejected (see the rejects file);
-2 usage or input error (missing / unreadable / non-parquet file, columns that do not
-meet the contract, unknown model, output path equal to the input).
+2 usage, input or output error (missing / unreadable / non-parquet file, columns that do
+not meet the contract, unknown model, output path equal to the input or not a regular
+file, output not writable); 130 / 143 interrupted by Ctrl-C / SIGTERM (nothing published).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -39,11 +49,36 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from pipelines._outputs import PairedOutputs, Terminated, terminate_raises, usable_output
+from pipelines._reading import (
+    InputError,
+    check_columns,
+    duplicated_ids,
+    numbered_batches,
+    one_line,
+    open_input,
+    repeated_string_columns,
+)
 from risk_model import contract as C
+from risk_model.limits import DEFAULT_LIMITS, EventLimits
+
+if TYPE_CHECKING:
+    from risk_model.predict import Predictor
+
+__all__ = [
+    "InputError",
+    "main",
+    "numbered_batches",
+    "open_input",
+    "repeated_string_columns",
+    "score_in_process",
+    "score_in_threads",
+]
 
 LOG = logging.getLogger("pipelines.score")
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 REJECTS_SCHEMA = pa.schema(
     [
         pa.field(C.ACCOUNT_ID, pa.string()),
@@ -55,10 +90,6 @@ DUPLICATE_REASON = (
     "account_id: account id appears more than once in the file [duplicate_id]; "
     "fix: give each account one row (merge its events)"
 )
-
-
-class InputError(Exception):
-    """A usage or input problem reported in one line (exit code 2)."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,17 +133,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "reading thread",
     )
     parser.add_argument(
+        "--max-statements",
+        type=int,
+        default=DEFAULT_LIMITS.max_statements,
+        help="most statements per account; accounts above are rejected (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-transactions",
+        type=int,
+        default=DEFAULT_LIMITS.max_transactions,
+        help="most transactions per account; accounts above are rejected (default %(default)s)",
+    )
+    parser.add_argument(
         "--tracking-uri",
         help="MLflow store (default MLFLOW_TRACKING_URI or the project's mlflow.db)",
     )
     args = parser.parse_args(argv)
-    if args.batch_rows < 1 or args.threads < 1 or args.workers < 1:
+    if min(args.batch_rows, args.threads, args.workers) < 1:
         parser.error("--batch-rows, --threads and --workers must be >= 1")
+    if min(args.max_statements, args.max_transactions) < 1:
+        parser.error("--max-statements and --max-transactions must be >= 1")
     return args
 
 
 def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
-    """Resolve the scores and rejects paths and refuse any that would hit the input."""
+    """Resolve the scores and rejects paths; refuse the input and non-regular files.
+
+    A symlink to a regular file resolves to that file (the link is kept).
+    """
     stem = args.input.name.removesuffix(".parquet")
     out = args.out or ROOT / "data" / "scores" / f"{stem}.scores.parquet"
     base = out.name.removesuffix(".parquet").removesuffix(".scores")
@@ -123,97 +171,7 @@ def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
             raise InputError(f"{label} {path} is the input file; choose another output path")
     if out.resolve() == rejects.resolve():
         raise InputError("--out and --rejects must be different files")
-    return out, rejects
-
-
-def open_input(path: Path) -> pq.ParquetFile:
-    if not path.exists():
-        raise InputError(f"input file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"input is not a file: {path}")
-    try:
-        # Buffered column reads: memory follows the batch, not the (maybe huge) row group.
-        source = pq.ParquetFile(path, buffer_size=8 << 20, pre_buffer=False)
-        repeated = repeated_string_columns(source)
-        if not repeated:
-            return source
-        # Reading them as dictionaries skips decoding one string per event: about 40% of
-        # the read time on the default world; validation turns them back into strings.
-        # The footer already parsed is handed over, not read again.
-        return pq.ParquetFile(
-            path,
-            metadata=source.metadata,
-            buffer_size=8 << 20,
-            pre_buffer=False,
-            read_dictionary=repeated,
-        )
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(
-            f"cannot read {path} as parquet (not parquet or truncated): {exc}"
-        ) from exc
-
-
-def repeated_string_columns(source: pq.ParquetFile) -> list[str]:
-    """Parquet paths of the string columns whose values repeat across rows.
-
-    The string fields of statements and transactions (kind, channel, merchant id and
-    category) and the categorical profile strings (product version), as stored in this
-    file; not the account id, which is unique.
-    """
-    nested = {f.name for f in (*C.STATEMENT_FIELDS, *C.TRANSACTION_FIELDS) if f.type == pa.string()}
-    profile = {f.name for f in C.PROFILE_FIELDS if f.type == pa.string() and f.allowed}
-    schema = source.metadata.schema
-    paths = []
-    for i in range(len(schema)):
-        column = schema.column(i)
-        parts = column.path.split(".")
-        if column.physical_type != "BYTE_ARRAY":
-            continue
-        if (parts[0] in C.OPTIONAL_COLUMNS and parts[-1] in nested) or (
-            len(parts) == 1 and parts[0] in profile
-        ):
-            paths.append(column.path)
-    return paths
-
-
-def check_columns(source: pq.ParquetFile) -> list[str]:
-    """Return the contract columns to read; raise naming the fields that do not conform."""
-    from risk_model.validation import ContractError, conform
-
-    schema = source.schema_arrow
-    try:
-        conform(schema.empty_table())
-    except ContractError as exc:
-        raise InputError(one_line(exc)) from exc
-    wanted = [f.name for f in C.PROFILE_FIELDS] + list(C.OPTIONAL_COLUMNS)
-    return [name for name in wanted if name in schema.names]
-
-
-def one_line(error: Exception) -> str:
-    lines = [line.strip(" -") for line in str(error).splitlines() if line.strip()]
-    return " | ".join(lines)
-
-
-def duplicated_ids(source: pq.ParquetFile) -> pa.Array:
-    """Account ids that occur more than once in the whole file (one cheap column pass)."""
-    ids = source.read(columns=[C.ACCOUNT_ID])[C.ACCOUNT_ID]
-    counts = pa.table({"id": ids}).group_by("id").aggregate([([], "count_all")])
-    return counts.filter(pc.greater(counts["count_all"], 1))["id"].combine_chunks()
-
-
-@contextlib.contextmanager
-def atomic_writer(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """Parquet writer on a temp file in the target folder, moved into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    writer = pq.ParquetWriter(tmp, schema)
-    try:
-        yield writer
-        writer.close()
-        os.replace(tmp, path)
-    finally:
-        writer.close()
-        tmp.unlink(missing_ok=True)
+    return usable_output(out, "--out"), usable_output(rejects, "--rejects")
 
 
 def score_batch(
@@ -251,17 +209,6 @@ def score_batch(
 
 
 Scored = tuple[int, pa.Table, pa.Table]  # (input rows, scores, rejects) of one batch
-
-
-def numbered_batches(
-    source: pq.ParquetFile, batch_rows: int, columns: list[str]
-) -> Iterator[tuple[int, pa.Table]]:
-    """Yield ``(file row of the first account, table)`` per batch, in file order."""
-    start = 0
-    for batch in source.iter_batches(batch_size=batch_rows, columns=columns):
-        table = pa.Table.from_batches([batch])
-        yield start, table
-        start += table.num_rows
 
 
 def score_in_process(
@@ -304,6 +251,7 @@ def score_in_threads(
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score ``args.input`` into the scores and rejects files; return the exit code."""
     from risk_model.validation import ContractError
 
     out, rejects_path = output_paths(args)
@@ -313,16 +261,7 @@ def run(args: argparse.Namespace) -> int:
     total = source.metadata.num_rows
     # Threads for a single batch would only cost.
     workers = max(1, min(args.workers, -(-total // args.batch_rows)))
-    # The duplicate-id pass (one column of the whole file) runs while the model loads.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dups") as side:
-        dups_found = side.submit(duplicated_ids, source)
-        import pipelines._scoring_stack  # noqa: F401  (lightgbm without scikit-learn)
-        from risk_model.predict import ModelLoadError, load
-
-        try:
-            predictor = load(args.model, tracking_uri=args.tracking_uri, num_threads=args.threads)
-        except ModelLoadError as exc:
-            raise InputError(str(exc).splitlines()[0]) from exc
+    predictor, dups = _load_model(args, source)
     LOG.info(
         "scoring %s: %d accounts at %s with model %s (%d batch(es) at once)",
         args.input,
@@ -331,31 +270,16 @@ def run(args: argparse.Namespace) -> int:
         predictor.model_version,
         workers,
     )
-    read = scored = rejected = 0
+    batches = numbered_batches(source, args.batch_rows, columns, args.input)
+    if workers > 1:
+        results = score_in_threads(predictor, batches, workers, dups, as_of, args.reasons)
+    else:
+        results = score_in_process(predictor, batches, dups, as_of, args.reasons)
+    outputs = [(out, _output_schema(), "scores"), (rejects_path, REJECTS_SCHEMA, "rejects")]
     try:
-        dups = dups_found.result()
-        batches = numbered_batches(source, args.batch_rows, columns)
-        with contextlib.ExitStack() as stack:
-            if workers > 1:
-                results = score_in_threads(predictor, batches, workers, dups, as_of, args.reasons)
-            else:
-                results = score_in_process(predictor, batches, dups, as_of, args.reasons)
-            # Closed on any error: cancels the batches still queued for the threads.
-            results = stack.enter_context(contextlib.closing(results))
-            scores_out = stack.enter_context(atomic_writer(out, _output_schema()))
-            rejects_out = stack.enter_context(atomic_writer(rejects_path, REJECTS_SCHEMA))
-            bar = stack.enter_context(
-                tqdm(total=total, unit="acct", file=sys.stderr, mininterval=1.0)
-            )
-            for rows, scores, rejects in results:
-                scores_out.write_table(scores)
-                rejects_out.write_table(rejects)
-                read += rows
-                scored += scores.num_rows
-                rejected += rejects.num_rows
-                bar.update(rows)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"cannot read {args.input}: {exc}") from exc
+        read, scored, rejected = _write_results(results, outputs, total)
+    except (OSError, pa.ArrowException) as exc:  # reading errors are InputError already
+        raise InputError(f"cannot score {args.input}: {exc}") from exc
     except ContractError as exc:
         raise InputError(one_line(exc)) from exc
     if read != scored + rejected or read != total:  # pragma: no cover - accounting guard
@@ -373,6 +297,43 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if rejected else EXIT_OK
 
 
+def _load_model(args: argparse.Namespace, source: pq.ParquetFile) -> tuple[Predictor, pa.Array]:
+    """Load the predictor while another thread finds the duplicated ids of the file."""
+    limits = EventLimits(args.max_statements, args.max_transactions)
+    # The duplicate-id pass (one column of the whole file) runs while the model loads.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dups") as side:
+        dups_found = side.submit(duplicated_ids, source, args.input)
+        import pipelines._scoring_stack  # noqa: F401  (lightgbm without scikit-learn)
+        from risk_model.predict import ModelLoadError, load
+
+        try:
+            predictor = load(
+                args.model, tracking_uri=args.tracking_uri, num_threads=args.threads, limits=limits
+            )
+        except ModelLoadError as exc:
+            raise InputError(str(exc).splitlines()[0]) from exc
+        return predictor, dups_found.result()
+
+
+def _write_results(
+    results: Iterator[Scored], outputs: list[tuple[Path, pa.Schema, str]], total: int
+) -> tuple[int, int, int]:
+    """Write every batch's scores and rejects; publish both files only at the end."""
+    read = scored = rejected = 0
+    with contextlib.ExitStack() as stack:
+        # Closed on any error: cancels the batches still queued for the threads.
+        results = stack.enter_context(contextlib.closing(results))
+        files = stack.enter_context(PairedOutputs(outputs))
+        bar = stack.enter_context(tqdm(total=total, unit="acct", file=sys.stderr, mininterval=1.0))
+        for rows, scores, rejects in results:
+            files.write(scores, rejects)
+            read += rows
+            scored += scores.num_rows
+            rejected += rejects.num_rows
+            bar.update(rows)
+    return read, scored, rejected
+
+
 def _output_schema() -> pa.Schema:
     from risk_model.predict import OUTPUT_SCHEMA
 
@@ -380,16 +341,24 @@ def _output_schema() -> pa.Schema:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; return its exit code (see the module docstring)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors (2) and --help (0)
         return int(exc.code or 0)
     try:
-        return run(args)
+        with terminate_raises():
+            return run(args)
     except InputError as exc:
         print(f"score: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("score: interrupted; no output published", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("score: terminated (SIGTERM); no output published", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 if __name__ == "__main__":
