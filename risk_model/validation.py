@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import warnings
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from risk_model import contract as C
 from risk_model._checks import Collector, account_checks, closure_checks
@@ -31,7 +33,13 @@ from risk_model._names import (
     schema_near_misses,
     warn_near_misses,
 )
-from risk_model.problems import ContractError, NearMissNameWarning, Problem
+from risk_model.problems import (
+    MAX_IDS_SHOWN,
+    ContractError,
+    NearMissNameWarning,
+    Problem,
+    UnknownClosureWarning,
+)
 
 __all__ = [
     "ContractError",
@@ -45,6 +53,7 @@ __all__ = [
     "split_valid",
     "validate_closures",
     "validate_histories",
+    "warn_unknown_closures",
 ]
 
 
@@ -241,6 +250,39 @@ def validate_closures(table: pa.Table) -> pa.Table:
     if problems:
         raise ContractError(problems, what="closures")
     return canonical.cast(C.CLOSURES_SCHEMA)
+
+
+def warn_unknown_closures(closures: pa.Table, account_ids: pa.ChunkedArray | pa.Array) -> int:
+    """Warn about closures of accounts that are not in the histories.
+
+    Such closures label nothing, so a mismatch of id formats (leading zeros, prefixes)
+    would otherwise train a model on no positives without a word.
+
+    Parameters
+    ----------
+    closures : pyarrow.Table
+        Closures with an ``account_id`` column.
+    account_ids : pyarrow.Array or ChunkedArray
+        Account ids of the histories.
+
+    Returns
+    -------
+    int
+        Number of closures whose account is unknown (0: no warning).
+    """
+    ids = closures[C.ACCOUNT_ID]
+    unknown = ids.filter(pc.invert(pc.fill_null(pc.is_in(ids, value_set=account_ids), False)))
+    if len(unknown):
+        examples = pc.unique(unknown)[:MAX_IDS_SHOWN].to_pylist()
+        warnings.warn(
+            UnknownClosureWarning(
+                f"{len(unknown)} of {len(ids)} closure(s) name accounts not in the histories, "
+                f"e.g. {examples}; they label nothing and are ignored. Fix: check that the "
+                "closures' account ids are written as in the histories"
+            ),
+            stacklevel=2,
+        )
+    return len(unknown)
 
 
 def _checked(table: pa.Table, as_of: dt.date | None) -> tuple[pa.Table, list[Problem]]:

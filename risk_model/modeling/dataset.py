@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from risk_model import contract as C
 from risk_model.dates import add_months, month_end
+from risk_model.validation import warn_unknown_closures
 
 LABEL = "label"
 TRUTH_P = "truth_p_close"
@@ -93,6 +94,8 @@ def labelled_as_of_dates(
 ) -> tuple[list[dt.date], str]:
     """Month ends that can be snapshotted and labelled (see module rules).
 
+    Closures of accounts not in ``histories`` raise an ``UnknownClosureWarning``.
+
     Returns
     -------
     list of datetime.date
@@ -101,6 +104,8 @@ def labelled_as_of_dates(
         How they were chosen (for the logs).
     """
     first, history_end = history_window(histories)
+    if closures is not None:
+        warn_unknown_closures(closures, histories[C.ACCOUNT_ID])
     frame = closures_frame(closures)
     if label_end is None:
         label_end = history_end
