@@ -1,16 +1,32 @@
 """Probability calibration of raw LightGBM log-odds, stored as plain numbers.
 
-Two maps are available:
+Two maps are fitted:
 
 * ``sigmoid`` (Platt scaling on the raw log-odds): ``p = 1 / (1 + exp(-(a * raw + b)))``.
-* ``isotonic``: a non-decreasing step map given by knots ``x`` (raw log-odds) and ``y``
-  (probabilities), applied by linear interpolation between knots and held flat beyond.
+* ``isotonic_interp``: a strictly increasing map built from isotonic regression, so
+  distinct raw scores keep distinct probabilities (no ties). Isotonic regression cuts the
+  raw scores into blocks of constant fitted rate; adjacent blocks whose rates are not
+  strictly increasing are merged, and a block with no positives (no negatives) gets the
+  rate ``0.5 / (n + 1)`` (one minus it) instead of 0 (1), so the ends stay clear of the
+  probability clip. The knots are the block centres: ``x`` = mean raw score of the block,
+  ``y`` = its rate. Between knots ``p`` is linear in ``raw``; beyond the first and last
+  knot it continues in logit space with slope ``tail_slope`` (the Platt slope on the same
+  rows, floored at :data:`MIN_TAIL_SLOPE`), so the map increases on the whole real line.
+  Stored as ``{"x": [...], "y": [...], "tail_slope": float}``.
 
-``method="auto"`` chooses between them by *cross-fitted* validation log loss: the
-validation rows are split into ``folds`` folds grouped by account (an account's months
-stay together), each map is fitted on the other folds and scored on the held-out one,
-and the map with the lower out-of-fold log loss is then refitted on all validation rows.
-This keeps the choice out of sample; the final map itself uses every validation row.
+``method="isotonic"`` (the configuration name) fits ``isotonic_interp``. Artefacts
+written before it stored ``method="isotonic"`` with knots ``x``, ``y`` of a step map
+(linear between knots, flat beyond); :func:`apply_calibration` still applies those.
+
+``method="auto"`` chooses between the two maps by *cross-fitted* validation log loss:
+the validation rows are split into ``folds`` folds grouped by account (an account's
+months stay together), each map is fitted on the other folds and scored on the held-out
+one, and the map with the lower out-of-fold log loss is then refitted on all validation
+rows. This keeps the choice out of sample; the final map itself uses every validation
+row.
+
+Every map's output is clipped to ``[1e-6, 1 - 1e-6]``; with the strictly increasing map
+that only ties rows at extreme log-odds.
 """
 
 from __future__ import annotations
@@ -23,7 +39,12 @@ import numpy as np
 from risk_model.modeling.metrics import log_loss
 
 PROB_CLIP = 1e-6
-METHODS = ("sigmoid", "isotonic")
+METHODS = ("sigmoid", "isotonic_interp")
+# Configuration names accepted by fit_calibrator besides METHODS and "auto".
+ALIASES = {"isotonic": "isotonic_interp"}
+# Smallest logit slope of the isotonic_interp tails: keeps them strictly increasing
+# when the Platt slope is flat or negative (raw scores with no signal).
+MIN_TAIL_SLOPE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -33,9 +54,10 @@ class Calibrator:
     Parameters
     ----------
     method : str
-        ``sigmoid`` or ``isotonic``.
+        ``sigmoid`` or ``isotonic_interp``.
     params : dict
-        ``{"a": float, "b": float}`` for sigmoid; ``{"x": [...], "y": [...]}`` for isotonic.
+        ``{"a": float, "b": float}`` for sigmoid; ``{"x": [...], "y": [...],
+        "tail_slope": float}`` for isotonic_interp (see module notes).
     cv_log_loss : dict
         Out-of-fold validation log loss per candidate method (empty when not compared).
     """
@@ -59,40 +81,95 @@ def apply_calibration(spec: dict[str, Any], raw: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     spec : dict
-        Output of :meth:`Calibrator.to_dict`.
+        Output of :meth:`Calibrator.to_dict` (methods ``sigmoid`` and
+        ``isotonic_interp``), or a stored step map with method ``isotonic``.
     raw : numpy.ndarray
         Raw log-odds.
 
     Returns
     -------
     numpy.ndarray
-        Probabilities.
+        Probabilities clipped to ``[1e-6, 1 - 1e-6]``.
     """
     raw = np.asarray(raw, dtype=np.float64)
     method = spec.get("method")
     if method == "sigmoid":
-        p = 1.0 / (1.0 + np.exp(-(float(spec["a"]) * raw + float(spec["b"]))))
-    elif method == "isotonic":
+        p = _expit(float(spec["a"]) * raw + float(spec["b"]))
+    elif method == "isotonic_interp":
+        x, y = np.asarray(spec["x"], float), np.asarray(spec["y"], float)
+        p = _interp_with_tails(x, y, float(spec["tail_slope"]), raw)
+    elif method == "isotonic":  # step map of artefacts written before isotonic_interp
         p = np.interp(raw, np.asarray(spec["x"], float), np.asarray(spec["y"], float))
     else:
         raise ValueError(f"unknown calibration method {method!r}")
     return np.clip(p, PROB_CLIP, 1 - PROB_CLIP)
 
 
+def _expit(z: np.ndarray | float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+def _interp_with_tails(x: np.ndarray, y: np.ndarray, slope: float, raw: np.ndarray) -> np.ndarray:
+    """Linear between knots, logit-linear with ``slope`` beyond them (strictly increasing)."""
+    p = np.interp(raw, x, y)
+    for end, outside in ((0, raw < x[0]), (-1, raw > x[-1])):
+        z0 = np.log(y[end] / (1.0 - y[end]))
+        # The tail's step from the knot is added to the knot's own y, so the map is
+        # continuous to the last bit at the knot (expit(logit(y)) need not round-trip).
+        step = _expit(z0 + slope * (raw[outside] - x[end])) - _expit(z0)
+        p[outside] = y[end] + step
+    return p
+
+
+def _increasing_blocks(
+    sum_raw: np.ndarray, positives: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge adjacent blocks until centres and rates both increase strictly.
+
+    Parameters
+    ----------
+    sum_raw, positives, rows : numpy.ndarray
+        Per isotonic block in raw order: sum of raw scores, positives and rows.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Knots ``x`` (block centres) and ``y`` (block rates, see module notes).
+    """
+    while True:
+        x = sum_raw / rows
+        # A pure block's rate 0 (1) becomes 0.5 / (n + 1) (one minus it), Jeffreys-style.
+        y = np.clip(positives / rows, 0.5 / (rows + 1), 1 - 0.5 / (rows + 1))
+        bad = np.flatnonzero((np.diff(y) <= 0) | (np.diff(x) <= 0))
+        if len(bad) == 0:
+            return x, y
+        i = bad[0]
+        for column in (sum_raw, positives, rows):
+            column[i] += column[i + 1]
+        keep = np.arange(len(rows)) != i + 1
+        sum_raw, positives, rows = sum_raw[keep], positives[keep], rows[keep]
+
+
 def _fit(method: str, raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     # scikit-learn is imported only to fit: scoring imports this module for
-    # apply_calibration and should not pay scikit-learn's ~0.7 s import.
+    # apply_calibration and should not pay scikit-learn's import.
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
+    # Nearly unpenalised logistic regression on one feature = Platt scaling; its slope
+    # is also the tail slope of isotonic_interp.
+    model = LogisticRegression(C=1e6, max_iter=1000)
+    model.fit(raw.reshape(-1, 1), y)
+    a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
     if method == "sigmoid":
-        # Nearly unpenalised logistic regression on one feature = Platt scaling.
-        model = LogisticRegression(C=1e6, max_iter=1000)
-        model.fit(raw.reshape(-1, 1), y)
-        return {"a": float(model.coef_[0, 0]), "b": float(model.intercept_[0])}
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    iso.fit(raw, y)
-    return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+        return {"a": a, "b": b}
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(raw, y)
+    # Fitted rates do not decrease with raw, so equal rates are contiguous blocks.
+    _, block = np.unique(fitted, return_inverse=True)
+    block = block.ravel()
+    sums = [np.bincount(block, w).astype(np.float64) for w in (raw, y, None)]
+    x, p = _increasing_blocks(*sums)
+    return {"x": x.tolist(), "y": p.tolist(), "tail_slope": max(a, MIN_TAIL_SLOPE)}
 
 
 def _fold_of(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -121,7 +198,8 @@ def fit_calibrator(
     y : numpy.ndarray
         0/1 labels.
     method : str
-        ``auto``, ``sigmoid`` or ``isotonic``.
+        ``auto``, ``sigmoid``, ``isotonic_interp`` or ``isotonic`` (fits
+        ``isotonic_interp``).
     groups : numpy.ndarray, optional
         Group (account) per row for the cross-fitted choice; rows are their own group
         when omitted.
@@ -141,8 +219,9 @@ def fit_calibrator(
         raise ValueError("raw and y must be 1-d of equal length")
     if y.min() == y.max():
         raise ValueError("calibration needs both classes in the validation rows")
-    if method not in (*METHODS, "auto"):
+    if method not in (*METHODS, *ALIASES, "auto"):
         raise ValueError(f"method must be auto, sigmoid or isotonic, got {method!r}")
+    method = ALIASES.get(method, method)
     scores: dict[str, float] = {}
     if method == "auto":
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)

@@ -1,7 +1,15 @@
+import json
+
 import numpy as np
 import pytest
 
-from risk_model.modeling.calibration import apply_calibration, fit_calibrator
+from risk_model.modeling.calibration import (
+    _fold_of,
+    _increasing_blocks,
+    apply_calibration,
+    fit_calibrator,
+)
+from risk_model.modeling.metrics import log_loss
 
 
 def _data(n=40_000, a=0.7, b=-0.4, seed=0):
@@ -11,22 +19,96 @@ def _data(n=40_000, a=0.7, b=-0.4, seed=0):
     return raw, y
 
 
-def test_sigmoid_recovers_the_platt_map():
-    raw, y = _data()
+def _step_data(n=20_000, seed=1):
+    """Closure rate 2% below raw = -2 and 32% above: a map no sigmoid can follow."""
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(-2.5, 1.5, n)
+    y = (rng.random(n) < 0.02 + 0.3 * (raw > -2)).astype(float)
+    return raw, y
+
+
+@pytest.mark.parametrize(("a", "b", "other_a"), [(0.7, -0.4, 1.3), (1.3, 0.5, 0.7)])
+def test_sigmoid_recovers_the_platt_map(a, b, other_a):
+    raw, y = _data(a=a, b=b)
     cal = fit_calibrator(raw, y, method="sigmoid")
-    assert cal.params["a"] == pytest.approx(0.7, abs=0.05)
-    assert cal.params["b"] == pytest.approx(-0.4, abs=0.15)
+    assert cal.params["a"] == pytest.approx(a, abs=0.05)
+    assert cal.params["a"] != pytest.approx(other_a, abs=0.05)  # twin: a is read, not fixed
+    assert cal.params["b"] == pytest.approx(b, abs=0.15)
     assert cal.cv_log_loss == {}
 
 
-def test_isotonic_is_monotone_and_stored_as_numbers():
+def test_isotonic_interp_is_strictly_increasing_on_a_wide_grid():
     raw, y = _data()
     cal = fit_calibrator(raw, y, method="isotonic")
-    grid = np.linspace(-10, 5, 500)
-    p = cal(grid)
-    assert np.all(np.diff(p) >= 0)
-    assert isinstance(cal.to_dict()["x"], list)
-    assert p.min() >= 1e-6 and p.max() <= 1 - 1e-6
+    p = cal(np.linspace(-15, 10, 200_001))
+    assert np.all(np.diff(p) > 0)
+    assert p.min() > 1e-6 and p.max() < 1 - 1e-6
+    # Only the probability clip, at extreme log-odds, ties rows.
+    far = cal(np.linspace(-60, 60, 20_001))
+    assert np.all(np.diff(far) >= 0)
+    assert far.min() == 1e-6 and far.max() == 1 - 1e-6
+
+
+def test_isotonic_interp_leaves_no_ties():
+    raw, y = _data()
+    cal = fit_calibrator(raw, y, method="isotonic")
+    fresh = np.random.default_rng(5).normal(-2.5, 2.5, 20_000)
+    assert len(np.unique(cal(fresh))) == len(np.unique(fresh))
+    assert len(np.unique(cal(raw))) == len(np.unique(raw))
+
+
+def test_the_old_step_map_does_tie_rows():
+    # Negative twin of the no-ties test: sklearn's step map collapses the same scores.
+    from sklearn.isotonic import IsotonicRegression
+
+    raw, y = _data()
+    iso = IsotonicRegression(out_of_bounds="clip").fit(raw, y)
+    spec = {"method": "isotonic", "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+    assert len(np.unique(apply_calibration(spec, raw))) < len(raw) / 10
+
+
+def test_isotonic_name_fits_the_interpolated_map_stored_as_numbers():
+    raw, y = _data(5000)
+    spec = fit_calibrator(raw, y, method="isotonic").to_dict()
+    assert spec["method"] == "isotonic_interp"
+    assert set(spec) == {"method", "cv_log_loss", "x", "y", "tail_slope"}
+    assert json.loads(json.dumps(spec)) == spec
+    assert np.all(np.diff(spec["x"]) > 0) and np.all(np.diff(spec["y"]) > 0)
+    assert spec["tail_slope"] == pytest.approx(0.7, abs=0.1)  # the Platt slope
+
+
+def test_old_isotonic_spec_still_applies_flat_beyond_the_knots():
+    spec = {"method": "isotonic", "x": [-3.0, -1.0, 1.0], "y": [0.01, 0.1, 0.5]}
+    p = apply_calibration(spec, np.array([-5.0, -3.0, -2.0, 0.0, 1.0, 5.0]))
+    assert p == pytest.approx([0.01, 0.01, 0.055, 0.3, 0.5, 0.5])
+
+
+def test_interpolated_spec_is_not_flat_beyond_the_knots():
+    # Negative twin: the same knots as isotonic_interp keep rising past both ends.
+    spec = {"method": "isotonic_interp", "x": [-3.0, -1.0, 1.0], "y": [0.01, 0.1, 0.5]}
+    p = apply_calibration({**spec, "tail_slope": 0.5}, np.array([-5.0, -3.0, 0.0, 1.0, 5.0]))
+    assert p[1:4] == pytest.approx([0.01, 0.3, 0.5])
+    assert p[0] == pytest.approx(1 / (1 + np.exp(-(np.log(0.01 / 0.99) - 1.0))))
+    assert p[4] == pytest.approx(1 / (1 + np.exp(-2.0)))
+
+
+def test_pure_end_blocks_stay_clear_of_the_clip():
+    raw = np.linspace(-5, 5, 1000)
+    y = (raw > 0).astype(float)  # isotonic: one block of 500 zeros, one of 500 ones
+    spec = fit_calibrator(raw, y, method="isotonic").to_dict()
+    assert spec["y"] == pytest.approx([0.5 / 501, 1 - 0.5 / 501])
+    assert spec["x"] == pytest.approx([raw[:500].mean(), raw[500:].mean()])
+
+
+def test_blocks_merge_only_when_rates_do_not_increase():
+    one = _increasing_blocks(
+        np.array([0.0, 1000.0]), np.array([0.0, 1.0]), np.array([10.0, 1000.0])
+    )
+    assert one[1].tolist() == [1 / 1010]  # 0 / 10 floored to 0.045 > 1 / 1000: merged
+    two = _increasing_blocks(
+        np.array([0.0, 1000.0]), np.array([0.0, 100.0]), np.array([10.0, 1000.0])
+    )
+    assert two[1].tolist() == [0.5 / 11, 0.1]  # twin: 0.045 < 0.1 stays two knots
 
 
 def test_auto_compares_out_of_fold_and_is_seeded():
@@ -34,11 +116,28 @@ def test_auto_compares_out_of_fold_and_is_seeded():
     groups = np.arange(len(y)) // 4
     one = fit_calibrator(raw, y, method="auto", groups=groups, seed=3)
     two = fit_calibrator(raw, y, method="auto", groups=groups, seed=3)
-    assert set(one.cv_log_loss) == {"sigmoid", "isotonic"}
+    assert set(one.cv_log_loss) == {"sigmoid", "isotonic_interp"}
     assert one.method == min(one.cv_log_loss, key=one.cv_log_loss.get)
     assert one.to_dict() == two.to_dict()
     # The true map is a sigmoid: Platt should win out of sample.
     assert one.method == "sigmoid"
+
+
+def test_auto_scores_are_out_of_fold_log_losses():
+    raw, y = _step_data()
+    groups = np.arange(len(y)) // 4
+    cal = fit_calibrator(raw, y, groups=groups, seed=2)
+    fold = _fold_of(groups, 2, 2)
+    for method, score in cal.cv_log_loss.items():
+        oof = np.empty_like(raw)
+        for k in range(2):
+            held = fold == k
+            oof[held] = fit_calibrator(raw[~held], y[~held], method=method)(raw[held])
+        assert score == pytest.approx(log_loss(y, oof), rel=1e-12)
+        in_sample = log_loss(y, fit_calibrator(raw, y, method=method)(raw))
+        assert score != pytest.approx(in_sample, rel=1e-6)  # twin: not the in-sample loss
+    # Negative twin of the sigmoid test: a step in the truth is the isotonic map's case.
+    assert cal.method == "isotonic_interp"
 
 
 def test_apply_round_trips_through_the_dict():
