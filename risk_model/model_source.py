@@ -5,6 +5,10 @@
 champion, :data:`DEFAULT_MODEL`). MLflow models carry the artefact directory as the
 artifact named ``artefact``; it is downloaded to a temporary folder, verified (sha256
 checksums, before anything is parsed) and read fully into memory.
+
+:class:`ModelLoadError` is defined in :mod:`risk_model.modeling.errors` (a subclass of
+``ArtefactError``) and re-exported here; every refusal of a model folder's content
+reads ``"<file>: <field>: <problem>"``.
 """
 
 from __future__ import annotations
@@ -14,15 +18,14 @@ import re
 import tempfile
 from pathlib import Path
 
-from risk_model.modeling.artefact import ArtefactError, ModelArtefact, load_artefact
+from risk_model.modeling.artefact import ModelArtefact, load_artefact
+from risk_model.modeling.errors import ArtefactError, ModelLoadError
 
 DEFAULT_MODEL = "models:/closure-risk@champion"
 ARTEFACT_NAME = "artefact"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
-
-class ModelLoadError(ArtefactError):
-    """The model cannot be found, downloaded or verified."""
+__all__ = ["DEFAULT_MODEL", "ModelLoadError", "load_model_artefact"]
 
 
 def _resolve_local(model: str | os.PathLike[str]) -> Path:

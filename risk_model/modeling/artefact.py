@@ -7,9 +7,22 @@ Layout (nothing pickled)::
     <dir>/merchant_risk.parquet  merchant-risk table used by the features (optional)
     <dir>/checksums.json         {"algorithm": "sha256", "files": {name: hexdigest}}
 
-``checksums.json`` covers every other file. :func:`load_artefact` verifies it before
-parsing anything and refuses a directory with a missing, extra or altered file
-(:class:`ArtefactError`).
+``checksums.json`` covers every other file (but ``signature.json``, see below).
+:func:`load_artefact` reads each file once, verifies its sha256 on those bytes and parses
+the same bytes (:mod:`~risk_model.modeling.artefact_files`), so nothing can be swapped
+between the check and the parse; it refuses a directory with a missing, extra or altered
+file. It then checks, before anything uses them, every ``spec.json`` field scoring reads
+(:mod:`~risk_model.modeling.spec_check`), the structure of ``model.txt`` before LightGBM's
+C parser sees it (:mod:`~risk_model.modeling.model_text`: a crafted model text can abort
+the process) and that ``merchant_risk.parquet`` is present and readable when the spec
+dates one. Every refusal on load is a :class:`ModelLoadError` (a subclass of
+:class:`ArtefactError`) reading ``"<file>: <field>: <problem>"``.
+
+Signing (optional, :mod:`~risk_model.modeling.signing`): with the environment variable
+``CLOSURE_RISK_SIGNING_KEY`` set, :func:`save_artefact` also writes ``signature.json``
+(HMAC-SHA256 of the exact ``checksums.json`` bytes) and :func:`load_artefact` refuses an
+artefact whose signature is missing or wrong. Without the variable, an existing
+``signature.json`` is ignored without error.
 
 ``spec.json`` holds at least the keys in :data:`REQUIRED_SPEC_KEYS`:
 
@@ -55,45 +68,53 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from risk_model.files import sha256_file
+from risk_model.modeling.artefact_files import (
+    CHECKSUMS_FILE,
+    MERCHANT_RISK_FILE,
+    MODEL_FILE,
+    SPEC_FILE,
+    checksums_bytes,
+    read_verified,
+)
 from risk_model.modeling.calibration import apply_calibration
+from risk_model.modeling.errors import ArtefactError, ModelLoadError, fail, shown
+from risk_model.modeling.model_text import check_model_text
 from risk_model.modeling.scale import ScoreScale
+from risk_model.modeling.signing import SIGNATURE_FILE, signature_bytes, signing_key
+from risk_model.modeling.spec_check import REQUIRED_KEYS, CheckedSpec, check_spec
 from risk_model.modeling.transforms import apply_transforms
 from risk_model.modeling.treeshap import TreeTables, tree_tables
 from risk_model.policy import PolicyCalendar
 
 FORMAT_VERSION = 1
-MODEL_FILE = "model.txt"
-SPEC_FILE = "spec.json"
-MERCHANT_RISK_FILE = "merchant_risk.parquet"
-CHECKSUMS_FILE = "checksums.json"
-REQUIRED_SPEC_KEYS = (
-    "format_version",
-    "version",
-    "feature_names",
-    "monotone_constraints",
-    "catalogue",
-    "calibration",
-    "scale",
-    "policy",
-    "horizon_months",
-    "merchant_risk_as_of",
-)
+REQUIRED_SPEC_KEYS = REQUIRED_KEYS
+__all__ = [
+    "CHECKSUMS_FILE",
+    "FORMAT_VERSION",
+    "MERCHANT_RISK_FILE",
+    "MODEL_FILE",
+    "REQUIRED_SPEC_KEYS",
+    "SIGNATURE_FILE",
+    "SPEC_FILE",
+    "ArtefactError",
+    "ModelArtefact",
+    "ModelLoadError",
+    "load_artefact",
+    "save_artefact",
+    "verify_checksums",
+]
 
 
-class ArtefactError(ValueError):
-    """The artefact directory is incomplete, altered or inconsistent."""
-
-
-def _check_spec(spec: dict[str, Any], booster_features: list[str] | None = None) -> None:
-    missing = [k for k in REQUIRED_SPEC_KEYS if k not in spec]
-    if missing:
-        raise ArtefactError(f"spec is missing key(s): {', '.join(missing)}")
-    names = spec["feature_names"]
-    if len(spec["monotone_constraints"]) != len(names):
-        raise ArtefactError("monotone_constraints must align with feature_names")
-    if booster_features is not None and list(booster_features) != list(names):
+def _spec_bytes(spec: dict[str, Any], booster_features: list[str]) -> bytes:
+    """Return the ``spec.json`` bytes to write, checked as the loader will check them."""
+    if "feature_names" in spec and list(booster_features) != list(spec["feature_names"]):
         raise ArtefactError("model.txt features differ from spec feature_names")
+    text = json.dumps(spec, indent=2, sort_keys=True, allow_nan=True, default=str) + "\n"
+    try:  # check what will be read back, not the Python objects
+        check_spec(json.loads(text), where=SPEC_FILE, format_version=FORMAT_VERSION)
+    except ModelLoadError as exc:
+        raise ArtefactError(f"refusing to save an invalid spec: {exc}") from exc
+    return text.encode("utf-8")
 
 
 def save_artefact(
@@ -112,7 +133,8 @@ def save_artefact(
     booster : lightgbm.Booster
         Trained model (saved as text, best iteration only).
     spec : dict
-        JSON-serialisable specification (see module docstring for the required keys).
+        JSON-serialisable specification (see module docstring for the required keys);
+        checked as :func:`load_artefact` will check it.
     merchant_risk : pyarrow.Table, optional
         Merchant-risk table to score with; ``None`` when the model does not use one.
 
@@ -120,20 +142,32 @@ def save_artefact(
     -------
     Path
         The artefact directory.
+
+    Raises
+    ------
+    ArtefactError
+        When the directory is not empty, the spec is invalid or does not match the
+        booster, or ``CLOSURE_RISK_SIGNING_KEY`` is set but empty.
     """
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise ArtefactError(f"artefact directory is not empty: {path}")
-    _check_spec(spec, booster.feature_name())
-    path.mkdir(parents=True, exist_ok=True)
-    (path / MODEL_FILE).write_text(booster.model_to_string(num_iteration=-1), encoding="utf-8")
-    text = json.dumps(spec, indent=2, sort_keys=True, allow_nan=True, default=str)
-    (path / SPEC_FILE).write_text(text + "\n", encoding="utf-8")
+    key = signing_key()  # before writing: a set-but-empty key fails with nothing written
+    files = {SPEC_FILE: _spec_bytes(spec, booster.feature_name())}
+    files[MODEL_FILE] = booster.model_to_string(num_iteration=-1).encode("utf-8")
     if merchant_risk is not None:
-        pq.write_table(merchant_risk, path / MERCHANT_RISK_FILE)
-    files = sorted(p.name for p in path.iterdir() if p.name != CHECKSUMS_FILE)
-    checksums = {"algorithm": "sha256", "files": {n: sha256_file(path / n) for n in files}}
-    (path / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2) + "\n", encoding="utf-8")
+        sink = pa.BufferOutputStream()
+        pq.write_table(merchant_risk, sink)
+        files[MERCHANT_RISK_FILE] = sink.getvalue().to_pybytes()
+    elif spec.get("merchant_risk_as_of") is not None:
+        raise ArtefactError("spec dates a merchant-risk table (merchant_risk_as_of) but none given")
+    path.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():  # checksums are of these bytes, not re-read files
+        (path / name).write_bytes(data)
+    sums = checksums_bytes(files)
+    (path / CHECKSUMS_FILE).write_bytes(sums)
+    if key is not None:
+        (path / SIGNATURE_FILE).write_bytes(signature_bytes(sums, key))
     return path
 
 
@@ -142,33 +176,12 @@ def verify_checksums(path: str | Path) -> None:
 
     Raises
     ------
-    ArtefactError
-        When the directory or checksums file is missing, or a file is missing, extra or
-        altered.
+    ModelLoadError
+        When the directory or checksums file is missing, the signature (with
+        ``CLOSURE_RISK_SIGNING_KEY`` set) is missing or wrong, or a file is missing,
+        extra or altered.
     """
-    path = Path(path)
-    if not path.is_dir():
-        raise ArtefactError(f"artefact directory not found: {path}")
-    sums_path = path / CHECKSUMS_FILE
-    if not sums_path.is_file():
-        raise ArtefactError(f"{CHECKSUMS_FILE} missing in {path}")
-    try:
-        sums = json.loads(sums_path.read_text(encoding="utf-8"))
-        expected = dict(sums["files"])
-        if sums.get("algorithm") != "sha256":
-            raise ArtefactError(f"unsupported checksum algorithm {sums.get('algorithm')!r}")
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ArtefactError(f"{CHECKSUMS_FILE} is unreadable: {exc}") from exc
-    present = {p.name for p in path.iterdir() if p.name != CHECKSUMS_FILE}
-    missing = sorted(set(expected) - present)
-    extra = sorted(present - set(expected))
-    if missing:
-        raise ArtefactError(f"artefact file(s) missing: {', '.join(missing)}")
-    if extra:
-        raise ArtefactError(f"unexpected file(s) in artefact: {', '.join(extra)}")
-    for name, digest in sorted(expected.items()):
-        if not (path / name).is_file() or sha256_file(path / name) != digest:
-            raise ArtefactError(f"checksum mismatch for {name}: the artefact was altered")
+    read_verified(path)
 
 
 @functools.lru_cache(maxsize=32)
@@ -309,20 +322,54 @@ def load_artefact(path: str | Path) -> ModelArtefact:
 
     Raises
     ------
-    ArtefactError
-        When verification fails or the spec is inconsistent.
+    ModelLoadError
+        ``"<file>: <field>: <problem>"`` when verification fails, a file is malformed
+        or the spec is invalid or inconsistent (see the module docstring).
     """
     path = Path(path)
-    verify_checksums(path)
-    try:
-        spec = json.loads((path / SPEC_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ArtefactError(f"{SPEC_FILE} is unreadable: {exc}") from exc
-    if spec.get("format_version") != FORMAT_VERSION:
-        raise ArtefactError(f"unsupported artefact format {spec.get('format_version')!r}")
-    booster = lgb.Booster(model_str=(path / MODEL_FILE).read_text(encoding="utf-8"))
-    _check_spec(spec, booster.feature_name())
-    merchant_risk = None
-    if (path / MERCHANT_RISK_FILE).is_file():
-        merchant_risk = pq.read_table(path / MERCHANT_RISK_FILE)
+    files = read_verified(path)  # each file read once; everything below parses these bytes
+    spec = _parse_json(files[SPEC_FILE], str(path / SPEC_FILE))
+    checked = check_spec(spec, where=str(path / SPEC_FILE), format_version=FORMAT_VERSION)
+    booster = _load_booster(files[MODEL_FILE], checked, str(path / MODEL_FILE))
+    merchant_risk = _load_merchant_risk(files.get(MERCHANT_RISK_FILE), checked, path)
     return ModelArtefact(booster=booster, spec=spec, merchant_risk=merchant_risk, path=path)
+
+
+def _parse_json(data: bytes, where: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        fail(where, "(file)", f"{SPEC_FILE} is unreadable: {shown(str(exc))}")
+
+
+def _load_booster(data: bytes, checked: CheckedSpec, where: str) -> lgb.Booster:
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        fail(where, "text", f"non-ASCII byte at offset {exc.start}")
+    check_model_text(text, checked.feature_names, where=where)  # before the C parser
+    try:
+        booster = lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        fail(where, "(file)", f"LightGBM refused the model: {shown(str(exc))}")
+    if booster.feature_name() != list(checked.feature_names):
+        fail(where, "feature_names", "model.txt features differ from spec feature_names")
+    return booster
+
+
+def _load_merchant_risk(data: bytes | None, checked: CheckedSpec, path: Path) -> pa.Table | None:
+    where = str(path / MERCHANT_RISK_FILE)
+    if data is None:
+        if checked.merchant_risk_as_of is not None:  # else scores would depend on the batch
+            fail(where, "(file)", "missing, but spec.json dates one (merchant_risk_as_of)")
+        return None
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        fail(where, "(file)", f"unreadable parquet: {shown(str(exc))}")
+    if checked.merchant_risk_as_of is not None:
+        from risk_model.features.merchant_table import MERCHANT_RISK_SCHEMA
+
+        if not table.schema.remove_metadata().equals(MERCHANT_RISK_SCHEMA.remove_metadata()):
+            fail(where, "schema", "columns differ from the merchant-risk table schema")
+    return table
