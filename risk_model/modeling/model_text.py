@@ -17,7 +17,8 @@ can write the file can rewrite ``checksums.json`` too.
   features, ``tree_sizes`` (if present) equal to each tree block's length;
 * trees ``Tree=0..T-1`` in order, each with exactly the known keys
   (:data:`TREE_KEYS`), no categorical or linear leaves, arrays of ``num_leaves - 1``
-  (nodes) or ``num_leaves`` (leaves) finite numbers, split features in range, decision
+  (nodes) or ``num_leaves`` (leaves) finite numbers (a ``threshold`` may be ``inf``,
+  as LightGBM writes it; never ``nan``), split features in range, decision
   types of numerical splits, and children forming one tree reachable from the root;
 * after ``end of trees``: feature importances, the parameters block and
   ``pandas_categorical:null``.
@@ -25,6 +26,7 @@ can write the file can rewrite ``checksums.json`` too.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -57,7 +59,8 @@ _BAD_CHAR = re.compile(r"[^\x20-\x7e\n]")
 _INT = re.compile(r"-?[0-9]{1,10}")
 _FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 _OBJECTIVE = re.compile(r"binary sigmoid:([0-9.eE+-]{1,30})")
-_INFO = re.compile(r"none|\[" + _FLOAT.pattern + ":" + _FLOAT.pattern + r"\]")
+_BOUND = f"(?:{_FLOAT.pattern}|-?inf)"
+_INFO = re.compile(rf"none|\[{_BOUND}:{_BOUND}\]")
 _TREE_START = re.compile(r"^Tree=", re.MULTILINE)
 _END = "end of trees\n"
 _TAIL = re.compile(
@@ -74,12 +77,21 @@ def _ints(where: str, field: str, value: str) -> list[int]:
     return [int(t) for t in tokens]
 
 
-def _floats(where: str, field: str, value: str) -> list[float]:
+def _floats(where: str, field: str, value: str, *, infinite: bool = False) -> list[float]:
     tokens = value.split(" ") if value else []
-    numbers = [float(t) for t in tokens if _FLOAT.fullmatch(t)]
+    numbers = [float(t) if _FLOAT.fullmatch(t) else math.nan for t in tokens]
+    if infinite:  # LightGBM writes a split that sends every finite value left as inf
+        numbers = [
+            float(t) if t in ("inf", "-inf") else x for t, x in zip(tokens, numbers, strict=True)
+        ]
     # 1e999 matches the pattern but is not finite; nan / inf do not match at all.
-    if len(numbers) != len(tokens) or any(abs(x) == float("inf") for x in numbers):
-        fail(where, field, f"expected finite numbers, got {shown(value)}")
+    bad = [
+        t
+        for t, x in zip(tokens, numbers, strict=True)
+        if math.isnan(x) or (math.isinf(x) and not infinite)
+    ]
+    if bad:
+        fail(where, field, f"expected finite numbers, got {shown(bad[0])}")
     return numbers
 
 
@@ -198,7 +210,11 @@ def _check_tree(where: str, index: int, block: str, n_features: int) -> None:
     arrays: dict[str, list[int]] = {}
     for key in (*NODE_FLOATS, *NODE_INTS, *LEAF_KEYS):
         parse = _ints if key in NODE_INTS or key == "leaf_count" else _floats
-        array = parse(where, f"{tree}.{key}", values[key])
+        array = (
+            _floats(where, f"{tree}.{key}", values[key], infinite=True)
+            if key == "threshold"
+            else parse(where, f"{tree}.{key}", values[key])
+        )
         lengths = {n_leaves - 1} if key not in LEAF_KEYS else {n_leaves}
         if key == "leaf_weight" and n_leaves == 1:
             lengths.add(0)  # a one-leaf tree is written without leaf weights
