@@ -187,3 +187,265 @@ def test_crafted_model_text_is_refused_naming_file_and_field(model_outcomes, nam
 def test_untouched_resealed_model_text_loads(model_outcomes):
     assert model_outcomes["untouched"] == "loaded"
     assert model_outcomes["threshold_inf"] == "loaded"
+
+
+# --- spec.json -------------------------------------------------------------------------
+
+
+def _set(path, value):
+    """Return an edit setting a dotted key ("scale.base_odds") of the spec."""
+
+    def edit(spec):
+        *parents, last = path.split(".")
+        node = spec
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return edit
+
+
+def _drop(key):
+    return lambda spec: spec.pop(key)
+
+
+ISOTONIC = {"method": "isotonic", "x": [-2.0, 0.0, 1.0], "y": [0.01, 0.1, 0.3]}
+SPEC_CORRUPTIONS = {  # name: (edit, field named in the error)
+    "missing_key": (_drop("calibration"), "calibration"),
+    "format_version_bool": (_set("format_version", True), "format_version"),
+    "version_newline": (_set("version", "v1\n2024 INFO model ok"), "version"),
+    "version_ansi": (_set("version", "v1\x1b[2J"), "version"),
+    "feature_names_not_list": (_set("feature_names", "f_up"), "feature_names"),
+    "feature_names_duplicate": (_set("feature_names.1", "f_up"), "feature_names"),
+    "feature_name_not_string": (_set("feature_names.0", 7), r"feature_names\[0\]"),
+    "monotone_misaligned": (_set("monotone_constraints", [1, -1]), "monotone_constraints"),
+    "monotone_value": (_set("monotone_constraints.0", 5), "monotone_constraints"),
+    "calibration_method": (_set("calibration.method", "magic"), r"calibration\.method"),
+    "calibration_a_nan": (
+        _set("calibration", {"method": "sigmoid", "a": math.nan, "b": 0}),
+        r"calibration\.a",
+    ),
+    "isotonic_x_decreasing": (
+        _set("calibration", {**ISOTONIC, "x": [1.0, 0.0, 2.0]}),
+        r"calibration\.x",
+    ),
+    "isotonic_lengths": (_set("calibration", {**ISOTONIC, "y": [0.1]}), r"calibration\.y"),
+    "isotonic_y_above_one": (
+        _set("calibration", {**ISOTONIC, "y": [0.1, 0.2, 1.5]}),
+        r"calibration\.y",
+    ),
+    "base_odds_nan": (_set("scale.base_odds", math.nan), r"scale\.base_odds"),
+    "pdo_negative": (_set("scale.pdo", -50.0), r"scale\.pdo"),
+    "points_reversed": (_set("scale.min_points", 2000.0), r"scale\.min_points"),
+    "thresholds_descending": (
+        _set("scale.band_thresholds", [0.2, 0.08, 0.03, 0.01]),
+        r"scale\.band_thresholds",
+    ),
+    "threshold_above_one": (
+        _set("scale.band_thresholds", [0.01, 0.03, 0.08, 1.5]),
+        r"scale\.band_thresholds",
+    ),
+    "band_names_count": (_set("scale.band_names", ["a", "b"]), r"scale\.band_names"),
+    "band_name_escape": (_set("scale.band_names.0", "low\x1b[31m"), r"scale\.band_names"),
+    "transform_nan": (
+        _set("feature_transforms", {"clip_max": {"f_up": math.nan}}),
+        r"feature_transforms\.clip_max",
+    ),
+    "transform_unknown_feature": (
+        _set("feature_transforms", {"fill_missing": {"nope": 1.0}}),
+        r"feature_transforms\.fill_missing",
+    ),
+    "transform_unknown_kind": (_set("feature_transforms", {"explode": {}}), "feature_transforms"),
+    "horizon_zero": (_set("horizon_months", 0), "horizon_months"),
+    "horizon_string": (_set("horizon_months", "3"), "horizon_months"),
+    "horizon_huge": (_set("horizon_months", 10**6), "horizon_months"),
+    "policy_bad_date": (_set("policy", {"regulatory_sweeps": ["someday"]}), "policy"),
+    "policy_unknown_key": (_set("policy", {"sweeps": []}), "policy"),
+    "policy_not_object": (_set("policy", [1]), "policy"),
+    "catalogue_no_cause": (lambda s: s["catalogue"][0].pop("cause"), r"catalogue\[0\]\.cause"),
+    "catalogue_name_not_string": (_set("catalogue.0.name", ["f_up"]), r"catalogue\[0\]\.name"),
+    "catalogue_missing_feature": (lambda s: s["catalogue"].pop(), "catalogue"),
+    "template_attribute_walk": (
+        _set("catalogue.0.reason", "{value.__class__}"),
+        r"catalogue\[0\]\.reason",
+    ),
+    "template_huge_width": (
+        _set("catalogue.0.reason", "{value:>999999999}"),
+        r"catalogue\[0\]\.reason",
+    ),
+    "template_not_string": (_set("catalogue.0.reason", 12), r"catalogue\[0\]\.reason"),
+    "merchant_as_of_bad": (_set("merchant_risk_as_of", "yesterday"), "merchant_risk_as_of"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_CORRUPTIONS))
+def test_inconsistent_spec_is_a_model_load_error_naming_file_and_field(saved, spec, name):
+    hostile = json.loads(json.dumps(spec))
+    edit, field = SPEC_CORRUPTIONS[name]
+    edit(hostile)
+    write_spec(saved, hostile)
+    with pytest.raises(ModelLoadError, match=rf"spec\.json: [^:]*{field}") as caught:
+        load_artefact(saved)
+    assert "\n" not in str(caught.value) and "\x1b" not in str(caught.value)
+
+
+SPEC_VALID_EDGES = {
+    "horizon_24": _set("horizon_months", 24),
+    "no_transforms": _set("feature_transforms", None),
+    "isotonic_step_map": _set("calibration", ISOTONIC),
+    "safe_template": _set("catalogue.0.reason", "{value:+z.1%} more than usual"),
+    "policy_dates": _set("policy", {"regulatory_sweeps": ["2024-01-01"]}),
+    "version_dots": _set("version", "2024.1_rc-2"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_VALID_EDGES))
+def test_valid_edge_values_still_load(saved, spec, name):
+    valid = json.loads(json.dumps(spec))
+    SPEC_VALID_EDGES[name](valid)
+    write_spec(saved, valid)
+    assert load_artefact(saved).spec == valid
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"\xff\xfe", b"[1, 2]", b"[" * 100_000])
+def test_unparseable_spec_is_a_model_load_error(saved, data):
+    (saved / "spec.json").write_bytes(data)
+    reseal(saved)
+    with pytest.raises(ModelLoadError, match=r"spec\.json: "):
+        load_artefact(saved)
+
+
+def test_model_load_error_passes_through_model_source(saved, spec):
+    write_spec(saved, {**spec, "horizon_months": 0})
+    with pytest.raises(ModelLoadError, match=r"spec\.json: horizon_months"):
+        load_model_artefact(saved)
+    write_spec(saved, spec)
+    assert load_model_artefact(saved).horizon_months == spec["horizon_months"]
+
+
+# --- files read once, merchant-risk table -----------------------------------------------
+
+
+def test_each_file_is_read_once_and_a_swap_after_the_check_is_not_used(saved, spec, monkeypatch):
+    reads = []
+    real = artefact_files.read_bounded
+
+    def read_then_swap(path, limit):
+        data = real(path, limit)
+        reads.append(path.name)
+        if path.name == "spec.json":  # an attacker swaps the file right after it was read
+            path.write_text(json.dumps({**spec, "version": "swapped"}), encoding="utf-8")
+        return data
+
+    monkeypatch.setattr(artefact_files, "read_bounded", read_then_swap)
+    art = load_artefact(saved)
+    assert art.version == "v-test"
+    assert sorted(reads) == ["checksums.json", "model.txt", "spec.json"]
+
+
+def test_a_swap_before_the_read_is_a_checksum_mismatch(saved, spec):
+    (saved / "spec.json").write_text(json.dumps({**spec, "version": "swapped"}), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"checksum mismatch for spec\.json"):
+        load_artefact(saved)
+
+
+@pytest.fixture()
+def with_merchants(tmp_path, trained, spec):
+    dated = {**spec, "merchant_risk_as_of": "2024-12-31"}
+    table = MERCHANT_RISK_SCHEMA.empty_table()
+    return save_artefact(tmp_path / "m", booster=trained.booster, spec=dated, merchant_risk=table)
+
+
+def test_merchant_table_named_by_the_spec_loads(with_merchants):
+    assert load_artefact(with_merchants).merchant_risk.schema.equals(MERCHANT_RISK_SCHEMA)
+
+
+def test_missing_merchant_table_the_spec_dates_is_refused(with_merchants):
+    (with_merchants / "merchant_risk.parquet").unlink()
+    reseal(with_merchants)
+    with pytest.raises(ModelLoadError, match=r"merchant_risk\.parquet: .*missing"):
+        load_artefact(with_merchants)
+
+
+@pytest.mark.parametrize("data", [b"PAR1 not parquet PAR1", None])
+def test_unreadable_or_foreign_merchant_table_is_refused(with_merchants, data):
+    if data is None:  # a readable table of the wrong schema
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table({"merchant_id": ["m1"], "risk": [0.1]}), sink)
+        data = sink.getvalue().to_pybytes()
+    (with_merchants / "merchant_risk.parquet").write_bytes(data)
+    reseal(with_merchants)
+    with pytest.raises(ModelLoadError, match=r"merchant_risk\.parquet: "):
+        load_artefact(with_merchants)
+
+
+def test_save_refuses_a_dated_merchant_table_it_is_not_given(tmp_path, trained, spec):
+    dated = {**spec, "merchant_risk_as_of": "2024-12-31"}
+    with pytest.raises(ArtefactError, match="merchant"):
+        save_artefact(tmp_path / "x", booster=trained.booster, spec=dated, merchant_risk=None)
+
+
+def test_checksums_may_not_name_files_outside_the_artefact(saved):
+    sums = json.loads((saved / "checksums.json").read_text())
+    sums["files"]["../../etc/passwd"] = "0" * 64
+    (saved / "checksums.json").write_text(json.dumps(sums))
+    with pytest.raises(ModelLoadError, match=r"checksums\.json: files"):
+        load_artefact(saved)
+
+
+# --- signing ----------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def signed(tmp_path, trained, spec, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "s3cret")
+    return save_artefact(tmp_path / "s", booster=trained.booster, spec=spec, merchant_risk=None)
+
+
+def test_signed_artefact_loads_with_its_key(signed):
+    body = json.loads((signed / SIGNATURE_FILE).read_text())
+    assert body["algorithm"] == "hmac-sha256" and len(body["hmac"]) == 64
+    assert load_artefact(signed).version == "v-test"
+
+
+def test_wrong_key_is_refused(signed, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "other")
+    with pytest.raises(ModelLoadError, match=r"signature\.json: hmac"):
+        load_artefact(signed)
+
+
+def test_resealed_tampering_breaks_the_signature(signed, spec):
+    write_spec(signed, {**spec, "version": "evil"})
+    with pytest.raises(ModelLoadError, match=r"signature\.json: hmac"):
+        load_artefact(signed)
+
+
+def test_missing_signature_is_refused_when_a_key_is_set(signed):
+    (signed / SIGNATURE_FILE).unlink()
+    with pytest.raises(ModelLoadError, match=r"signature\.json: .*missing"):
+        load_artefact(signed)
+
+
+def test_without_a_key_nothing_is_signed_and_a_signature_is_ignored(
+    signed, tmp_path, trained, spec, monkeypatch
+):
+    monkeypatch.delenv(ENV_VAR)
+    plain = save_artefact(tmp_path / "p", booster=trained.booster, spec=spec, merchant_risk=None)
+    assert not (plain / SIGNATURE_FILE).exists()
+    assert load_artefact(plain).version == "v-test"
+    (signed / SIGNATURE_FILE).write_text("garbage")
+    assert load_artefact(signed).version == "v-test"
+
+
+def test_an_empty_key_is_an_error_not_no_key(saved, tmp_path, trained, spec, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "")
+    with pytest.raises(ArtefactError, match=ENV_VAR):
+        load_artefact(saved)
+    with pytest.raises(ArtefactError, match=ENV_VAR):
+        save_artefact(tmp_path / "e", booster=trained.booster, spec=spec, merchant_risk=None)
+    assert not (tmp_path / "e").exists()
