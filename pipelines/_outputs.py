@@ -248,7 +248,13 @@ def _roll_back(outputs: list[_Output], done: list[_Output]) -> None:
     for output in outputs:
         try:
             if output.backup is not None:
-                os.replace(output.backup, output.target)
+                # rename() between two links of one file does nothing: drop the link then.
+                if os.path.lexists(output.target) and os.path.samefile(
+                    output.backup, output.target
+                ):
+                    output.backup.unlink()
+                else:
+                    os.replace(output.backup, output.target)
                 output.backup = None
             elif output in done:
                 output.target.unlink(missing_ok=True)
