@@ -197,7 +197,9 @@ def _compare_with(
         return None, None
     horizon = champion.tags.get("horizon_months")
     info = ChampionInfo(
-        champion.version, int(horizon) if horizon else None, champion.tags.get("eval_fingerprint")
+        str(champion.version),
+        int(horizon) if horizon else None,
+        champion.tags.get("eval_fingerprint"),
     )
     if not_comparable_reason(
         info, horizon_months=horizon_months, eval_fingerprint=eval_fingerprint
@@ -205,7 +207,7 @@ def _compare_with(
         return info, None  # skip the download: nothing to score against
     frame, label, groups, new_prob = rows
     try:
-        prob, horizon_found = _score_version(name, champion.version, frame)
+        prob, horizon_found = _score_version(name, info.version, frame)
     except (ArtefactError, KeyError, ValueError) as exc:
         return replace(info, scoring_error=f"{type(exc).__name__}: {exc}"), None
     if horizon_found != horizon_months:
@@ -332,7 +334,7 @@ def register_and_promote(
     new_prob = new.predict_proba(new.matrix(selection_features))
     rows = (selection_features, np.asarray(selection_label), selection_groups, new_prob)
     with registry_lock(uri) as locked:
-        version = mlflow.register_model(model_uri, registered_model).version
+        version = str(mlflow.register_model(model_uri, registered_model).version)
         for _ in range(_CAS_ATTEMPTS):
             champion = _current_champion(client, registered_model)
             info, comparison = _compare_with(
@@ -366,7 +368,7 @@ def register_and_promote(
 
 
 def _version_of(champion: ModelVersion | None) -> str | None:
-    return None if champion is None else champion.version
+    return None if champion is None else str(champion.version)
 
 
 def _outcome(
