@@ -26,6 +26,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from risk_model.modeling.artefact import ArtefactError, load_artefact
@@ -180,7 +181,7 @@ def _score_version(name: str, version: str, frame: pd.DataFrame) -> tuple[np.nda
 def _current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
-    except mlflow.exceptions.MlflowException:
+    except MlflowException:
         return None
 
 
@@ -208,7 +209,7 @@ def _compare_with(
     frame, label, groups, new_prob = rows
     try:
         prob, horizon_found = _score_version(name, info.version, frame)
-    except (ArtefactError, KeyError, ValueError) as exc:
+    except (ArtefactError, KeyError, ValueError, OSError, MlflowException) as exc:
         return replace(info, scoring_error=f"{type(exc).__name__}: {exc}"), None
     if horizon_found != horizon_months:
         return replace(info, horizon_months=horizon_found), None
