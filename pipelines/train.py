@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 import warnings
@@ -34,8 +32,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -46,14 +46,16 @@ from risk_model.modeling.config_load import load_config
 from risk_model.modeling.dataset import (
     LABEL,
     TRUTH_P,
-    attach_labels,
-    attach_truth,
     history_window,
     labelled_as_of_dates,
     sample_accounts,
 )
 from risk_model.modeling.tracking import project_root, resolve_tracking_uri, ui_command
 from risk_model.policy import PolicyCalendar
+
+if TYPE_CHECKING:
+    from risk_model.modeling.artefact import ModelArtefact
+    from risk_model.modeling.train import TrainResult
 
 log = logging.getLogger("pipelines.train")
 
@@ -70,6 +72,31 @@ class Inputs:
     source: Path
 
 
+@dataclass
+class Trained:
+    """A fitted, evaluated model and the rows behind it."""
+
+    histories: pa.Table
+    frame: pd.DataFrame
+    served: pd.DataFrame
+    result: TrainResult
+    catalogue: list[dict]
+    evaluation: dict
+    oot_scores: pa.Table
+    snapshots: str
+    version: str
+
+
+@dataclass
+class Packaged:
+    """The production artefact on disk."""
+
+    artefact_dir: Path
+    latest: Path
+    artefact: ModelArtefact
+    spec: dict
+
+
 class Stages:
     """Times named stages for the final summary."""
 
@@ -84,6 +111,10 @@ class Stages:
         yield
         self.seconds[name] = time.perf_counter() - start
         log.info("stage %s done in %.1f s", name, self.seconds[name])
+
+    def total(self) -> float:
+        """Seconds of every top-level stage (train steps are inside no stage)."""
+        return sum(self.seconds.values())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -161,11 +192,6 @@ def load_inputs(directory: Path) -> Inputs:
     return Inputs(histories, closures, truth, policy, label_end, directory)
 
 
-def _version(model_text: str) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{hashlib.sha256(model_text.encode()).hexdigest()[:8]}"
-
-
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return "nan" if np.isnan(value) else f"{value:.4f}"
@@ -180,16 +206,278 @@ def _summary(rows: list[tuple[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def _snapshots(inputs: Inputs, config: TrainConfig) -> tuple[pa.Table, list[dt.date], str]:
+    """As-of dates and the (optionally sampled) histories to snapshot."""
+    if config.snapshot.as_of_dates:
+        dates = [dt.date.fromisoformat(d) for d in config.snapshot.as_of_dates]
+        how = "as-of dates from the configuration"
+    else:
+        dates, how = labelled_as_of_dates(
+            inputs.histories,
+            inputs.closures,
+            config.horizon_months,
+            label_end=inputs.label_end,
+            max_months=config.snapshot.max_months,
+        )
+    histories = inputs.histories
+    if config.snapshot.account_fraction < 1.0:
+        keep = sample_accounts(
+            histories[C.ACCOUNT_ID].to_pandas(), config.snapshot.account_fraction
+        )
+        histories = histories.filter(pa.array(keep))
+        log.info("account sample: kept %d accounts", histories.num_rows)
+    return histories, dates, how
+
+
+def _train_and_evaluate(inputs: Inputs, config: TrainConfig, stages: Stages) -> Trained:
+    """Snapshots -> split -> served features -> fit -> calibrate -> evaluate."""
+    from risk_model.features import FEATURES, feature_names
+    from risk_model.modeling.evaluation import evaluate_served
+    from risk_model.modeling.package import version_label
+    from risk_model.modeling.snapshots import served_frame, snapshot_frame
+    from risk_model.modeling.train import catalogue_records, split_rows, train_model
+
+    with stages("snapshots"):
+        histories, dates, how = _snapshots(inputs, config)
+        log.info("snapshots: %s", how)
+    with stages("features"):
+        frame = snapshot_frame(
+            histories,
+            inputs.closures,
+            dates,
+            horizon_months=config.horizon_months,
+            policy=inputs.policy,
+            truth=inputs.truth,
+        )
+        log.info(
+            "%d rows, %d months, base rate %.4f",
+            len(frame),
+            frame[C.AS_OF].nunique(),
+            frame[LABEL].mean(),
+        )
+    with stages("split"):
+        split = split_rows(frame, config)
+        log.info("split by %s: %s", split.kind, split.reason)
+    with stages("served features"):
+        served, table, table_as_of = served_frame(histories, frame, split, policy=inputs.policy)
+    catalogue = catalogue_records(FEATURES)
+    result = train_model(frame, feature_names(), catalogue, config, served=served, split=split)
+    stages.seconds.update({f"train:{k}": v for k, v in result.timings.items()})
+    _warn_small(result, config)
+    with stages("evaluate"):
+        version = version_label(result.booster.model_to_string())
+        spec = _spec(result, catalogue, config, inputs, table_as_of, frame, version, None)
+        evaluation, oot_scores = evaluate_served(
+            result, frame=frame, served=served, spec=spec, table=table
+        )
+        evaluation["table_as_of"] = table_as_of.isoformat()
+    return Trained(
+        histories, frame, served, result, catalogue, evaluation, oot_scores, how, version
+    )
+
+
+def _warn_small(result: TrainResult, config: TrainConfig) -> None:
+    ignored = result.report["features"]["transforms_ignored_unknown"]
+    if ignored:
+        log.warning("transforms for unknown features ignored: %s", ignored)
+    rows = int(result.split.mask("train").sum())
+    if rows < 4 * result.model_config.min_data_in_leaf:
+        log.warning(
+            "only %d train rows for min_data_in_leaf=%d: the trees can hardly split; "
+            "lower model.min_data_in_leaf or turn model.capacity_search on",
+            rows,
+            result.model_config.min_data_in_leaf,
+        )
+
+
+def _spec(
+    result: TrainResult,
+    catalogue: list[dict],
+    config: TrainConfig,
+    inputs: Inputs,
+    table_as_of: dt.date,
+    frame: pd.DataFrame,
+    version: str,
+    evaluation: dict | None,
+) -> dict:
+    from risk_model.modeling.spec import build_spec, code_version, frame_fingerprint
+
+    return build_spec(
+        result=result,
+        feature_names=result.feature_names,
+        catalogue=catalogue,
+        config=config,
+        policy=inputs.policy,
+        merchant_risk_as_of=table_as_of,
+        version=version,
+        data_fingerprint=frame_fingerprint(frame),
+        code=code_version(project_root()),
+        evaluation=evaluation,
+    )
+
+
+def _package(trained: Trained, config: TrainConfig, inputs: Inputs, out: Path) -> Packaged:
+    """Refit the merchant table at the history end; write the artefact and ``latest``."""
+    from risk_model.features import fit_merchant_risk
+    from risk_model.modeling.artefact import load_artefact
+    from risk_model.modeling.package import write_production_artefact
+
+    _, history_end = history_window(trained.histories)
+    table = fit_merchant_risk(trained.histories, history_end)
+    spec = _spec(
+        trained.result,
+        trained.catalogue,
+        config,
+        inputs,
+        history_end,
+        trained.frame,
+        trained.version,
+        trained.evaluation,
+    )
+    artefact_dir, latest = write_production_artefact(
+        out, booster=trained.result.booster, spec=spec, merchant_risk=table
+    )
+    return Packaged(artefact_dir, latest, load_artefact(artefact_dir), spec)
+
+
+def _plots(trained: Trained, packaged: Packaged, config: TrainConfig) -> tuple[list[Path], dict]:
+    from risk_model.modeling.plots import family_contributions, save_plots
+
+    result, frame, oot = trained.result, trained.served, trained.result.split.mask("oot")
+    names, artefact = result.feature_names, packaged.artefact
+    oot_rows = np.flatnonzero(oot)
+    rng = np.random.default_rng(config.seed)
+    sample = np.sort(rng.choice(oot_rows, min(config.contrib_sample, len(oot_rows)), False))
+    contrib = artefact.contributions(artefact.matrix(frame.iloc[sample]))
+    by_family = family_contributions(contrib, names, trained.catalogue)
+    scores = trained.oot_scores
+    truth = frame.loc[oot, TRUTH_P].to_numpy() if "truth" in trained.evaluation else None
+    plots = save_plots(
+        packaged.artefact_dir.parent / f"{packaged.artefact_dir.name}-plots",
+        y=frame.loc[oot, LABEL].to_numpy(dtype=float),
+        prob=scores["probability"].to_numpy(),
+        points=scores["points"].to_numpy(),
+        truth=truth,
+        report=trained.evaluation,
+        feature_names=names,
+        gain=result.booster.feature_importance(importance_type="gain"),
+        by_family=by_family,
+    )
+    return plots, by_family
+
+
+def _track(
+    trained: Trained,
+    packaged: Packaged,
+    plots: list[Path],
+    by_family: dict,
+    config: TrainConfig,
+    inputs: Inputs,
+):
+    from risk_model.modeling.tracking import log_training_run
+
+    result, oot = trained.result, trained.result.split.mask("oot")
+    report = trained.evaluation | {
+        "val": result.report["selection"],
+        "best_iteration": result.report["best_iteration"],
+        "split": result.report["split"],
+        "capacity": result.report["capacity"],
+        "family_contributions": by_family,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow's advisory UserWarnings
+        return log_training_run(
+            uri=resolve_tracking_uri(config.tracking.tracking_uri),
+            experiment=config.tracking.experiment,
+            registered_model=config.tracking.registered_model,
+            params=config.flat() | {"split.kind": result.split.kind},
+            tags={
+                "split_kind": result.split.kind,
+                "split_reason": result.split.reason,
+                "data_source": str(inputs.source.resolve()),
+                "snapshots": trained.snapshots,
+                "model_version_label": trained.version,
+            },
+            report=report,
+            artefact_dir=packaged.artefact_dir.resolve(),
+            plots=plots,
+            catalogue=trained.catalogue,
+            dataset=trained.frame.drop(columns=[C.CAUSE]),
+            dataset_digest=packaged.spec["data_fingerprint"],
+            dataset_source=str(inputs.source.resolve()),
+            oot_features=trained.served.loc[oot, result.feature_names],
+            oot_label=trained.frame.loc[oot, LABEL].to_numpy(dtype=float),
+            horizon_months=config.horizon_months,
+            run_name=trained.version,
+        )
+
+
+def _summary_rows(
+    stages: Stages, trained: Trained, packaged: Packaged, outcome, config: TrainConfig
+) -> list[tuple[str, object]]:
+    result, evaluation = trained.result, trained.evaluation
+    split, served = result.split, evaluation["oot"]
+    rows: list[tuple[str, object]] = [(f"time {k} (s)", v) for k, v in stages.seconds.items()]
+    rows.append(("time total (s)", stages.total()))
+    rows += [
+        ("split", f"{split.kind} ({split.reason})"),
+        ("windows train | selection | OOT", _windows(split)),
+        ("rows train/selection/oot", "/".join(str(split.mask(p).sum()) for p in _PARTS)),
+        ("capacity", result.report["capacity"].get("chosen", "fixed (search off)")),
+        ("best iteration", result.report["best_iteration"]),
+        ("calibration", result.calibrator.method),
+        ("selection log loss", result.report["selection"]["log_loss"]),
+        ("OOT scored with merchant table of", evaluation["table_as_of"]),
+        ("OOT base rate", served["metrics"]["base_rate"]),
+        ("OOT mean probability", served["metrics"]["mean_p"]),
+        ("OOT AUC", served["metrics"]["auc"]),
+        ("OOT Gini", served["metrics"]["gini"]),
+        ("OOT Gini (training-mode features)", evaluation["oot_training_mode"]["gini"]),
+        ("OOT KS", served["metrics"]["ks"]),
+        ("OOT ECE", served["metrics"]["ece"]),
+        ("OOT ECE / base rate", served["metrics"]["ece_to_base_rate"]),
+        ("OOT capture top 10%", served["metrics"]["capture_top10"]),
+        ("OOT distinct probabilities / 10k", evaluation["distinct"]["probabilities_per_10k"]),
+        ("OOT Gini slope / month", served["gini_slope"]),
+        ("PSI train -> OOT", served["psi"]),
+    ]
+    if "truth" in evaluation:
+        rows += [
+            ("truth Gini (same rows)", evaluation["truth"]["metrics"]["gini"]),
+            ("Gini model / truth", evaluation["gini_ratio"]),
+        ]
+        truth_by_cause = evaluation["truth"]["gini_by_cause"]
+        rows += [
+            (f"Gini {cause}: model / truth", f"{value:.3f} / {truth_by_cause[cause]:.3f}")
+            for cause, value in served["gini_by_cause"].items()
+        ]
+    rows += [("artefact", str(packaged.artefact_dir)), ("latest copy", str(packaged.latest))]
+    if outcome is not None:
+        champ = outcome.champion_gini
+        rows += [
+            ("MLflow run id", outcome.run_id),
+            ("registered", f"{config.tracking.registered_model} v{outcome.version}"),
+            ("alias", f"{outcome.alias} ({outcome.reason})"),
+            ("previous champion Gini", "none" if np.isnan(champ) else f"{champ:.4f}"),
+            ("MLflow UI", ui_command(resolve_tracking_uri(config.tracking.tracking_uri))),
+        ]
+    return rows
+
+
+_PARTS = ("train", "val", "oot")
+
+
+def _windows(split) -> str:
+    months = split.months
+    return " | ".join(
+        f"{months[p][0][:7]}..{months[p][-1][:7]}" if months.get(p) else "-" for p in _PARTS
+    )
+
+
 def run(args: argparse.Namespace, config: TrainConfig) -> int:
     """Run every stage; return the exit code."""
-    from risk_model.features import FEATURES, build_features, feature_names, fit_merchant_risk
-    from risk_model.modeling.artefact import load_artefact, save_artefact
-    from risk_model.modeling.plots import family_contributions, save_plots
-    from risk_model.modeling.spec import build_spec, code_version, frame_fingerprint
-    from risk_model.modeling.train import catalogue_records, train_model
-
-    root = project_root()
     stages = Stages()
+    root = project_root()
     if args.data is None:
         with stages("generate world"):
             data_dir = ensure_default_world(root / "data" / "world")
@@ -203,189 +491,16 @@ def run(args: argparse.Namespace, config: TrainConfig) -> int:
             inputs.closures.num_rows,
             inputs.truth is not None,
         )
-    with stages("snapshots"):
-        if config.snapshot.as_of_dates:
-            dates = [dt.date.fromisoformat(d) for d in config.snapshot.as_of_dates]
-            how = "as-of dates from the configuration"
-        else:
-            dates, how = labelled_as_of_dates(
-                inputs.histories,
-                inputs.closures,
-                config.horizon_months,
-                label_end=inputs.label_end,
-                max_months=config.snapshot.max_months,
-            )
-        log.info("snapshots: %s", how)
-        histories = inputs.histories
-        if config.snapshot.account_fraction < 1.0:
-            ids = histories[C.ACCOUNT_ID].to_pandas()
-            keep = sample_accounts(ids, config.snapshot.account_fraction)
-            histories = histories.filter(pa.array(keep))
-            log.info("account sample: kept %d accounts", histories.num_rows)
-    with stages("features"):
-        features = build_features(histories, dates, policy=inputs.policy)
-        names = feature_names()
-        catalogue = catalogue_records(FEATURES)
-    with stages("labels"):
-        frame = attach_labels(features, inputs.closures, config.horizon_months)
-        del features
-        has_truth = attach_truth(frame, inputs.truth, config.horizon_months)
-        if not has_truth and TRUTH_P in frame:
-            frame = frame.drop(columns=TRUTH_P)
-        log.info(
-            "%d rows, %d months, base rate %.4f, truth joined: %s",
-            len(frame),
-            frame[C.AS_OF].nunique(),
-            frame[LABEL].mean(),
-            has_truth,
-        )
-    result = train_model(frame, names, catalogue, config)
-    stages.seconds.update({f"train:{k}": v for k, v in result.timings.items()})
-    names = result.feature_names
-    if result.report["features"]["transforms_ignored_unknown"]:
-        log.warning(
-            "transforms for unknown features ignored: %s",
-            result.report["features"]["transforms_ignored_unknown"],
-        )
-    split = result.split
-    log.info("split by %s: %s", split.kind, split.reason)
-    if split.mask("train").sum() < 4 * config.model.min_data_in_leaf:
-        log.warning(
-            "only %d train rows for min_data_in_leaf=%d: the trees can hardly split; "
-            "lower model.min_data_in_leaf for small data",
-            split.mask("train").sum(),
-            config.model.min_data_in_leaf,
-        )
-    oot = split.mask("oot")
-    with stages("merchant risk"):
-        _, history_end = history_window(histories)
-        merchant_table = fit_merchant_risk(histories, history_end)
+    trained = _train_and_evaluate(inputs, config, stages)
     with stages("artefact"):
-        version = _version(result.booster.model_to_string())
-        spec = build_spec(
-            result=result,
-            feature_names=names,
-            catalogue=catalogue,
-            config=config,
-            policy=inputs.policy,
-            merchant_risk_as_of=history_end,
-            version=version,
-            data_fingerprint=frame_fingerprint(frame),
-            code=code_version(root),
-        )
-        out = args.out or root / "data" / "models"
-        artefact_dir = save_artefact(
-            out / version, booster=result.booster, spec=spec, merchant_risk=merchant_table
-        )
-        latest = out / "latest"
-        shutil.rmtree(latest, ignore_errors=True)
-        shutil.copytree(artefact_dir, latest)
-        artefact = load_artefact(artefact_dir)  # proves the saved files verify and load
+        packaged = _package(trained, config, inputs, args.out or root / "data" / "models")
     with stages("plots"):
-        scored = result.scored
-        rng = np.random.default_rng(config.seed)
-        oot_rows = np.flatnonzero(oot)
-        sample = np.sort(
-            rng.choice(oot_rows, min(config.contrib_sample, len(oot_rows)), replace=False)
-        )
-        x_oot = artefact.matrix(frame)
-        contrib = artefact.contributions(x_oot[sample], num_threads=config.model.num_threads)
-        by_family = family_contributions(contrib, names, catalogue)
-        y_oot = scored[LABEL].to_numpy(dtype=float)[oot]
-        plot_dir = artefact_dir.parent / f"{version}-plots"
-        plots = save_plots(
-            plot_dir,
-            y=y_oot,
-            prob=scored["prob"].to_numpy()[oot],
-            points=scored["points"].to_numpy()[oot],
-            truth=scored[TRUTH_P].to_numpy()[oot] if has_truth else None,
-            report=result.report,
-            feature_names=names,
-            gain=result.booster.feature_importance(importance_type="gain"),
-            by_family=by_family,
-        )
+        plots, by_family = _plots(trained, packaged, config)
     outcome = None
-    uri = resolve_tracking_uri(config.tracking.tracking_uri)
     if config.tracking.enabled:
-        from risk_model.modeling.tracking import log_training_run
-
-        with stages("mlflow"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # mlflow's advisory UserWarnings
-            tags = {
-                "split_kind": split.kind,
-                "split_reason": split.reason,
-                "data_source": str(inputs.source.resolve()),
-                "snapshots": how,
-                "model_version_label": version,
-            }
-            params = config.flat() | {"split.kind": split.kind}
-            outcome = log_training_run(
-                uri=uri,
-                experiment=config.tracking.experiment,
-                registered_model=config.tracking.registered_model,
-                params=params,
-                tags=tags,
-                report=result.report | {"family_contributions": by_family},
-                artefact_dir=artefact_dir.resolve(),
-                plots=plots,
-                catalogue=catalogue,
-                dataset=frame.drop(columns=[C.CAUSE]),
-                dataset_digest=spec["data_fingerprint"],
-                dataset_source=str(inputs.source.resolve()),
-                oot_features=frame.loc[oot, names],
-                oot_label=y_oot,
-                horizon_months=config.horizon_months,
-                run_name=version,
-            )
-    metrics = result.report["oot"]["metrics"]
-    rows: list[tuple[str, object]] = [(f"time {k} (s)", v) for k, v in stages.seconds.items()]
-    rows.append(
-        (
-            "time total (s)",
-            sum(v for k, v in stages.seconds.items() if not k.startswith("train:"))
-            + sum(result.timings.values()),
-        )
-    )
-    rows += [
-        ("split", f"{split.kind} ({split.reason})"),
-        (
-            "rows train/val/oot",
-            f"{split.mask('train').sum()}/{split.mask('val').sum()}/{oot.sum()}",
-        ),
-        ("best iteration", result.report["best_iteration"]),
-        ("calibration", result.calibrator.method),
-        ("OOT base rate", metrics["base_rate"]),
-        ("OOT mean probability", metrics["mean_p"]),
-        ("OOT AUC", metrics["auc"]),
-        ("OOT Gini", metrics["gini"]),
-        ("OOT KS", metrics["ks"]),
-        ("OOT ECE", metrics["ece"]),
-        ("OOT ECE / base rate", metrics["ece_to_base_rate"]),
-        ("OOT capture top 10%", metrics["capture_top10"]),
-        ("OOT Gini slope / month", result.report["oot"]["gini_slope"]),
-        ("PSI train -> OOT", result.report["oot"]["psi"]),
-    ]
-    if "truth" in result.report:
-        rows += [
-            ("truth Gini (same rows)", result.report["truth"]["metrics"]["gini"]),
-            ("Gini model / truth", result.report["gini_ratio"]),
-        ]
-        truth_by_cause = result.report["truth"]["gini_by_cause"]
-        rows += [
-            (f"Gini {cause}: model / truth", f"{value:.3f} / {truth_by_cause[cause]:.3f}")
-            for cause, value in result.report["oot"]["gini_by_cause"].items()
-        ]
-    rows += [("artefact", str(artefact_dir)), ("latest copy", str(latest))]
-    if outcome is not None:
-        champ = outcome.champion_gini
-        rows += [
-            ("MLflow run id", outcome.run_id),
-            ("registered", f"{config.tracking.registered_model} v{outcome.version}"),
-            ("alias", f"{outcome.alias} ({outcome.reason})"),
-            ("previous champion Gini", "none" if np.isnan(champ) else f"{champ:.4f}"),
-            ("MLflow UI", ui_command(uri)),
-        ]
-    print(_summary(rows))
+        with stages("mlflow"):
+            outcome = _track(trained, packaged, plots, by_family, config, inputs)
+    print(_summary(_summary_rows(stages, trained, packaged, outcome, config)))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -87,8 +88,13 @@ def build_spec(
     version: str,
     data_fingerprint: str,
     code: str,
+    evaluation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Return the ``spec.json`` content for a trained model (see ``artefact`` docs)."""
+    """Return the ``spec.json`` content for a trained model (see ``artefact`` docs).
+
+    ``evaluation`` is the OOT report (:func:`~risk_model.modeling.evaluation.oot_evaluation`
+    plus the evaluation table's date); ``None`` for the in-memory artefact that produces it.
+    """
     names = list(feature_names)
     if names != result.feature_names:
         raise ValueError("feature_names differ from the ones the model was trained on")
@@ -114,14 +120,17 @@ def build_spec(
             else merchant_risk_as_of.isoformat(),
             "data_fingerprint": data_fingerprint,
             "metrics": {
-                "oot": result.report["oot"]["metrics"],
-                "truth": result.report.get("truth", {}).get("metrics"),
-                "gini_ratio": result.report.get("gini_ratio"),
-                "val": result.report["val"],
+                "oot": (evaluation or {}).get("oot", {}).get("metrics"),
+                "oot_training_mode": (evaluation or {}).get("oot_training_mode"),
+                "truth": (evaluation or {}).get("truth", {}).get("metrics"),
+                "gini_ratio": (evaluation or {}).get("gini_ratio"),
+                "evaluated_with_merchant_risk_as_of": (evaluation or {}).get("table_as_of"),
+                "selection": result.report["selection"],
                 "best_iteration": result.report["best_iteration"],
+                "capacity": result.report["capacity"],
             },
             "split": result.report["split"],
-            "config": config.to_dict(),
+            "config": config.to_dict() | {"model": dataclasses.asdict(result.model_config)},
             "package_versions": package_versions(),
             "code_version": code,
         }

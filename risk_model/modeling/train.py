@@ -1,10 +1,20 @@
-"""Fit the LightGBM closure model, calibrate it and evaluate it out of time.
+"""Fit the LightGBM closure model and calibrate it: the steps that *choose*.
+
+Three windows, three jobs (see :mod:`risk_model.modeling.split`): the **train** window fits
+the trees; the **selection** window chooses everything that is chosen (capacity, number of
+trees by early stopping, the calibration map; champion/challenger happens later on the same
+rows); the **out-of-time** window is not seen here at all: it is scored once, for the
+report, by :mod:`risk_model.modeling.evaluation`.
+
+Selection rows are given as the *served* features (built by the scoring path with a
+merchant-risk table fitted at the end of the train window), so early stopping and
+calibration see what scoring will see; train rows are the training-mode features.
 
 Imbalance is handled by *not* reweighting: the binary log-loss objective on the natural
 class mix keeps raw scores close to calibrated log-odds (a reweighted model's
 probabilities are inflated by the weight and must be undone), rare positives are still
 learnt because the trees split on gradients, and the calibration map fitted on the
-validation window corrects what is left. Ranking (AUC/Gini) is unaffected by a monotone
+selection window corrects what is left. Ranking (AUC/Gini) is unaffected by a monotone
 reweighting of probabilities, so ``scale_pos_weight`` would buy nothing here.
 
 Training is reproducible: ``deterministic=True, force_row_wise=True`` and fixed seeds
@@ -25,11 +35,11 @@ import numpy as np
 import pandas as pd
 
 from risk_model import contract as C
+from risk_model.modeling import capacity
 from risk_model.modeling.calibration import Calibrator, fit_calibrator
 from risk_model.modeling.config import ModelConfig, TrainConfig
-from risk_model.modeling.dataset import LABEL, TRUTH_P
-from risk_model.modeling.metrics import decile_table, oot_report
-from risk_model.modeling.scale import ScoreScale
+from risk_model.modeling.dataset import LABEL
+from risk_model.modeling.metrics import evaluate
 from risk_model.modeling.split import Split, make_split
 from risk_model.modeling.transforms import apply_transforms, resolve_transforms
 
@@ -91,56 +101,59 @@ def lgb_params(config: ModelConfig, seed: int, monotone: Sequence[int] | None) -
 def fit_booster(
     x_train: np.ndarray,
     y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
+    x_sel: np.ndarray,
+    y_sel: np.ndarray,
     *,
     feature_names: Sequence[str],
     config: ModelConfig,
     seed: int,
     monotone: Sequence[int] | None = None,
 ) -> lgb.Booster:
-    """Train with early stopping on the validation rows.
+    """Train with early stopping on the selection rows.
 
     Returns
     -------
     lightgbm.Booster
-        A booster holding only the best iteration's trees.
+        A booster holding only the best iteration's trees; ``best_score`` keeps the
+        selection log loss of that iteration under ``["selection"]["binary_logloss"]``.
     """
     params = lgb_params(config, seed, monotone)
     names = list(feature_names)
     train_set = lgb.Dataset(x_train, label=y_train, feature_name=names, free_raw_data=True)
-    val_set = lgb.Dataset(x_val, label=y_val, reference=train_set, feature_name=names)
+    sel_set = lgb.Dataset(x_sel, label=y_sel, reference=train_set, feature_name=names)
     booster = lgb.train(
         params,
         train_set,
         num_boost_round=config.num_boost_round,
-        valid_sets=[val_set],
-        valid_names=["val"],
+        valid_sets=[sel_set],
+        valid_names=["selection"],
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
     best = booster.best_iteration or booster.current_iteration()
-    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    kept = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    kept.best_score = booster.best_score
+    return kept
 
 
 @dataclass
 class TrainResult:
-    """Everything a training run produced (in memory).
+    """What the choosing steps produced (in memory); nothing here has seen the OOT window.
 
     Attributes
     ----------
     booster : lightgbm.Booster
         Model (best iteration).
     calibrator : Calibrator
-        Map from raw log-odds to probability.
+        Map from raw log-odds to probability, fitted on the selection window.
     split : Split
-        Row assignment.
-    scored : pandas.DataFrame
-        account_id, as_of, label, cause, part, raw, prob, points (and truth_p_close).
+        Row assignment (train / selection / OOT / gap).
+    model_config : ModelConfig
+        Parameters of the final fit (capacity as chosen).
     report : dict
-        ``oot`` report for the model, ``truth`` report on the same rows (if truth),
-        ``gini_ratio``, ``val`` metrics, ``best_iteration``.
+        ``selection`` metrics, ``capacity`` search, ``best_iteration``, ``split``,
+        ``calibration`` and ``features`` (JSON-ready).
     timings : dict
-        Seconds per stage (split, fit, calibrate, evaluate).
+        Seconds per step (split, capacity search, fit, calibrate).
     feature_names : list of str
         Model columns (catalogue order, exclusions removed).
     transforms : dict
@@ -150,49 +163,21 @@ class TrainResult:
     booster: lgb.Booster
     calibrator: Calibrator
     split: Split
-    scored: pd.DataFrame
+    model_config: ModelConfig
     report: dict[str, Any]
     timings: dict[str, float]
     feature_names: list[str]
     transforms: dict[str, dict[str, float]]
 
+    def predict_proba(self, x: np.ndarray, *, num_threads: int = 1) -> np.ndarray:
+        """Calibrated probabilities of a feature matrix (model order, untransformed)."""
+        x = apply_transforms(np.asarray(x, dtype=np.float32), self.feature_names, self.transforms)
+        raw = self.booster.predict(x, raw_score=True, num_threads=num_threads)
+        return self.calibrator(np.asarray(raw))
 
-def train_model(
-    frame: pd.DataFrame,
-    feature_names: Sequence[str],
-    catalogue: list[dict[str, Any]],
-    config: TrainConfig,
-) -> TrainResult:
-    """Split, fit, calibrate and evaluate on a labelled snapshot frame.
 
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        account_id, as_of, feature columns, ``label``, ``cause`` and optionally
-        ``truth_p_close``.
-    feature_names : sequence of str
-        Model columns in order.
-    catalogue : list of dict
-        Feature catalogue (for monotone directions).
-    config : TrainConfig
-        Resolved configuration.
-
-    Returns
-    -------
-    TrainResult
-        Model, calibration, split, scored rows and the evaluation report.
-    """
-    names = [n for n in feature_names if n not in set(config.features.exclude)]
-    transforms, ignored = resolve_transforms(config.features.transforms(), names)
-    clock = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = now - clock
-        clock = now
-
+def split_rows(frame: pd.DataFrame, config: TrainConfig) -> Split:
+    """Assign every snapshot row to train, selection, OOT or gap; both classes in each part."""
     y = frame[LABEL].to_numpy(dtype=np.float64)
     split = make_split(
         frame[C.AS_OF].to_numpy(),
@@ -202,51 +187,158 @@ def train_model(
         horizon_months=config.horizon_months,
         seed=config.seed,
     )
-    train, val, oot = split.mask("train"), split.mask("val"), split.mask("oot")
-    for name, mask in (("train", train), ("val", val), ("oot", oot)):
+    for name in ("train", "val", "oot"):
+        mask = split.mask(name)
         if mask.sum() == 0 or y[mask].min() == y[mask].max():
-            raise ValueError(f"the {name} part needs rows of both classes ({split.reason})")
-    x = apply_transforms(frame[names].to_numpy(dtype=np.float32), names, transforms)
-    lap("split")
-    monotone = monotone_directions(names, catalogue) if config.model.monotone else None
-    booster = fit_booster(
-        x[train],
-        y[train],
-        x[val],
-        y[val],
-        feature_names=names,
-        config=config.model,
-        seed=config.seed,
-        monotone=monotone,
+            part = "selection" if name == "val" else name
+            raise ValueError(f"the {part} part needs rows of both classes ({split.reason})")
+    return split
+
+
+def fit_model(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    groups_train: np.ndarray,
+    x_sel: np.ndarray,
+    y_sel: np.ndarray,
+    *,
+    feature_names: Sequence[str],
+    monotone: Sequence[int] | None,
+    config: TrainConfig,
+) -> tuple[lgb.Booster, ModelConfig, dict[str, Any], float]:
+    """Choose the capacity on the selection rows, then fit it on every training row.
+
+    Returns
+    -------
+    tuple
+        The booster, the model configuration used, the capacity report and the seconds
+        the search took.
+    """
+
+    def fit(x: np.ndarray, y: np.ndarray, model: ModelConfig) -> tuple[lgb.Booster, float]:
+        booster = fit_booster(
+            x,
+            y,
+            x_sel,
+            y_sel,
+            feature_names=feature_names,
+            config=model,
+            seed=config.seed,
+            monotone=monotone,
+        )
+        return booster, capacity.selection_log_loss(booster)
+
+    model = config.model
+    report: dict[str, Any] = {"searched": False, "trials": []}
+    search_seconds = 0.0
+    if model.capacity_search:
+        chosen, trials = capacity.search(
+            fit,
+            x_train,
+            y_train,
+            groups_train,
+            config=model,
+            grid=capacity.candidates(),
+            search_rows=model.search_rows,
+            learning_rate=model.search_learning_rate,
+            seed=config.seed,
+        )
+        model = chosen.apply(model, len(y_train))
+        report = {
+            "searched": True,
+            "chosen": chosen.label(),
+            "search_rows": int(
+                capacity.search_sample(groups_train, model.search_rows, config.seed).sum()
+            ),
+            "trials": [t.to_dict() for t in trials],
+        }
+        search_seconds = sum(t.seconds for t in trials)
+    booster, loss = fit(x_train, y_train, model)
+    report["selection_log_loss"] = loss
+    report.update(
+        max_depth=model.max_depth,
+        num_leaves=model.num_leaves,
+        min_data_in_leaf=model.min_data_in_leaf,
     )
-    lap("fit")
-    threads = config.model.num_threads
-    raw = np.asarray(booster.predict(x, raw_score=True, num_threads=threads))
+    return booster, model, report, search_seconds
+
+
+def train_model(
+    frame: pd.DataFrame,
+    feature_names: Sequence[str],
+    catalogue: list[dict[str, Any]],
+    config: TrainConfig,
+    *,
+    served: pd.DataFrame | None = None,
+    split: Split | None = None,
+) -> TrainResult:
+    """Split, choose the capacity, fit and calibrate; the OOT window is left untouched.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Training-mode snapshot rows: account_id, as_of, feature columns, ``label``,
+        ``cause`` (and optionally ``truth_p_close``).
+    feature_names : sequence of str
+        Model columns in order.
+    catalogue : list of dict
+        Feature catalogue (for monotone directions).
+    config : TrainConfig
+        Resolved configuration.
+    served : pandas.DataFrame, optional
+        The same rows with features built by the scoring path (same keys in the same
+        order as ``frame``); its selection rows drive early stopping and calibration.
+        ``None`` uses ``frame`` (right only for features without population statistics).
+    split : Split, optional
+        Row assignment of ``frame``; computed by :func:`split_rows` when omitted.
+
+    Returns
+    -------
+    TrainResult
+        Model, calibration, split and the selection report.
+    """
+    names = [n for n in feature_names if n not in set(config.features.exclude)]
+    transforms, ignored = resolve_transforms(config.features.transforms(), names)
+    served = frame if served is None else served
+    if len(served) != len(frame) or not served[C.ACCOUNT_ID].equals(frame[C.ACCOUNT_ID]):
+        raise ValueError("served rows must have the same keys in the same order as frame")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    split = split_rows(frame, config) if split is None else split
+    train, sel = split.mask("train"), split.mask("val")
+    y = frame[LABEL].to_numpy(dtype=np.float64)
+    x_train = apply_transforms(frame.loc[train, names].to_numpy(np.float32), names, transforms)
+    x_sel = apply_transforms(served.loc[sel, names].to_numpy(np.float32), names, transforms)
+    accounts = frame[C.ACCOUNT_ID].to_numpy()
+    monotone = monotone_directions(names, catalogue) if config.model.monotone else None
+    timings["split"], clock = time.perf_counter() - clock, time.perf_counter()
+    booster, model, capacity_report, search_seconds = fit_model(
+        x_train,
+        y[train],
+        accounts[train],
+        x_sel,
+        y[sel],
+        feature_names=names,
+        monotone=monotone,
+        config=config,
+    )
+    timings["capacity search"] = search_seconds
+    timings["fit"] = time.perf_counter() - clock - search_seconds
+    clock = time.perf_counter()
+    raw_sel = np.asarray(booster.predict(x_sel, raw_score=True, num_threads=model.num_threads))
     calibrator = fit_calibrator(
-        raw[val],
-        y[val],
+        raw_sel,
+        y[sel],
         method=config.calibration.method,
-        groups=frame[C.ACCOUNT_ID].to_numpy()[val],
+        groups=accounts[sel],
         folds=config.calibration.folds,
         seed=config.seed,
     )
-    prob = calibrator(raw)
-    lap("calibrate")
-    scale = ScoreScale.from_config(config.scale)
-    keep = [C.ACCOUNT_ID, C.AS_OF, LABEL, C.CAUSE] + ([TRUTH_P] if TRUTH_P in frame else [])
-    scored = frame[keep].copy()
-    scored["part"] = np.select([train, val, oot], ["train", "val", "oot"], "gap")
-    scored["raw"], scored["prob"], scored["points"] = raw, prob, scale.points(prob)
-
-    period = frame[C.AS_OF].to_numpy()
-    cause = frame[C.CAUSE].to_numpy()
+    timings["calibrate"] = time.perf_counter() - clock
     report: dict[str, Any] = {
         "best_iteration": booster.current_iteration(),
-        "oot": oot_report(
-            y[oot], prob[oot], period=period[oot], cause=cause[oot], p_reference=prob[train]
-        ),
-        "oot_deciles": decile_table(y[oot], prob[oot]).to_dict(orient="records"),
-        "val": oot_report(y[val], prob[val], period=period[val])["metrics"],
+        "capacity": capacity_report,
+        "selection": evaluate(y[sel], calibrator(raw_sel)),
         "split": split.summary(),
         "calibration": {"method": calibrator.method, "cv_log_loss": calibrator.cv_log_loss},
         "features": {
@@ -255,9 +347,4 @@ def train_model(
             "transforms_ignored_unknown": ignored,
         },
     }
-    if TRUTH_P in frame and frame.loc[oot, TRUTH_P].notna().all():
-        truth = frame[TRUTH_P].to_numpy(dtype=np.float64)
-        report["truth"] = oot_report(y[oot], truth[oot], period=period[oot], cause=cause[oot])
-        report["gini_ratio"] = report["oot"]["metrics"]["gini"] / report["truth"]["metrics"]["gini"]
-    lap("evaluate")
-    return TrainResult(booster, calibrator, split, scored, report, timings, names, transforms)
+    return TrainResult(booster, calibrator, split, model, report, timings, names, transforms)

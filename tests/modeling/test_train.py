@@ -5,24 +5,87 @@ import pytest
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES, make_frame
 from risk_model.modeling.config_load import load_config
+from risk_model.modeling.evaluation import oot_evaluation
 from risk_model.modeling.train import lgb_params, monotone_directions, train_model
 
 
-def test_model_learns_and_reports(trained):
-    report = trained.report
+def _oot_report(trained, frame):
+    oot, train = trained.split.mask("oot"), trained.split.mask("train")
+    return oot_evaluation(
+        frame.loc[oot, "label"].to_numpy(float),
+        trained.predict_proba(frame.loc[oot, FEATURES].to_numpy()),
+        period=frame.loc[oot, "as_of"].to_numpy(),
+        cause=frame.loc[oot, "cause"].to_numpy(),
+        prob_train=trained.predict_proba(frame.loc[train, FEATURES].to_numpy()),
+        truth=frame.loc[oot, "truth_p_close"].to_numpy(),
+    )
+
+
+def test_model_learns_and_reports(trained, frame):
     assert trained.split.kind == "time"
+    assert trained.report["selection"]["gini"] > 0.5
+    assert trained.report["calibration"]["method"] in {"sigmoid", "isotonic_interp"}
+    report = _oot_report(trained, frame)
     assert report["oot"]["metrics"]["gini"] > 0.5
     assert report["gini_ratio"] > 0.9
     assert report["oot"]["metrics"]["ece_to_base_rate"] < 0.2
     assert set(report["oot"]["gini_by_cause"]) == {"overdue", "dormancy"}
-    assert report["calibration"]["method"] in {"sigmoid", "isotonic_interp"}
-    assert set(trained.scored["part"]) == {"train", "val", "oot", "gap"}
+
+
+def test_training_never_reads_the_oot_labels(frame, small_config, trained):
+    scrambled = frame.copy()
+    oot = trained.split.mask("oot")
+    rng = np.random.default_rng(1)
+    scrambled.loc[oot, "label"] = rng.permutation(scrambled.loc[oot, "label"].to_numpy())
+    again = train_model(scrambled, FEATURES, CATALOGUE, small_config)
+    assert again.booster.model_to_string() == trained.booster.model_to_string()
+    assert again.calibrator == trained.calibrator
+
+
+def test_selection_labels_do_steer_training(frame, small_config, trained):
+    scrambled = frame.copy()
+    sel = trained.split.mask("val")
+    rng = np.random.default_rng(1)
+    scrambled.loc[sel, "label"] = rng.permutation(scrambled.loc[sel, "label"].to_numpy())
+    again = train_model(scrambled, FEATURES, CATALOGUE, small_config)
+    assert again.calibrator != trained.calibrator
+
+
+def test_served_rows_drive_selection(frame, small_config, trained):
+    served = frame.copy()
+    sel = trained.split.mask("val")
+    served.loc[sel, "f_up"] = served.loc[sel, "f_up"] * 0.5
+    again = train_model(frame, FEATURES, CATALOGUE, small_config, served=served)
+    assert again.calibrator != trained.calibrator
+
+
+def test_served_rows_must_match_the_frame(frame, small_config):
+    with pytest.raises(ValueError, match="same keys"):
+        train_model(frame, FEATURES, CATALOGUE, small_config, served=frame.iloc[::-1])
 
 
 def test_same_seed_same_model(frame, small_config, trained):
     again = train_model(frame, FEATURES, CATALOGUE, small_config)
     assert again.booster.model_to_string() == trained.booster.model_to_string()
-    assert again.report["oot"]["metrics"] == trained.report["oot"]["metrics"]
+    assert again.report["selection"] == trained.report["selection"]
+
+
+def test_capacity_is_searched_and_reported(trained):
+    capacity = trained.report["capacity"]
+    assert capacity["searched"] and len(capacity["trials"]) == 6
+    losses = [t["selection_log_loss"] for t in capacity["trials"]]
+    chosen = capacity["trials"][int(np.argmin(losses))]
+    assert capacity["chosen"] == chosen["candidate"]
+    assert trained.model_config.max_depth == chosen["max_depth"]
+
+
+def test_capacity_search_off_keeps_the_configured_shape(frame, small_config):
+    fixed = dataclasses.replace(
+        small_config, model=dataclasses.replace(small_config.model, capacity_search=False)
+    )
+    result = train_model(frame, FEATURES, CATALOGUE, fixed)
+    assert not result.report["capacity"]["searched"]
+    assert result.model_config == fixed.model
 
 
 def test_monotone_constraints_hold(trained):
@@ -45,18 +108,19 @@ def _tree_depths(booster) -> list[int]:
     return [depth(tree["tree_structure"]) for tree in booster.dump_model()["tree_info"]]
 
 
-def test_trees_respect_max_depth(trained, small_config):
-    assert small_config.model.max_depth >= 1  # the default bounds depth (cheap TreeSHAP)
+def test_trees_respect_max_depth(trained):
+    assert trained.model_config.max_depth >= 1  # every candidate bounds depth (cheap TreeSHAP)
     depths = _tree_depths(trained.booster)
-    assert max(depths) <= small_config.model.max_depth
+    assert max(depths) <= trained.model_config.max_depth
 
 
 def test_without_max_depth_trees_grow_deeper(frame, small_config):
-    unbounded = dataclasses.replace(
-        small_config, model=dataclasses.replace(small_config.model, max_depth=-1, num_leaves=15)
+    model = dataclasses.replace(
+        small_config.model, max_depth=-1, num_leaves=15, capacity_search=False
     )
+    unbounded = dataclasses.replace(small_config, model=model)
     result = train_model(frame, FEATURES, CATALOGUE, unbounded)
-    assert max(_tree_depths(result.booster)) > small_config.model.max_depth
+    assert max(_tree_depths(result.booster)) > 3
 
 
 def test_params_are_deterministic_and_constrained():

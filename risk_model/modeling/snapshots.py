@@ -1,0 +1,119 @@
+"""Labelled snapshot rows, in training mode and as the scoring path builds them.
+
+Training rows carry merchant statistics computed per as-of date from the population with
+the account's own payments left out (training mode). Scoring instead reads a merchant-risk
+table frozen in the artefact. To evaluate what is served, the selection and out-of-time
+rows are rebuilt by the scoring path (:func:`served_frame`) with a table fitted at the end
+of the train window: no payment after the last training date informs them, just as the
+production table (refitted at the end of the history) will be older than the accounts it
+scores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from risk_model import contract as C
+from risk_model.features import build_features, feature_names, fit_merchant_risk
+from risk_model.modeling.dataset import TRUTH_P, attach_labels, attach_truth
+from risk_model.modeling.split import Split
+from risk_model.policy import PolicyCalendar
+
+
+def snapshot_frame(
+    histories: pa.Table,
+    closures: pa.Table | None,
+    dates: Sequence[dt.date],
+    *,
+    horizon_months: int,
+    policy: PolicyCalendar,
+    truth: pa.Table | None = None,
+    merchant_risk: pa.Table | None = None,
+) -> pd.DataFrame:
+    """Features and labels of every account open at each date.
+
+    Parameters
+    ----------
+    histories, closures : pyarrow.Table
+        Contract tables.
+    dates : sequence of datetime.date
+        As-of dates.
+    horizon_months : int
+        Label horizon.
+    policy : PolicyCalendar
+        Policy calendar for the date features.
+    truth : pyarrow.Table, optional
+        Synthetic truth, joined as ``truth_p_close`` when it covers every row.
+    merchant_risk : pyarrow.Table, optional
+        A fitted merchant-risk table (scoring mode); ``None`` is training mode.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``account_id``, ``as_of``, features, ``label``, ``cause`` (and ``truth_p_close``),
+        sorted by (as_of, account_id).
+    """
+    features = build_features(histories, dates, merchant_risk=merchant_risk, policy=policy)
+    frame = attach_labels(features, closures, horizon_months)
+    del features
+    if not attach_truth(frame, truth, horizon_months) and TRUTH_P in frame:
+        frame = frame.drop(columns=TRUTH_P)
+    return frame
+
+
+def evaluation_table_date(frame: pd.DataFrame, split: Split) -> dt.date:
+    """Return the end of the train window: the last as-of date of a training row."""
+    last = frame.loc[split.mask("train"), C.AS_OF].max()
+    return pd.Timestamp(last).date()
+
+
+def served_frame(
+    histories: pa.Table,
+    frame: pd.DataFrame,
+    split: Split,
+    *,
+    policy: PolicyCalendar,
+) -> tuple[pd.DataFrame, pa.Table, dt.date]:
+    """``frame`` with its selection and OOT rows' features rebuilt by the scoring path.
+
+    Parameters
+    ----------
+    histories : pyarrow.Table
+        The histories ``frame`` was built from.
+    frame : pandas.DataFrame
+        Training-mode snapshot rows (:func:`snapshot_frame`).
+    split : Split
+        Row assignment of ``frame``.
+    policy : PolicyCalendar
+        Policy calendar.
+
+    Returns
+    -------
+    served : pandas.DataFrame
+        Same rows and columns as ``frame``; selection and OOT rows hold scoring-mode
+        features, train and gap rows are unchanged.
+    table : pyarrow.Table
+        The merchant-risk table the served rows were built with.
+    table_as_of : datetime.date
+        Its date (the end of the train window).
+    """
+    table_as_of = evaluation_table_date(frame, split)
+    table = fit_merchant_risk(histories, table_as_of)
+    evaluated = split.mask("val") | split.mask("oot")
+    keys = frame.loc[evaluated, [C.ACCOUNT_ID, C.AS_OF]]
+    dates = sorted(pd.Timestamp(d).date() for d in keys[C.AS_OF].unique())
+    names = feature_names()
+    rebuilt = build_features(histories, dates, merchant_risk=table, policy=policy)
+    rebuilt = rebuilt.set_index([C.ACCOUNT_ID, C.AS_OF])
+    wanted = pd.MultiIndex.from_frame(keys)
+    missing = ~wanted.isin(rebuilt.index)
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} evaluated rows have no served features")
+    served = frame.copy()
+    served.loc[evaluated, names] = rebuilt.loc[wanted, names].to_numpy(dtype=np.float32)
+    return served, table, table_as_of
