@@ -27,7 +27,6 @@ import logging
 import os
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines._train_summary import render, summary_rows
+from pipelines._train_tracking import log_and_register, run_tags
 from risk_model import contract as C
 from risk_model.dates import add_months
 from risk_model.modeling.config import ConfigError, TrainConfig
@@ -50,7 +51,7 @@ from risk_model.modeling.dataset import (
     labelled_as_of_dates,
     sample_accounts,
 )
-from risk_model.modeling.tracking import project_root, resolve_tracking_uri, ui_command
+from risk_model.modeling.tracking import project_root, resolve_tracking_uri
 from risk_model.policy import PolicyCalendar
 
 if TYPE_CHECKING:
@@ -112,10 +113,6 @@ class Stages:
         self.seconds[name] = time.perf_counter() - start
         log.info("stage %s done in %.1f s", name, self.seconds[name])
 
-    def total(self) -> float:
-        """Seconds of every top-level stage (train steps are inside no stage)."""
-        return sum(self.seconds.values())
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -135,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--account-fraction", type=float, help="deterministic account sample")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI")
     parser.add_argument("--no-tracking", action="store_true", help="skip MLflow logging")
+    parser.add_argument(
+        "--promote",
+        action="store_true",
+        help="make the new version the champion whatever the comparison says",
+    )
     return parser
 
 
@@ -192,25 +194,14 @@ def load_inputs(directory: Path) -> Inputs:
     return Inputs(histories, closures, truth, policy, label_end, directory)
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return "nan" if np.isnan(value) else f"{value:.4f}"
-    return str(value)
-
-
-def _summary(rows: list[tuple[str, object]]) -> str:
-    width = max(len(k) for k, _ in rows)
-    lines = ["", "=" * (width + 40), "closure-risk training summary", "-" * (width + 40)]
-    lines += [f"{k:<{width}}  {_fmt(v)}" for k, v in rows]
-    lines.append("=" * (width + 40))
-    return "\n".join(lines)
-
-
 def _snapshots(inputs: Inputs, config: TrainConfig) -> tuple[pa.Table, list[dt.date], str]:
     """As-of dates and the (optionally sampled) histories to snapshot."""
     if config.snapshot.as_of_dates:
+        from risk_model.validation import warn_unknown_closures
+
         dates = [dt.date.fromisoformat(d) for d in config.snapshot.as_of_dates]
         how = "as-of dates from the configuration"
+        warn_unknown_closures(inputs.closures, inputs.histories[C.ACCOUNT_ID])
     else:
         dates, how = labelled_as_of_dates(
             inputs.histories,
@@ -366,141 +357,49 @@ def _plots(trained: Trained, packaged: Packaged, config: TrainConfig) -> tuple[l
     return plots, by_family
 
 
-def _track(
-    trained: Trained,
-    packaged: Packaged,
-    plots: list[Path],
-    by_family: dict,
-    config: TrainConfig,
-    inputs: Inputs,
-):
-    from risk_model.modeling.tracking import log_training_run
-
-    result, oot = trained.result, trained.result.split.mask("oot")
-    report = trained.evaluation | {
-        "val": result.report["selection"],
-        "best_iteration": result.report["best_iteration"],
-        "split": result.report["split"],
-        "capacity": result.report["capacity"],
-        "family_contributions": by_family,
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mlflow's advisory UserWarnings
-        return log_training_run(
-            uri=resolve_tracking_uri(config.tracking.tracking_uri),
-            experiment=config.tracking.experiment,
-            registered_model=config.tracking.registered_model,
-            params=config.flat() | {"split.kind": result.split.kind},
-            tags={
-                "split_kind": result.split.kind,
-                "split_reason": result.split.reason,
-                "data_source": str(inputs.source.resolve()),
-                "snapshots": trained.snapshots,
-                "model_version_label": trained.version,
-            },
-            report=report,
-            artefact_dir=packaged.artefact_dir.resolve(),
-            plots=plots,
-            catalogue=trained.catalogue,
-            dataset=trained.frame.drop(columns=[C.CAUSE]),
-            dataset_digest=packaged.spec["data_fingerprint"],
-            dataset_source=str(inputs.source.resolve()),
-            oot_features=trained.served.loc[oot, result.feature_names],
-            oot_label=trained.frame.loc[oot, LABEL].to_numpy(dtype=float),
-            horizon_months=config.horizon_months,
-            run_name=trained.version,
-        )
-
-
-def _summary_rows(
-    stages: Stages, trained: Trained, packaged: Packaged, outcome, config: TrainConfig
-) -> list[tuple[str, object]]:
-    result, evaluation = trained.result, trained.evaluation
-    split, served = result.split, evaluation["oot"]
-    rows: list[tuple[str, object]] = [(f"time {k} (s)", v) for k, v in stages.seconds.items()]
-    rows.append(("time total (s)", stages.total()))
-    rows += [
-        ("split", f"{split.kind} ({split.reason})"),
-        ("windows train | selection | OOT", _windows(split)),
-        ("rows train/selection/oot", "/".join(str(split.mask(p).sum()) for p in _PARTS)),
-        ("capacity", result.report["capacity"].get("chosen", "fixed (search off)")),
-        ("best iteration", result.report["best_iteration"]),
-        ("calibration", result.calibrator.method),
-        ("selection log loss", result.report["selection"]["log_loss"]),
-        ("OOT scored with merchant table of", evaluation["table_as_of"]),
-        ("OOT base rate", served["metrics"]["base_rate"]),
-        ("OOT mean probability", served["metrics"]["mean_p"]),
-        ("OOT AUC", served["metrics"]["auc"]),
-        ("OOT Gini", served["metrics"]["gini"]),
-        ("OOT Gini (training-mode features)", evaluation["oot_training_mode"]["gini"]),
-        ("OOT KS", served["metrics"]["ks"]),
-        ("OOT ECE", served["metrics"]["ece"]),
-        ("OOT ECE / base rate", served["metrics"]["ece_to_base_rate"]),
-        ("OOT capture top 10%", served["metrics"]["capture_top10"]),
-        ("OOT distinct probabilities / 10k", evaluation["distinct"]["probabilities_per_10k"]),
-        ("OOT Gini slope / month", served["gini_slope"]),
-        ("PSI train -> OOT", served["psi"]),
-    ]
-    if "truth" in evaluation:
-        rows += [
-            ("truth Gini (same rows)", evaluation["truth"]["metrics"]["gini"]),
-            ("Gini model / truth", evaluation["gini_ratio"]),
-        ]
-        truth_by_cause = evaluation["truth"]["gini_by_cause"]
-        rows += [
-            (f"Gini {cause}: model / truth", f"{value:.3f} / {truth_by_cause[cause]:.3f}")
-            for cause, value in served["gini_by_cause"].items()
-        ]
-    rows += [("artefact", str(packaged.artefact_dir)), ("latest copy", str(packaged.latest))]
-    if outcome is not None:
-        champ = outcome.champion_gini
-        rows += [
-            ("MLflow run id", outcome.run_id),
-            ("registered", f"{config.tracking.registered_model} v{outcome.version}"),
-            ("alias", f"{outcome.alias} ({outcome.reason})"),
-            ("previous champion Gini", "none" if np.isnan(champ) else f"{champ:.4f}"),
-            ("MLflow UI", ui_command(resolve_tracking_uri(config.tracking.tracking_uri))),
-        ]
-    return rows
-
-
-_PARTS = ("train", "val", "oot")
-
-
-def _windows(split) -> str:
-    months = split.months
-    return " | ".join(
-        f"{months[p][0][:7]}..{months[p][-1][:7]}" if months.get(p) else "-" for p in _PARTS
-    )
-
-
 def run(args: argparse.Namespace, config: TrainConfig) -> int:
-    """Run every stage; return the exit code."""
-    stages = Stages()
-    root = project_root()
-    if args.data is None:
+    """Run every stage (inside one MLflow run when tracking is on); return the exit code."""
+    root, stages = project_root(), Stages()
+    data_dir = args.data
+    if data_dir is None:
         with stages("generate world"):
             data_dir = ensure_default_world(root / "data" / "world")
-    else:
-        data_dir = args.data
     with stages("load data"):
         inputs = load_inputs(data_dir)
-        log.info(
-            "%d accounts, %d closures, truth: %s",
-            inputs.histories.num_rows,
-            inputs.closures.num_rows,
-            inputs.truth is not None,
-        )
+    log.info(
+        "%d accounts, %d closures, truth: %s",
+        inputs.histories.num_rows,
+        inputs.closures.num_rows,
+        inputs.truth is not None,
+    )
+    if not config.tracking.enabled:
+        if args.promote:
+            log.warning("--promote is ignored with --no-tracking (there is no registry)")
+        return _stages(args, config, inputs, stages, tracked=False)
+    from risk_model.modeling.tracking import training_run
+
+    uri = resolve_tracking_uri(config.tracking.tracking_uri)
+    with training_run(uri, config.tracking.experiment, tags=run_tags(inputs)):
+        return _stages(args, config, inputs, stages, tracked=True)
+
+
+def _stages(
+    args: argparse.Namespace, config: TrainConfig, inputs: Inputs, stages: Stages, *, tracked: bool
+) -> int:
+    """Train, evaluate, package, plot and (when tracked) log and register."""
+    root = project_root()
     trained = _train_and_evaluate(inputs, config, stages)
     with stages("artefact"):
         packaged = _package(trained, config, inputs, args.out or root / "data" / "models")
     with stages("plots"):
         plots, by_family = _plots(trained, packaged, config)
     outcome = None
-    if config.tracking.enabled:
+    if tracked:
         with stages("mlflow"):
-            outcome = _track(trained, packaged, plots, by_family, config, inputs)
-    print(_summary(_summary_rows(stages, trained, packaged, outcome, config)))
+            outcome = log_and_register(
+                trained, packaged, plots, by_family, config, inputs, force=args.promote
+            )
+    print(render(summary_rows(stages.seconds, trained, packaged, outcome, config)))
     return 0
 
 
@@ -511,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.captureWarnings(True)  # contract warnings (e.g. unknown closure ids) as log lines
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         config = _config(args)

@@ -31,6 +31,7 @@ from risk_model.modeling.config import ModelConfig
 from risk_model.modeling.treeshap import MAX_SPLITS_PER_TREE
 
 MIN_ROWS_PER_LEAF = 20  # LightGBM's own default: below it leaf values are mostly noise
+SEARCH_PATIENCE = 20  # rounds without improvement that end a search fit (fast learning rate)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def search(
         trial_config = replace(
             candidate.apply(config, len(y)),
             learning_rate=learning_rate,
-            early_stopping_rounds=max(10, config.early_stopping_rounds // 2),
+            early_stopping_rounds=SEARCH_PATIENCE,
         )
         booster, loss = fit(x, y, trial_config)
         trials.append(

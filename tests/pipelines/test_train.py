@@ -119,7 +119,9 @@ def test_champion_kept_when_the_challenger_is_worse(
     trained_run, small_world, train_store, tmp_path
 ):
     weak = tmp_path / "weak.toml"
-    weak.write_text("[model]\nnum_boost_round = 1\nnum_leaves = 2\nmonotone = false\n")
+    weak.write_text(
+        "[model]\nnum_boost_round = 1\nnum_leaves = 2\nmonotone = false\ncapacity_search = false\n"
+    )
     code, stdout = _run(
         [
             "--data",
@@ -139,9 +141,82 @@ def test_champion_kept_when_the_challenger_is_worse(
     challenger = client.get_model_version_by_alias("closure-risk", "challenger")
     assert int(challenger.version) > int(champion.version)
     run = client.get_run(challenger.run_id)
+    metrics = run.data.metrics
+    assert metrics["champion_gini_same_selection_rows"] > metrics["new_gini_same_selection_rows"]
+
+
+def _train_into(world: Path, store: str, name: str, out: Path, *extra: str) -> tuple[int, str]:
+    config = out.with_suffix(".toml")
+    config.write_text(f'[tracking]\nregistered_model = "{name}"\n')
+    args = ["--data", str(world), "--out", str(out), "--config", str(config)]
+    return _run([*args, "--tracking-uri", store, *extra])
+
+
+def _alias_of(store: str, name: str, version: str) -> set[str]:
+    return set(MlflowClient(store).get_model_version(name, version).aliases)
+
+
+def test_an_identical_second_run_is_never_promoted(small_world, train_store, tmp_path):
+    assert _train_into(small_world, train_store, "cr-twin", tmp_path / "a")[0] == 0
+    code, stdout = _train_into(small_world, train_store, "cr-twin", tmp_path / "b")
+    assert code == 0
+    assert _alias_of(train_store, "cr-twin", "2") == {"challenger"}
+    assert "interval [+0.0000, +0.0000]" in stdout
+    tags = MlflowClient(train_store).get_model_version("cr-twin", "2").tags
+    assert tags["decision"] == "not_better"
+
+
+def test_promote_forces_the_champion(small_world, train_store, tmp_path):
+    assert _train_into(small_world, train_store, "cr-forced", tmp_path / "a")[0] == 0
+    code, _ = _train_into(small_world, train_store, "cr-forced", tmp_path / "b", "--promote")
+    assert code == 0
+    assert _alias_of(train_store, "cr-forced", "2") == {"champion"}
     assert (
-        run.data.metrics["champion_gini_same_oot_rows"] > run.data.metrics["new_gini_same_oot_rows"]
+        MlflowClient(train_store).get_model_version("cr-forced", "2").tags["decision"] == "forced"
     )
+
+
+def test_other_data_is_not_comparable_and_says_how_to_promote(small_world, train_store, tmp_path):
+    extract = tmp_path / "extract"
+    _single_month_statements_only(small_world, extract, dt.date(2024, 2, 29))
+    assert _train_into(small_world, train_store, "cr-data", tmp_path / "a")[0] == 0
+    code, stdout = _train_into(extract, train_store, "cr-data", tmp_path / "b")
+    assert code == 0
+    assert _alias_of(train_store, "cr-data", "2") == {"challenger"}
+    assert "--promote" in stdout and "not comparable" in stdout
+
+
+def test_the_run_spans_the_training_and_is_described(trained_run, train_store):
+    client = MlflowClient(train_store)
+    champion = client.get_model_version_by_alias("closure-risk", "champion")
+    run = client.get_run(champion.run_id)
+    stage_seconds = sum(
+        float(line.split()[-1])
+        for line in trained_run[1].splitlines()
+        if line.startswith("time ") and "total" not in line and "mlflow" not in line
+    )
+    assert (run.info.end_time - run.info.start_time) / 1000 >= 0.8 * stage_seconds
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "Served-path OOT" in champion.description
+    assert client.get_registered_model("closure-risk").description
+    assert run.data.tags["windows"].startswith("train ")
+
+
+def test_a_failed_training_marks_its_run_failed(small_world, train_store, tmp_path, monkeypatch):
+    import pipelines.train as train_pipeline
+
+    def broken(*args, **kwargs):
+        raise ValueError("disk on fire")
+
+    monkeypatch.setattr(train_pipeline, "_plots", broken)
+    code, _ = _train_into(small_world, train_store, "cr-failed", tmp_path / "a")
+    assert code == 1
+    client = MlflowClient(train_store)
+    experiment = client.get_experiment_by_name("closure-risk")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    assert runs[0].info.status == "FAILED"
+    assert "disk on fire" in runs[0].data.tags["failure"]
 
 
 def _single_month_statements_only(world: Path, out: Path, as_of: dt.date) -> None:

@@ -1,0 +1,133 @@
+"""MLflow wiring of ``python -m pipelines.train``: what is logged and how the alias is chosen.
+
+The run itself is opened by ``pipelines.train.run`` around every stage (its duration is the
+training's); this module logs the finished training into it and registers the model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from risk_model import contract as C
+from risk_model.modeling.dataset import LABEL
+from risk_model.modeling.tracking import resolve_tracking_uri
+
+if TYPE_CHECKING:
+    from pipelines.train import Inputs, Packaged, Trained
+    from risk_model.modeling.config import TrainConfig
+    from risk_model.modeling.registry_lock import RegistryOutcome
+
+
+def run_tags(inputs: Inputs) -> dict[str, str]:
+    """Tags known when the run opens."""
+    return {"data_source": str(inputs.source.resolve())}
+
+
+def mlflow_report(trained: Trained, by_family: dict[str, float]) -> dict[str, Any]:
+    """Return the report logged as ``report.json`` and as metrics (OOT = the served path)."""
+    result = trained.result
+    return trained.evaluation | {
+        "val": result.report["selection"],
+        "best_iteration": result.report["best_iteration"],
+        "split": result.report["split"] | {"windows": windows_text(result.split)},
+        "capacity": result.report["capacity"],
+        "calibration": result.report["calibration"],
+        "family_contributions": by_family,
+    }
+
+
+def windows_text(split: Any) -> str:
+    """``train a..b | selection c..d | OOT e..f`` (months)."""
+    parts = (("train", "train"), ("val", "selection"), ("oot", "OOT"))
+    months = split.months
+    return " | ".join(
+        f"{label} {months[p][0][:7]}..{months[p][-1][:7]}" if months.get(p) else f"{label} -"
+        for p, label in parts
+    )
+
+
+def description(trained: Trained, inputs: Inputs) -> str:
+    """Short markdown for the registered model and version: data, windows, headline figures."""
+    evaluation, result = trained.evaluation, trained.result
+    oot = evaluation["oot"]["metrics"]
+    lines = [
+        f"closure-risk model `{trained.version}`, trained on `{inputs.source}` "
+        f"({len(trained.frame):,} snapshot rows, {result.split.kind} split).",
+        f"Windows: {windows_text(result.split)}; capacity {_chosen(result)}.",
+        f"Served-path OOT (merchant table of {evaluation['table_as_of']}): Gini {oot['gini']:.4f}, "
+        f"ECE/base rate {oot['ece_to_base_rate']:.3f}, base rate {oot['base_rate']:.4f}.",
+    ]
+    if "gini_ratio" in evaluation:
+        lines.append(f"Gini model / truth on the same rows: {evaluation['gini_ratio']:.4f}.")
+    return "\n\n".join(lines)
+
+
+def log_and_register(
+    trained: Trained,
+    packaged: Packaged,
+    plots: list[Any],
+    by_family: dict[str, float],
+    config: TrainConfig,
+    inputs: Inputs,
+    *,
+    force: bool,
+) -> RegistryOutcome:
+    """Log the training into the active run, register it and choose its alias."""
+    import mlflow
+
+    from risk_model.modeling.promotion import PromotionConfig, evaluation_fingerprint
+    from risk_model.modeling.registry_lock import register_and_promote
+    from risk_model.modeling.tracking import log_training
+
+    result = trained.result
+    split, names = result.split, result.feature_names
+    mlflow.set_tags(
+        {
+            "mlflow.runName": trained.version,
+            "model_version_label": trained.version,
+            "split_kind": split.kind,
+            "split_reason": split.reason,
+            "snapshots": trained.snapshots,
+            "windows": windows_text(split),
+        }
+    )
+    selection = trained.served.loc[split.mask("val")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow's advisory UserWarnings
+        info = log_training(
+            params=config.flat() | {"split.kind": split.kind, "capacity": _chosen(result)},
+            report=mlflow_report(trained, by_family),
+            artefact_dir=packaged.artefact_dir.resolve(),
+            plots=plots,
+            catalogue=trained.catalogue,
+            dataset=trained.frame.drop(columns=[C.CAUSE]),
+            dataset_digest=packaged.spec["data_fingerprint"],
+            dataset_source=str(inputs.source.resolve()),
+            example_features=selection[names],
+        )
+        return register_and_promote(
+            uri=resolve_tracking_uri(config.tracking.tracking_uri),
+            registered_model=config.tracking.registered_model,
+            model_uri=info.model_uri,
+            artefact_dir=packaged.artefact_dir.resolve(),
+            selection_features=selection,
+            selection_label=selection[LABEL].to_numpy(),
+            selection_groups=selection[C.ACCOUNT_ID].to_numpy(),
+            eval_fingerprint=evaluation_fingerprint(
+                selection[[C.ACCOUNT_ID, C.AS_OF]], selection[LABEL].to_numpy()
+            ),
+            horizon_months=config.horizon_months,
+            description=description(trained, inputs),
+            promotion=PromotionConfig(
+                resamples=config.promotion.resamples,
+                seed=config.seed,
+                margin=config.promotion.margin,
+                level=config.promotion.level,
+            ),
+            force=force,
+        )
+
+
+def _chosen(result: Any) -> str:
+    return str(result.report["capacity"].get("chosen", "fixed"))
