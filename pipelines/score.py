@@ -27,6 +27,11 @@ Exit codes: 0 every account scored; 3 some accounts rejected (see the rejects fi
 2 usage, input or output error (missing / unreadable / non-parquet file, columns that do
 not meet the contract, unknown model, output path equal to the input or not a regular
 file, output not writable); 130 / 143 interrupted by Ctrl-C / SIGTERM (nothing published).
+
+Contract warnings (:class:`~risk_model.problems.ContractWarning`: a column or event field
+whose name nearly matches a contract name, account ids equal after NFC normalisation) are
+logged as one WARNING line each (each near miss or twin group once), not printed as
+Python warnings.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import threading
+import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,10 +64,12 @@ from pipelines._reading import (
     numbered_batches,
     one_line,
     open_input,
+    plain_ids,
     repeated_string_columns,
 )
 from risk_model import contract as C
 from risk_model.limits import DEFAULT_LIMITS, EventLimits
+from risk_model.problems import ContractWarning, IdTwinWarning, NearMissNameWarning
 
 if TYPE_CHECKING:
     from risk_model.predict import Predictor
@@ -302,7 +311,7 @@ def _load_model(args: argparse.Namespace, source: pq.ParquetFile) -> tuple[Predi
     limits = EventLimits(args.max_statements, args.max_transactions)
     # The duplicate-id pass (one column of the whole file) runs while the model loads.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dups") as side:
-        dups_found = side.submit(duplicated_ids, source, args.input)
+        dups_found = side.submit(_file_id_checks, source, args.input)
         import pipelines._scoring_stack  # noqa: F401  (lightgbm without scikit-learn)
         from risk_model.predict import ModelLoadError, load
 
@@ -313,6 +322,25 @@ def _load_model(args: argparse.Namespace, source: pq.ParquetFile) -> tuple[Predi
         except ModelLoadError as exc:
             raise InputError(str(exc).splitlines()[0]) from exc
         return predictor, dups_found.result()
+
+
+def _file_id_checks(source: pq.ParquetFile, path: Path) -> pa.Array:
+    """Return the ids repeated in the file; warn about NFC twin ids anywhere in it.
+
+    Validation warns about twins within one batch only; twins in different batches are
+    found here, on the whole id column.
+    """
+    dups = duplicated_ids(source, path)
+    from risk_model._names import id_text_checks
+
+    try:
+        ids = plain_ids(source.read(columns=[C.ACCOUNT_ID])[C.ACCOUNT_ID])
+    except (OSError, pa.ArrowException):
+        return dups  # the batches report a file that cannot be read
+    if pa.types.is_string(ids.type):
+        # Invisible ids are reported per account by validation: only the twins here.
+        id_text_checks(pa.table({C.ACCOUNT_ID: ids}), lambda *problem: None)
+    return dups
 
 
 def _write_results(
@@ -340,6 +368,77 @@ def _output_schema() -> pa.Schema:
     return OUTPUT_SCHEMA
 
 
+def warning_lines(warning: Warning) -> list[str]:
+    """Return one log line per finding of a contract warning.
+
+    Parameters
+    ----------
+    warning : Warning
+        A :class:`~risk_model.problems.ContractWarning` instance.
+
+    Returns
+    -------
+    list of str
+        One line per near-miss name (name found, contract name, fix), one per group of
+        NFC twin ids (the ids, written with escapes so the twins look different, and the
+        fix), or the warning's text on one line for any other contract warning.
+    """
+    if isinstance(warning, NearMissNameWarning):
+        return [f"near-miss name: {miss.describe()}" for miss in warning.near_misses]
+    if isinstance(warning, IdTwinWarning):
+        return [
+            "account ids equal after Unicode NFC normalisation: "
+            + " / ".join(ascii(i) for i in group)
+            + "; both are scored. Fix: normalise ids to NFC where they are written"
+            for group in warning.groups
+        ]
+    return [one_line(warning)]
+
+
+class _ContractWarningLog:
+    """A ``warnings.showwarning`` that logs contract warnings, each line once.
+
+    Validation runs once on the file's schema and once per batch (in scoring threads), so
+    the same finding can be warned more than once; it is logged the first time. Other
+    warnings go to the previous ``showwarning``.
+    """
+
+    def __init__(self, previous: Callable[..., None]) -> None:
+        self._previous = previous
+        self._seen: set[str] = set()
+        self._twins: set[str] = set()  # ids already logged in a twin group
+        self._lock = threading.Lock()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        if not (isinstance(category, type) and issubclass(category, ContractWarning)):
+            self._previous(message, category, filename, lineno, file, line)
+            return
+        if not isinstance(message, Warning):  # warned with a text: no findings to list
+            message = ContractWarning(str(message))
+        if isinstance(message, IdTwinWarning):  # the file's groups come before a batch's
+            with self._lock:
+                fresh = [g for g in message.groups if not self._twins.issuperset(g)]
+                self._twins.update(i for g in fresh for i in g)
+            message = IdTwinWarning(fresh)
+        for text in warning_lines(message):
+            with self._lock:
+                if text in self._seen:
+                    continue
+                self._seen.add(text)
+            LOG.warning("%s", text)
+
+
+@contextlib.contextmanager
+def contract_warnings_logged() -> Iterator[None]:
+    """Log contract warnings (from any thread) as WARNING lines while the block runs."""
+    with warnings.catch_warnings():
+        # "always": every batch's warnings reach the log (which drops repeats), and a
+        # -W error or ignore setting neither turns them into a traceback nor hides them.
+        warnings.simplefilter("always", ContractWarning)
+        warnings.showwarning = _ContractWarningLog(warnings.showwarning)
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit code (see the module docstring)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -348,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage errors (2) and --help (0)
         return int(exc.code or 0)
     try:
-        with terminate_raises():
+        with terminate_raises(), contract_warnings_logged():
             return run(args)
     except InputError as exc:
         print(f"score: error: {exc}", file=sys.stderr)
