@@ -7,9 +7,14 @@ Usage::
 For every account that was open at an out-of-time as-of date (default: the model's OOT
 months from ``spec.json``) and closed within the model's horizon with a recorded cause,
 the predictor's ``top_cause`` (computed with reasons for every row) is compared with the
-recorded cause. Prints the confusion table (rows: true cause, columns: top cause), the
-share that matches per cause and overall, and the same on each account's latest as-of
-date only. Exit code 0; 2 on input errors.
+recorded cause. Point in time: each as-of date's features are built with a merchant-risk
+table fitted at that date (the artefact's table, fitted at the end of the history, holds
+payments made inside the label windows); ``--merchant-table artefact`` uses the
+artefact's table instead, to measure that look-ahead
+(:func:`risk_model.reason_check.explain_closures`). Prints the table dates used, the
+confusion table (rows: true cause, columns: top cause), the share that matches per cause
+and overall, and the same on each account's latest as-of date only. Exit code 0; 2 on
+input errors.
 """
 
 from __future__ import annotations
@@ -46,6 +51,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=dt.date.fromisoformat,
         help="as-of dates (default: the model's OOT months)",
     )
+    parser.add_argument(
+        "--merchant-table",
+        choices=("point-in-time", "artefact"),
+        default="point-in-time",
+        help="merchant-risk table: fitted at each as-of date (default) or the artefact's "
+        "(fitted at the history end: looks ahead)",
+    )
     parser.add_argument("--out", type=Path, help="optional JSON report")
     return parser.parse_args(argv)
 
@@ -62,30 +74,31 @@ def confusion(true_cause: pd.Series, top_cause: pd.Series) -> tuple[pd.DataFrame
 
 
 def run(args: argparse.Namespace) -> int:
-    from risk_model.features import build_features
-    from risk_model.modeling.dataset import attach_labels
     from risk_model.predict import load
+    from risk_model.reason_check import TOP_CAUSE, explain_closures
 
     predictor = load(args.model, tracking_uri=args.tracking_uri)
     art = predictor.artefact
     dates = args.as_of or [dt.date.fromisoformat(d) for d in art.spec["split"]["months_oot"]]
+    dates = sorted(set(dates))
     histories = pq.read_table(args.data / "histories.parquet")
     closures = pq.read_table(args.data / "closures.parquet")
-    frame = build_features(histories, dates, merchant_risk=art.merchant_risk, policy=art.policy)
-    labelled = attach_labels(frame, closures, art.horizon_months)
-    closed = labelled[(labelled["label"] == 1) & labelled[C.CAUSE].isin(C.CAUSES)]
-    closed = closed.reset_index(drop=True)
-    scores = predictor.score_features(closed, reasons="all").to_pandas()
-    result = pd.DataFrame(
-        {
-            "true": closed[C.CAUSE],
-            "top": scores["top_cause"],
-            C.ACCOUNT_ID: closed[C.ACCOUNT_ID],
-            C.AS_OF: closed[C.AS_OF],
-        }
+    mode = args.merchant_table.replace("-", "_")
+    explained = explain_closures(predictor, histories, closures, dates, tables=mode)
+    tables = {d.isoformat(): t and t.isoformat() for d, t in explained.table_dates.items()}
+    print(
+        f"merchant-risk tables ({args.merchant_table}): "
+        + ", ".join(f"as-of {d} -> table {t or '(none)'}" for d, t in tables.items())
     )
+    rows = explained.rows
+    result = rows[[C.ACCOUNT_ID, C.AS_OF]].assign(true=rows[C.CAUSE], top=rows[TOP_CAUSE])
     latest = result.sort_values(C.AS_OF, kind="stable").groupby(C.ACCOUNT_ID).tail(1)
-    report = {"model": predictor.model_version, "as_of": [d.isoformat() for d in dates]}
+    report = {
+        "model": predictor.model_version,
+        "as_of": [d.isoformat() for d in dates],
+        "merchant_table": args.merchant_table,
+        "merchant_table_as_of": tables,
+    }
     for label, part in (("account-months", result), ("latest as-of per account", latest)):
         table, match = confusion(part["true"], part["top"])
         print(

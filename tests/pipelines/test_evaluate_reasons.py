@@ -32,7 +32,27 @@ def test_evaluate_reasons_on_the_small_world(model, tmp_path, capsys):
     part = report["account-months"]
     assert part["n"] > 0
     assert 0.0 <= part["match"]["all"] <= 1.0
-    assert "match share" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "match share" in printed
+    # point in time: every OOT date is explained with a table fitted at that date
+    spec = json.loads((model.artefact / "spec.json").read_text())
+    assert report["merchant_table"] == "point-in-time"
+    assert report["merchant_table_as_of"] == {d: d for d in spec["split"]["months_oot"]}
+    first = spec["split"]["months_oot"][0]
+    assert f"as-of {first} -> table {first}" in printed
+
+
+def test_evaluate_reasons_with_the_artefact_table_reports_its_date(model, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    spec = json.loads((model.artefact / "spec.json").read_text())
+    dates = spec["split"]["months_oot"][1::-1]  # two dates, given out of order
+    argv = ["--data", str(model.world), "--model", str(model.artefact), "--out", str(out)]
+    assert main([*argv, "--as-of", *dates, "--merchant-table", "artefact"]) == 0
+    report = json.loads(out.read_text())
+    table_date = spec["merchant_risk_as_of"]
+    assert report["as_of"] == sorted(dates)
+    assert report["merchant_table_as_of"] == dict.fromkeys(sorted(dates), table_date)
+    assert f"-> table {table_date}" in capsys.readouterr().out
 
 
 def test_evaluate_reasons_reports_missing_data(model, tmp_path, capsys):

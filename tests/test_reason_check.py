@@ -1,0 +1,175 @@
+import dataclasses
+import datetime as dt
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from scoring_model import scoring_model
+
+from risk_model import contract as C
+from risk_model import predict as P
+from risk_model.features import fit_merchant_risk
+from risk_model.reason_check import TABLE_AS_OF, explain_closures
+
+MERCHANT_FEATURE = "merchant_payers_wmean_6m"
+N_DONORS = 40
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
+
+
+@pytest.fixture(scope="module")
+def predictor(model):
+    return P.load(model.artefact)
+
+
+@pytest.fixture(scope="module")
+def world(model):
+    closures = pq.read_table(model.world / "closures.parquet")
+    return model.histories, closures
+
+
+@pytest.fixture(scope="module")
+def as_of(predictor) -> dt.date:
+    return dt.date.fromisoformat(predictor.artefact.spec["split"]["months_oot"][0])
+
+
+def _oot_dates(predictor) -> list[dt.date]:
+    """The model's first three OOT dates (the small model has twelve; three show it)."""
+    return [dt.date.fromisoformat(d) for d in predictor.artefact.spec["split"]["months_oot"][:3]]
+
+
+def _busy_merchant(histories: pa.Table, accounts: set[str], as_of: dt.date) -> tuple[str, str]:
+    """The merchant (id, category) the explained accounts bought from most before as_of."""
+    since = dt.datetime.combine(as_of - dt.timedelta(days=150), dt.time())
+    counts: Counter = Counter()
+    chosen = histories.filter(pc.is_in(histories[C.ACCOUNT_ID], pa.array(sorted(accounts))))
+    for row in chosen.select([C.TRANSACTIONS]).to_pylist():
+        for tx in row[C.TRANSACTIONS] or []:
+            if tx["merchant_id"] and since <= tx["ts"] <= dt.datetime.combine(as_of, dt.time()):
+                counts[(tx["merchant_id"], tx["merchant_category"])] += 1
+    return counts.most_common(1)[0][0]
+
+
+def _with_purchases(
+    histories: pa.Table, closures: pa.Table, explained: set[str], as_of: dt.date, ts: dt.datetime
+) -> tuple[pa.Table, pa.Table]:
+    """Histories with donor accounts moved last: (unchanged, donors buying at one merchant).
+
+    Donors never close and never bought at the merchant; each gets one purchase there at
+    ``ts``. Both tables hold the same rows in the same order, so they differ only by those
+    purchases.
+    """
+    merchant, category = _busy_merchant(histories, explained, as_of)
+    closed = set(closures[C.ACCOUNT_ID].to_pylist())
+    records = histories.to_pylist()
+    opened_by = as_of - dt.timedelta(days=365)
+
+    def donor(r: dict) -> bool:
+        bought = any(t["merchant_id"] == merchant for t in r[C.TRANSACTIONS] or [])
+        ok = r[C.ACCOUNT_ID] not in closed | explained and r["open_date"] <= opened_by
+        return ok and not bought
+
+    donors = [r for r in records if donor(r)][:N_DONORS]
+    assert len(donors) == N_DONORS
+    ids = {r[C.ACCOUNT_ID] for r in donors}
+    rest = [r for r in records if r[C.ACCOUNT_ID] not in ids]
+    base = pa.Table.from_pylist(rest + donors, schema=histories.schema)
+    purchase = {
+        "ts": ts,
+        "kind": "purchase",
+        "amount": 500.0,
+        "merchant_id": merchant,
+        "merchant_category": category,
+        "channel": "offline_qr",
+    }
+    for r in donors:
+        r[C.TRANSACTIONS] = sorted([*(r[C.TRANSACTIONS] or []), purchase], key=lambda t: t["ts"])
+    return base, pa.Table.from_pylist(rest + donors, schema=histories.schema)
+
+
+def _explained_at(predictor, histories, closures, as_of) -> pd.DataFrame:
+    return explain_closures(predictor, histories, closures, [as_of]).rows
+
+
+@pytest.fixture(scope="module")
+def explained_ids(predictor, world, as_of) -> set[str]:
+    rows = _explained_at(predictor, *world, as_of)
+    assert len(rows) > 0
+    return set(rows[C.ACCOUNT_ID])
+
+
+def test_purchases_after_the_date_change_no_explained_row(predictor, world, as_of, explained_ids):
+    after = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(12))
+    base, changed = _with_purchases(*world, explained_ids, as_of, after)
+    before_rows = _explained_at(predictor, base, world[1], as_of)
+    after_rows = _explained_at(predictor, changed, world[1], as_of)
+    pd.testing.assert_frame_equal(before_rows, after_rows)
+
+
+def test_a_table_fitted_after_the_date_sees_purchases_after_it(
+    predictor, world, model, as_of, explained_ids
+):
+    # The look-ahead the point-in-time tables remove: the same purchases, read through a
+    # table fitted at the history end, move the explained rows' merchant features.
+    after = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(12))
+    base, changed = _with_purchases(*world, explained_ids, as_of, after)
+    rows = []
+    for histories in (base, changed):
+        table = fit_merchant_risk(histories, model.as_of)
+        late = P.Predictor(dataclasses.replace(predictor.artefact, merchant_risk=table))
+        rows.append(explain_closures(late, histories, world[1], [as_of], tables="artefact").rows)
+    assert (rows[0][MERCHANT_FEATURE].to_numpy() != rows[1][MERCHANT_FEATURE].to_numpy()).any()
+
+
+def test_purchases_before_the_date_change_merchant_features(predictor, world, as_of, explained_ids):
+    before = dt.datetime.combine(as_of - dt.timedelta(days=10), dt.time(12))
+    base, changed = _with_purchases(*world, explained_ids, as_of, before)
+    old = _explained_at(predictor, base, world[1], as_of)
+    new = _explained_at(predictor, changed, world[1], as_of)
+    assert list(old[C.ACCOUNT_ID]) == list(new[C.ACCOUNT_ID])
+    moved = old[MERCHANT_FEATURE].to_numpy() != new[MERCHANT_FEATURE].to_numpy()
+    assert moved.any()
+
+
+def test_one_table_per_date_fitted_at_that_date(predictor, world):
+    dates = _oot_dates(predictor)
+    explained = explain_closures(predictor, *world, [*dates, dates[0]])
+    assert explained.table_dates == {d: d for d in dates}
+    rows = explained.rows
+    assert (rows[TABLE_AS_OF] == rows[C.AS_OF]).all()
+    assert rows["label"].eq(1).all() and rows[C.CAUSE].isin(C.CAUSES).all()
+
+
+def test_artefact_mode_uses_the_artefact_table_for_every_date(predictor, world):
+    dates = _oot_dates(predictor)
+    explained = explain_closures(predictor, *world, dates, tables="artefact")
+    table_date = dt.date.fromisoformat(predictor.artefact.spec["merchant_risk_as_of"])
+    assert table_date > max(dates)
+    assert explained.table_dates == dict.fromkeys(dates, table_date)
+
+
+def test_point_in_time_and_artefact_tables_give_different_merchant_features(
+    predictor, world, as_of
+):
+    pit = explain_closures(predictor, *world, [as_of]).rows
+    art = explain_closures(predictor, *world, [as_of], tables="artefact").rows
+    assert list(pit[C.ACCOUNT_ID]) == list(art[C.ACCOUNT_ID])
+    assert (pit[MERCHANT_FEATURE].to_numpy() != art[MERCHANT_FEATURE].to_numpy()).any()
+    # the table changes merchant features only
+    kyc = "months_since_kyc"
+    assert np.array_equal(pit[kyc].to_numpy(), art[kyc].to_numpy(), equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("dates", "tables"), [([], "point_in_time"), ([dt.date(2025, 1, 31)], "end")]
+)
+def test_explain_closures_refuses_bad_arguments(predictor, world, dates, tables):
+    with pytest.raises(ValueError):
+        explain_closures(predictor, *world, dates, tables=tables)
