@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from risk_model import contract as C
 from risk_model import reasons as R
+from risk_model.dates import as_date
 from risk_model.limits import (
     DEFAULT_LIMITS,
     EventLimits,
@@ -59,6 +60,7 @@ from risk_model.scores import (
     as_table,
     not_open_problem,
     to_frame,
+    unreadable_record_problem,
 )
 from risk_model.validation import ContractError
 
@@ -304,7 +306,9 @@ class Predictor:
             For table-level problems (required columns missing or mistyped).
         """
         scores, rejects = self.score_table(
-            as_table(histories), as_of or dt.date.today(), reasons=reasons
+            as_table(histories),
+            dt.date.today() if as_of is None else as_date(as_of),
+            reasons=reasons,
         )
         return to_frame(scores), rejects
 
@@ -352,7 +356,7 @@ class Predictor:
     def _predict(
         self, table: pa.Table, as_of: dt.date | None, reasons: ReasonsMode, threads: int
     ) -> pd.DataFrame:
-        as_of = as_of or dt.date.today()
+        as_of = dt.date.today() if as_of is None else as_date(as_of)
         valid = validate_within_limits(table, as_of, self.limits)
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons, num_threads=threads)
         if not open_mask.all():
@@ -373,8 +377,14 @@ class Predictor:
         """
         if not isinstance(record, Mapping):
             raise TypeError("predict_one takes one account record (a dict)")
-        as_of = as_of or dt.date.today()
-        valid = validate_within_limits(from_records(record), as_of, self.limits)
+        as_of = dt.date.today() if as_of is None else as_date(as_of)
+        try:
+            table = from_records(record)
+        except ContractError:
+            raise
+        except ValueError as exc:  # a record Arrow cannot read: the caller's data, not a bug
+            raise ContractError([unreadable_record_problem(record, exc)]) from exc
+        valid = validate_within_limits(table, as_of, self.limits)
         scores, open_mask = self.score_arrow(valid, as_of, reasons="all", num_threads=1)
         if not open_mask.all():
             ids = valid[C.ACCOUNT_ID].to_pylist()

@@ -108,6 +108,19 @@ def not_open_problem(rows: np.ndarray, ids: list[str], as_of: dt.date) -> Proble
     )
 
 
+def unreadable_record_problem(record: Any, error: Exception) -> Problem:
+    """Return the problem of a record whose values cannot form a table (e.g. text amounts)."""
+    account = record.get(C.ACCOUNT_ID) if hasattr(record, "get") else None
+    return Problem(
+        "record",
+        "unreadable_record",
+        str(error).splitlines()[0][:300],
+        "give each field the contract's type (numbers as numbers, dates as ISO strings)",
+        np.array([0]),
+        (str(account)[:100],),
+    )
+
+
 def add_not_open(
     valid: pa.Table, open_mask: np.ndarray, rejects: pa.Table, table: pa.Table, as_of: dt.date
 ) -> pa.Table:

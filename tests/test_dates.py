@@ -1,6 +1,8 @@
 import datetime as dt
 
-from risk_model.dates import add_months, month_end, month_start
+import pytest
+
+from risk_model.dates import add_months, as_date, month_end, month_start
 
 
 def test_month_end():
@@ -20,3 +22,27 @@ def test_month_start():
     assert month_start(dt.date(2023, 11, 15), 3) == dt.date(2024, 2, 1)
     assert month_start(dt.date(2024, 3, 31)) == dt.date(2024, 3, 1)
     assert month_start(dt.date(2024, 1, 31), -1) != dt.date(2023, 12, 31)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (dt.date(2025, 12, 31), dt.date(2025, 12, 31)),
+        (dt.datetime(2025, 12, 31, 23, 59), dt.date(2025, 12, 31)),
+        ("2025-12-31", dt.date(2025, 12, 31)),
+    ],
+)
+def test_as_date_reads_dates_datetimes_and_iso_strings(value, expected):
+    assert as_date(value) == expected
+
+
+@pytest.mark.parametrize("value", ["2025-12", "2", "20251231", "2025-13-01", "31/12/2025", ""])
+def test_as_date_refuses_strings_that_are_not_iso_days(value):
+    with pytest.raises(ValueError, match="ISO date"):
+        as_date(value)
+
+
+@pytest.mark.parametrize("value", [20251231, 2025.12, ["2025-12-31"], None])
+def test_as_date_refuses_other_types(value):
+    with pytest.raises(TypeError, match="as_of must be a date"):
+        as_date(value)

@@ -513,11 +513,8 @@ PINNED = {
     "RTL override in the id": "refused invisible_id",
     "1,000 statements": "refused too_many_statements",
     "plain record (the twin)": "result",
-}
-# Known gaps outside the scoring command: a plain ValueError, not a ContractError.
-GAPS = {
-    "amount the string 12.5": "from_records raises ValueError for a mixed-type event field",
-    "as_of the string 2025-12-31": "predict_one does not check as_of's type",
+    "amount the string 12.5": "refused unreadable_record",
+    "as_of the string 2025-12-31": "result",
 }
 
 
@@ -539,13 +536,6 @@ def test_hostile_records_get_a_result_or_a_contract_error(record_outcomes):
     wrong = {
         kind: outcome
         for kind, outcome in record_outcomes.items()
-        if not outcome.startswith(("result", "refused")) and kind not in GAPS
+        if not outcome.startswith(("result", "refused"))
     }
     assert not wrong, wrong
-
-
-@pytest.mark.parametrize("kind", sorted(GAPS))
-def test_known_record_gaps(record_outcomes, kind):
-    outcome = record_outcomes[kind]
-    if not outcome.startswith(("result", "refused")):
-        pytest.xfail(f"{GAPS[kind]}: {outcome}")
