@@ -157,3 +157,22 @@ def _extract_at(histories: pa.Table, as_of: dt.date) -> pa.Table:
     tx = flat.transactions.filter(pc.less_equal(flat.transactions[C.TS], end))
     opened = pc.less_equal(flat.accounts[C.OPEN_DATE], pa.scalar(as_of))
     return to_nested(flat.accounts.filter(opened), st, tx)
+
+
+def test_oot_ece_and_deciles_ignore_row_order(world, served_setup):
+    from risk_model.modeling.metrics import decile_table, ece
+
+    frame, split, served, *_ = served_setup
+    catalogue = catalogue_records(FEATURES)
+    result = train_model(frame, feature_names(), catalogue, CONFIG, served=served, split=split)
+    oot = split.mask("oot")
+    y = frame.loc[oot, "label"].to_numpy(float)
+    p = result.predict_proba(served.loc[oot, result.feature_names].to_numpy())
+    coarse = np.round(p, 2)  # heavy ties as well as the model's own values
+    rng = np.random.default_rng(0)
+    for probs in (p, coarse):
+        first, table0 = ece(y, probs), decile_table(y, probs)
+        for _ in range(20):
+            order = rng.permutation(len(y))
+            assert ece(y[order], probs[order]) == first
+            pd.testing.assert_frame_equal(decile_table(y[order], probs[order]), table0)
