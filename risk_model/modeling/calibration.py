@@ -1,6 +1,6 @@
 """Probability calibration of raw LightGBM log-odds, stored as plain numbers.
 
-Two maps are fitted:
+Three maps are available; two are fitted:
 
 * ``sigmoid`` (Platt scaling on the raw log-odds): ``p = 1 / (1 + exp(-(a * raw + b)))``.
 * ``isotonic_interp``: a strictly increasing map built from isotonic regression, so
@@ -18,12 +18,25 @@ Two maps are fitted:
 written before it stored ``method="isotonic"`` with knots ``x``, ``y`` of a step map
 (linear between knots, flat beyond); :func:`apply_calibration` still applies those.
 
-``method="auto"`` chooses between the two maps by *cross-fitted* validation log loss:
-the validation rows are split into ``folds`` folds grouped by account (an account's
-months stay together), each map is fitted on the other folds and scored on the held-out
-one, and the map with the lower out-of-fold log loss is then refitted on all validation
-rows. This keeps the choice out of sample; the final map itself uses every validation
-row.
+``identity`` keeps the booster's own probability, ``p = 1 / (1 + exp(-raw))`` (stored as
+``sigmoid`` with ``a = 1, b = 0``, so older scorers apply it): the
+booster is fitted with the log-loss objective on the natural class mix, so its raw score
+is already a log-odds estimate, and any map fitted on the selection window must earn its
+place by doing better than that on months it was not fitted on.
+
+``method="auto"`` chooses by *cross-fitted* selection log loss. With ``months`` given
+(one label per row, the default in training) the folds are the selection months: each
+candidate is fitted on the other months and scored on the held-out one. A fitted map
+(``sigmoid`` or ``isotonic_interp``) replaces ``identity`` only if it beats it on *every*
+held-out month, and then the one with the lower pooled out-of-fold log loss wins. Why
+months and why every month: the map is applied to later months, and a selection window
+of a few months can hold a policy event (a regulatory sweep) whose level does not carry
+to the months after it; a map that helps on average only because one month is unusual
+is exactly the map that fails out of time. Without ``months`` (or with a single month)
+the rows are split into ``folds`` folds grouped by account (an account's months stay
+together) and the lower pooled out-of-fold log loss between ``sigmoid`` and
+``isotonic_interp`` wins, as before. Either way the chosen map is then refitted on all
+selection rows, so the choice is out of sample and the final map uses every row.
 
 Every map's output is clipped to ``[1e-6, 1 - 1e-6]``; with the strictly increasing map
 that only ties rows at extreme log-odds.
@@ -31,7 +44,7 @@ that only ties rows at extreme log-odds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,6 +53,8 @@ from risk_model.modeling.metrics import log_loss
 
 PROB_CLIP = 1e-6
 METHODS = ("sigmoid", "isotonic_interp")
+# The unfitted map; a candidate of "auto" when folds are months, and a method of its own.
+IDENTITY = "identity"
 # Configuration names accepted by fit_calibrator besides METHODS and "auto".
 ALIASES = {"isotonic": "isotonic_interp"}
 # Smallest logit slope of the isotonic_interp tails: keeps them strictly increasing
@@ -54,25 +69,35 @@ class Calibrator:
     Parameters
     ----------
     method : str
-        ``sigmoid`` or ``isotonic_interp``.
+        ``identity``, ``sigmoid`` or ``isotonic_interp``.
     params : dict
-        ``{"a": float, "b": float}`` for sigmoid; ``{"x": [...], "y": [...],
-        "tail_slope": float}`` for isotonic_interp (see module notes).
+        ``{"a": 1.0, "b": 0.0}`` for identity; ``{"a": float, "b": float}`` for sigmoid;
+        ``{"x": [...], "y": [...], "tail_slope": float}`` for isotonic_interp (see module
+        notes).
     cv_log_loss : dict
-        Out-of-fold validation log loss per candidate method (empty when not compared).
+        Out-of-fold selection log loss per candidate method (empty when not compared).
+    cv_by_fold : dict
+        Per candidate, the out-of-fold log loss of each held-out month (empty unless
+        the folds were months).
     """
 
     method: str
     params: dict[str, Any]
     cv_log_loss: dict[str, float]
+    cv_by_fold: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         """Map raw log-odds to probabilities clipped to ``[1e-6, 1 - 1e-6]``."""
         return apply_calibration(self.to_dict(), raw)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form stored in ``spec.json``."""
-        return {"method": self.method, "cv_log_loss": dict(self.cv_log_loss), **self.params}
+        """Return the JSON-ready form stored in ``spec.json``.
+
+        ``identity`` is stored as the Platt map with ``a = 1, b = 0`` (the same numbers), so
+        spec checks and scorers that know only the stored methods apply it unchanged.
+        """
+        method = "sigmoid" if self.method == IDENTITY else self.method
+        return {"method": method, "cv_log_loss": dict(self.cv_log_loss), **self.params}
 
 
 def apply_calibration(spec: dict[str, Any], raw: np.ndarray) -> np.ndarray:
@@ -81,7 +106,7 @@ def apply_calibration(spec: dict[str, Any], raw: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     spec : dict
-        Output of :meth:`Calibrator.to_dict` (methods ``sigmoid`` and
+        Output of :meth:`Calibrator.to_dict` (methods ``identity``, ``sigmoid`` and
         ``isotonic_interp``), or a stored step map with method ``isotonic``.
     raw : numpy.ndarray
         Raw log-odds.
@@ -93,7 +118,9 @@ def apply_calibration(spec: dict[str, Any], raw: np.ndarray) -> np.ndarray:
     """
     raw = np.asarray(raw, dtype=np.float64)
     method = spec.get("method")
-    if method == "sigmoid":
+    if method == IDENTITY:
+        p = _expit(raw)
+    elif method == "sigmoid":
         p = _expit(float(spec["a"]) * raw + float(spec["b"]))
     elif method == "isotonic_interp":
         x, y = np.asarray(spec["x"], float), np.asarray(spec["y"], float)
@@ -151,6 +178,8 @@ def _increasing_blocks(
 
 
 def _fit(method: str, raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    if method == IDENTITY:
+        return {"a": 1.0, "b": 0.0}
     # scikit-learn is imported only to fit: scoring imports this module for
     # apply_calibration and should not pay scikit-learn's import.
     from sklearn.isotonic import IsotonicRegression
@@ -180,6 +209,47 @@ def _fold_of(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return group_fold[inverse]
 
 
+def _out_of_fold(candidate: str, raw: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """Probabilities of each row from ``candidate`` fitted on the other folds."""
+    oof = np.empty_like(raw)
+    for k in np.unique(fold):
+        held = fold == k
+        fit_y = y[~held]
+        if fit_y.min() == fit_y.max():
+            raise ValueError("a calibration fold has a single class; use fewer folds")
+        params = _fit(candidate, raw[~held], fit_y)
+        oof[held] = apply_calibration({"method": candidate, **params}, raw[held])
+    return oof
+
+
+def _choose_by_month(
+    raw: np.ndarray, y: np.ndarray, months: np.ndarray
+) -> tuple[str, dict[str, float], dict[str, dict[str, float]]]:
+    """Leave-one-month-out choice: a fitted map must beat identity on every month.
+
+    Returns
+    -------
+    tuple
+        Chosen method, pooled out-of-fold log loss per candidate, and per candidate the
+        log loss of each held-out month (keyed by the month as a string).
+    """
+    labels, fold = np.unique(months, return_inverse=True)
+    scores: dict[str, float] = {}
+    by_month: dict[str, dict[str, float]] = {}
+    for candidate in (IDENTITY, *METHODS):
+        oof = _out_of_fold(candidate, raw, y, fold)
+        scores[candidate] = log_loss(y, oof)
+        by_month[candidate] = {
+            str(label)[:10]: log_loss(y[fold == k], oof[fold == k])
+            for k, label in enumerate(labels)
+        }
+    base = by_month[IDENTITY]
+    # A month with one class still has a log loss; only the comparison matters.
+    carries = [m for m in METHODS if all(by_month[m][key] < base[key] for key in base)]
+    method = min(carries, key=lambda m: (scores[m], m)) if carries else IDENTITY
+    return method, scores, by_month
+
+
 def fit_calibrator(
     raw: np.ndarray,
     y: np.ndarray,
@@ -188,25 +258,30 @@ def fit_calibrator(
     groups: np.ndarray | None = None,
     folds: int = 2,
     seed: int = 0,
+    months: np.ndarray | None = None,
 ) -> Calibrator:
-    """Fit a calibration map on validation log-odds and labels.
+    """Fit a calibration map on selection-window log-odds and labels.
 
     Parameters
     ----------
     raw : numpy.ndarray
-        Raw log-odds of the validation rows.
+        Raw log-odds of the selection rows.
     y : numpy.ndarray
         0/1 labels.
     method : str
-        ``auto``, ``sigmoid``, ``isotonic_interp`` or ``isotonic`` (fits
+        ``auto``, ``identity``, ``sigmoid``, ``isotonic_interp`` or ``isotonic`` (fits
         ``isotonic_interp``).
     groups : numpy.ndarray, optional
-        Group (account) per row for the cross-fitted choice; rows are their own group
-        when omitted.
+        Group (account) per row for the account-fold choice; rows are their own group
+        when omitted. Unused when the folds are months.
     folds : int
-        Number of folds for ``auto``.
+        Number of account folds for ``auto`` without months.
     seed : int
-        Seed for the fold assignment.
+        Seed for the account fold assignment.
+    months : numpy.ndarray, optional
+        Month (as-of date) per row. With two or more distinct months ``auto`` holds out
+        one month at a time and keeps ``identity`` unless a fitted map beats it on every
+        held-out month (see module notes).
 
     Returns
     -------
@@ -219,22 +294,18 @@ def fit_calibrator(
         raise ValueError("raw and y must be 1-d of equal length")
     if y.min() == y.max():
         raise ValueError("calibration needs both classes in the validation rows")
-    if method not in (*METHODS, *ALIASES, "auto"):
-        raise ValueError(f"method must be auto, sigmoid or isotonic, got {method!r}")
+    if method not in (*METHODS, *ALIASES, IDENTITY, "auto"):
+        raise ValueError(f"method must be auto, identity, sigmoid or isotonic, got {method!r}")
+    if months is not None and np.shape(months) != raw.shape:
+        raise ValueError("months must have one value per row")
     method = ALIASES.get(method, method)
     scores: dict[str, float] = {}
-    if method == "auto":
+    by_month: dict[str, dict[str, float]] = {}
+    if method == "auto" and months is not None and len(np.unique(months)) >= 2:
+        method, scores, by_month = _choose_by_month(raw, y, np.asarray(months))
+    elif method == "auto":
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         fold = _fold_of(groups, folds, seed)
-        for candidate in METHODS:
-            oof = np.empty_like(raw)
-            for k in range(folds):
-                held = fold == k
-                fit_y = y[~held]
-                if fit_y.min() == fit_y.max():
-                    raise ValueError("a calibration fold has a single class; use fewer folds")
-                params = _fit(candidate, raw[~held], fit_y)
-                oof[held] = apply_calibration({"method": candidate, **params}, raw[held])
-            scores[candidate] = log_loss(y, oof)
+        scores = {m: log_loss(y, _out_of_fold(m, raw, y, fold)) for m in METHODS}
         method = min(METHODS, key=lambda m: (scores[m], m))
-    return Calibrator(method=method, params=_fit(method, raw, y), cv_log_loss=scores)
+    return Calibrator(method, _fit(method, raw, y), scores, by_month)

@@ -223,23 +223,33 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    """Probability calibration fitted on the validation window.
+    """Probability calibration fitted on the selection window.
 
     Parameters
     ----------
     method : str
-        ``auto`` (choose by cross-fitted validation log loss), ``isotonic`` or ``sigmoid``.
+        ``auto`` (choose by cross-fitted selection log loss), ``identity`` (the booster's
+        own probability), ``isotonic`` or ``sigmoid``.
+    folds_by : str
+        ``month`` (default): ``auto`` holds out one selection month at a time and keeps
+        ``identity`` unless a fitted map beats it on every held-out month, because the map
+        is used on later months and a selection window can hold a policy event (sweep)
+        whose level does not carry. ``account``: ``folds`` folds grouped by account,
+        choosing between ``sigmoid`` and ``isotonic`` (the former rule).
     folds : int
-        Folds (grouped by account) for the cross-fitted choice.
+        Folds (grouped by account) for the cross-fitted choice with ``folds_by="account"``.
     """
 
     method: str = "auto"
+    folds_by: str = "month"
     folds: int = 2
 
     def check(self) -> None:
         """Raise :class:`ConfigError` on invalid values."""
-        if self.method not in ("auto", "isotonic", "sigmoid"):
-            raise ConfigError("calibration.method must be one of auto, isotonic, sigmoid")
+        if self.method not in ("auto", "identity", "isotonic", "sigmoid"):
+            raise ConfigError("calibration.method must be one of auto, identity, isotonic, sigmoid")
+        if self.folds_by not in ("month", "account"):
+            raise ConfigError("calibration.folds_by must be month or account")
         if self.folds < 2:
             raise ConfigError("calibration.folds must be >= 2")
 

@@ -326,6 +326,7 @@ def train_model(
     timings["fit"] = time.perf_counter() - clock - search_seconds
     clock = time.perf_counter()
     raw_sel = np.asarray(booster.predict(x_sel, raw_score=True, num_threads=model.num_threads))
+    by_month = config.calibration.folds_by == "month"
     calibrator = fit_calibrator(
         raw_sel,
         y[sel],
@@ -333,6 +334,7 @@ def train_model(
         groups=accounts[sel],
         folds=config.calibration.folds,
         seed=config.seed,
+        months=frame.loc[sel, C.AS_OF].to_numpy() if by_month else None,
     )
     timings["calibrate"] = time.perf_counter() - clock
     report: dict[str, Any] = {

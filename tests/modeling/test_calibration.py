@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 
 from risk_model.modeling.calibration import (
+    METHODS,
     _fold_of,
     _increasing_blocks,
     apply_calibration,
     fit_calibrator,
 )
+from risk_model.modeling.config import CalibrationConfig, ConfigError
 from risk_model.modeling.metrics import log_loss
 
 
@@ -156,3 +158,75 @@ def test_bad_inputs_are_refused():
         fit_calibrator(raw, y[:-1])
     with pytest.raises(ValueError, match="unknown calibration"):
         apply_calibration({"method": "nope"}, raw)
+
+
+def _months_data(levels, n=15_000, seed=4):
+    """Rows over months whose closure log-odds are ``raw + level`` (one level a month)."""
+    rng = np.random.default_rng(seed)
+    raw, y, month = [], [], []
+    for k, level in enumerate(levels):
+        r = rng.normal(-3.5, 1.2, n)
+        raw.append(r)
+        y.append((rng.random(n) < 1 / (1 + np.exp(-(r + level)))).astype(float))
+        month.append(np.full(n, f"2025-0{k + 1}-28"))
+    return np.concatenate(raw), np.concatenate(y), np.concatenate(month)
+
+
+def test_month_folds_keep_identity_when_one_unusual_month_drives_the_map():
+    # A sweep-like month (+1.2 log-odds) in three: a fitted map helps on average there but
+    # not on the ordinary months, so the booster's own probability is kept.
+    raw, y, month = _months_data([1.2, 0.0, 0.0])
+    cal = fit_calibrator(raw, y, months=month)
+    assert set(cal.cv_log_loss) == {"identity", "sigmoid", "isotonic_interp"}
+    assert cal.method == "identity"
+    assert set(cal.cv_by_fold["identity"]) == {"2025-01-28", "2025-02-28", "2025-03-28"}
+    assert np.array_equal(cal(raw), np.clip(1 / (1 + np.exp(-raw)), 1e-6, 1 - 1e-6))
+    # The account-fold rule on the same rows does recalibrate (it cannot pick identity).
+    assert fit_calibrator(raw, y, groups=np.arange(len(y))).method != "identity"
+
+
+def test_month_folds_recalibrate_when_every_month_is_off_the_same_way():
+    # Negative twin: the booster is 0.8 log-odds low in every month, so a fitted map
+    # beats identity on each held-out month and is chosen.
+    raw, y, month = _months_data([0.8, 0.8, 0.8])
+    cal = fit_calibrator(raw, y, months=month)
+    assert cal.method in ("sigmoid", "isotonic_interp")
+    for key, loss in cal.cv_by_fold[cal.method].items():
+        assert loss < cal.cv_by_fold["identity"][key]
+    assert cal(raw).mean() == pytest.approx(y.mean(), rel=0.05)
+
+
+def test_identity_is_stored_as_the_unit_platt_map():
+    raw, y, _ = _months_data([0.0, 0.0])
+    cal = fit_calibrator(raw, y, method="identity")
+    spec = cal.to_dict()
+    assert cal.method == "identity"
+    assert spec == {"method": "sigmoid", "cv_log_loss": {}, "a": 1.0, "b": 0.0}
+    assert np.array_equal(apply_calibration(spec, raw), cal(raw))
+    # Twin: a fitted sigmoid on the same rows is stored with its own numbers.
+    fitted = fit_calibrator(raw, y, method="sigmoid").to_dict()
+    assert (fitted["a"], fitted["b"]) != (1.0, 0.0)
+
+
+def test_a_single_month_falls_back_to_account_folds():
+    raw, y, month = _months_data([0.0])
+    one = fit_calibrator(raw, y, months=month, groups=np.arange(len(y)) // 3)
+    assert set(one.cv_log_loss) == {"sigmoid", "isotonic_interp"}
+    assert one.cv_by_fold == {}
+    # Twin: two months give month folds with identity as a candidate.
+    raw2, y2, month2 = _months_data([0.0, 0.0])
+    assert "identity" in fit_calibrator(raw2, y2, months=month2).cv_log_loss
+
+
+def test_months_must_match_the_rows():
+    raw, y, month = _months_data([0.0, 0.0], n=2000)
+    with pytest.raises(ValueError, match="one value per row"):
+        fit_calibrator(raw, y, months=month[:-1])
+    assert fit_calibrator(raw, y, months=month).method in ("identity", *METHODS)
+
+
+def test_calibration_config_checks_folds_by():
+    assert CalibrationConfig().folds_by == "month"
+    CalibrationConfig(folds_by="account", method="identity").check()
+    with pytest.raises(ConfigError, match="folds_by"):
+        CalibrationConfig(folds_by="week").check()
