@@ -9,7 +9,6 @@ or KILLED), logs with :func:`log_training` and registers with
 :func:`register_and_promote`, which scores the current champion and the new model on the
 same selection-window rows and applies :func:`risk_model.modeling.promotion.decide`
 under the registry lock (:mod:`risk_model.modeling.registry_lock`).
-:func:`log_training_run` is the older one-call form (OOT rows as the comparison rows).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 from mlflow.types.utils import _infer_schema
 
-from risk_model.modeling.promotion import PromotionConfig, evaluation_fingerprint
+from risk_model.modeling.promotion import PromotionConfig
 from risk_model.modeling.registry_lock import RegistryOutcome, register_and_promote
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "RegistryOutcome",
     "TrainingTerminated",
     "log_training",
-    "log_training_run",
     "register_and_promote",
     "setup_tracking",
     "training_run",
@@ -259,74 +257,3 @@ def log_training(
         pip_requirements=_requirements(),
         code_paths=[str(Path(__file__).resolve().parents[1])],
     )
-
-
-def log_training_run(
-    *,
-    uri: str,
-    experiment: str,
-    registered_model: str,
-    params: dict[str, Any],
-    tags: dict[str, str],
-    report: dict[str, Any],
-    artefact_dir: Path,
-    plots: list[Path],
-    catalogue: list[dict[str, Any]],
-    dataset: pd.DataFrame,
-    dataset_digest: str,
-    dataset_source: str,
-    oot_features: pd.DataFrame,
-    oot_label: np.ndarray,
-    horizon_months: int,
-    run_name: str | None = None,
-) -> RegistryOutcome:
-    """Older one-call form: log, register and promote comparing on the OOT rows.
-
-    Logs into the active run when there is one, else opens its own with
-    :func:`training_run`. The comparison rows are ``oot_features`` (resampled by row) and
-    their fingerprint is computed from them; new code should call :func:`log_training`
-    and :func:`register_and_promote` with the selection window instead.
-
-    Returns
-    -------
-    RegistryOutcome
-        Run id, version, alias and the comparison figures.
-    """
-    opened = mlflow.active_run() is None
-    context = training_run(uri, experiment, run_name, tags) if opened else _keep_run(tags)
-    with context:
-        info = log_training(
-            params=params,
-            report=report,
-            artefact_dir=artefact_dir,
-            plots=plots,
-            catalogue=catalogue,
-            dataset=dataset,
-            dataset_digest=dataset_digest,
-            dataset_source=dataset_source,
-            example_features=oot_features,
-        )
-        oot_gini = float(report["oot"]["metrics"]["gini"])
-        outcome = register_and_promote(
-            uri=uri,
-            registered_model=registered_model,
-            model_uri=info.model_uri,
-            artefact_dir=artefact_dir,
-            selection_features=oot_features,
-            selection_label=oot_label,
-            selection_groups=None,
-            eval_fingerprint=evaluation_fingerprint(oot_features, oot_label),
-            horizon_months=horizon_months,
-            description=f"Trained on `{dataset_source}`; OOT Gini {oot_gini:.4f}.",
-            rows_label="oot",
-        )
-        MlflowClient(uri).set_model_version_tag(
-            registered_model, outcome.version, "oot_gini", f"{oot_gini:.6f}"
-        )
-    return outcome
-
-
-@contextmanager
-def _keep_run(tags: dict[str, str]) -> Iterator[None]:
-    mlflow.set_tags(tags)
-    yield

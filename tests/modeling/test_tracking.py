@@ -400,38 +400,6 @@ def test_two_concurrent_trainings_cannot_both_promote(mlflow_uri, logged, rows, 
     assert _alias(mlflow_uri, "m-race", "champion") == winner["version"]
 
 
-# --- the older one-call form ------------------------------------------------------------------
-
-
-def test_log_training_run_logs_into_an_active_run(mlflow_uri, logged, rows):
-    _, selection = rows
-    with tracking.training_run(mlflow_uri, "legacy", "outer") as run:
-        out = tracking.log_training_run(
-            uri=mlflow_uri,
-            experiment="legacy",
-            registered_model="m-legacy",
-            params={"a": 1},
-            tags={"split_kind": "time"},
-            report=REPORT,
-            artefact_dir=logged["strong"][1],
-            plots=[],
-            catalogue=CATALOGUE,
-            dataset=selection.drop(columns=["cause"]).head(50),
-            dataset_digest="1" * 64,
-            dataset_source="here",
-            oot_features=selection[FEATURES],
-            oot_label=selection["label"].to_numpy(),
-            horizon_months=3,
-        )
-        assert mlflow.active_run().info.run_id == run.info.run_id  # still open
-    assert out.run_id == run.info.run_id and out.alias == "champion"
-    found = MlflowClient(mlflow_uri).get_run(out.run_id)
-    assert found.info.status == "FINISHED" and found.data.tags["split_kind"] == "time"
-    assert "new_gini_same_oot_rows" in found.data.metrics
-    version = MlflowClient(mlflow_uri).get_model_version("m-legacy", out.version)
-    assert version.tags["oot_gini"] == "0.500000" and len(version.tags["eval_fingerprint"]) == 64
-
-
 def test_requirements_are_pinned():
     reqs = tracking._requirements()
     assert any(r.startswith("lightgbm==") for r in reqs)
