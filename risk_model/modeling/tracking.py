@@ -92,11 +92,17 @@ def setup_tracking(uri: str, experiment: str) -> str:
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
-        return client.create_experiment(
-            experiment,
-            artifact_location=_artifact_root(uri),
-            tags={EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT},
-        )
+        try:
+            return client.create_experiment(
+                experiment,
+                artifact_location=_artifact_root(uri),
+                tags={EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT},
+            )
+        except mlflow.exceptions.MlflowException:
+            # Another training created it between our lookup and our insert: use theirs.
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise
     if found.tags.get(EXPERIMENT_KIND_TAG) != MODEL_DEVELOPMENT:
         client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT)
     return found.experiment_id

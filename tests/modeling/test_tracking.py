@@ -404,3 +404,24 @@ def test_requirements_are_pinned():
     reqs = tracking._requirements()
     assert any(r.startswith("lightgbm==") for r in reqs)
     assert not any(r.startswith("closure-risk") for r in reqs)
+
+
+def test_two_processes_creating_one_experiment_both_get_it(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'race.db'}"
+    tracking.setup_tracking(uri, "warm-up")  # migrations first, so the race is on the insert
+    script = (
+        "import sys, time\n"
+        "from risk_model.modeling import tracking\n"
+        "while time.time() < float(sys.argv[2]): time.sleep(0.001)\n"
+        "print(tracking.setup_tracking(sys.argv[1], 'raced'))\n"
+    )
+    start = str(time.time() + 8)  # every process waits for the same instant, then creates
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, uri, start], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    ids = {p.communicate(timeout=120)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(ids) == 1 and ids != {""}
