@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from scoring_model import ScoringModel, scoring_model
+from scoring_model import ScoringModel
 
 from risk_model import contract as C
 from risk_model import predict as P
@@ -25,16 +25,6 @@ from risk_model.validation import validate_histories
 
 Record = dict[str, Any]
 SHARE = 0.9  # behaviour expected of at least this share of the sampled accounts
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> ScoringModel:
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
-
-
-@pytest.fixture(scope="module")
-def predictor(model: ScoringModel) -> P.Predictor:
-    return P.load(model.artefact)
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,12 @@ import pyarrow as pa
 import pytest
 from factory import account
 from mlflow.tracking import MlflowClient
-from scoring_model import scoring_model
 
 from risk_model import contract as C
 from risk_model import predict as P
 from risk_model import reasons as R
 from risk_model.records import from_records
 from risk_model.validation import ContractError
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
-
-
-@pytest.fixture(scope="module")
-def predictor(model):
-    return P.load(model.artefact)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from scoring_model import scoring_model
 
 from risk_model import contract as C
 from risk_model import predict as P
@@ -17,16 +16,6 @@ from risk_model.reason_check import TABLE_AS_OF, explain_closures
 
 MERCHANT_FEATURE = "merchant_payers_wmean_6m"
 N_DONORS = 40
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
-
-
-@pytest.fixture(scope="module")
-def predictor(model):
-    return P.load(model.artefact)
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,9 @@
 import json
 
 import pandas as pd
-import pytest
-from scoring_model import scoring_model
 
 from pipelines.evaluate_reasons import NONE, confusion, main
 from risk_model import contract as C
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
 
 
 def test_confusion_counts_matches_per_true_cause():

@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from scoring_model import scoring_model
 
 from risk_model import contract as C
 
@@ -34,11 +33,6 @@ N = 24
 BATCH = "7"  # several batches: twins and duplicates can sit in different ones
 AFTER = dt.datetime(2031, 1, 1, 12)
 RELAXED = pa.schema([field.with_nullable(True) for field in C.HISTORY_SCHEMA])
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
 
 
 @pytest.fixture(scope="module")

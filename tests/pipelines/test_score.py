@@ -5,7 +5,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scoring_model import scoring_model
 
 from pipelines.score import (
     main,
@@ -20,11 +19,6 @@ from risk_model.validation import ContractError
 
 N = 24  # accounts per test file
 BATCH = "7"  # small batches: duplicates and problems span batch boundaries
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
 
 
 @pytest.fixture(scope="module")

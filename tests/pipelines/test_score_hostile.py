@@ -10,18 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from scoring_model import scoring_model
 
 import pipelines.score as S
 from pipelines._reading import numbered_batches, open_input
 from risk_model import contract as C
 
 N = 24
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scoring_model import scoring_model
 
 import pipelines._outputs as O
 import pipelines.score as S
@@ -19,11 +18,6 @@ from risk_model.limits import EventLimits
 from risk_model.validation import ContractError
 
 N = 24
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
 
 
 @pytest.fixture(scope="module")
