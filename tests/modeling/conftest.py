@@ -26,6 +26,25 @@ def trained(frame, small_config):
 
 
 @pytest.fixture(scope="session")
+def spec(trained, small_config):
+    """The spec of the hand-made model (as ``spec.json`` would hold it)."""
+    from risk_model.modeling.spec import build_spec
+    from risk_model.policy import PolicyCalendar
+
+    return build_spec(
+        result=trained,
+        feature_names=FEATURES,
+        catalogue=CATALOGUE,
+        config=small_config,
+        policy=PolicyCalendar(),
+        merchant_risk_as_of=None,
+        version="v-test",
+        data_fingerprint="abc",
+        code="unknown",
+    )
+
+
+@pytest.fixture(scope="session")
 def mlflow_uri(tmp_path_factory) -> str:
     """One SQLite store for the whole session (migrations cost ~1 s each)."""
     return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"

@@ -4,25 +4,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from modeling.modeling_helpers import CATALOGUE, FEATURES
+from modeling.modeling_helpers import FEATURES
 from risk_model.modeling.artefact import ArtefactError, load_artefact, save_artefact
-from risk_model.modeling.spec import build_spec
 from risk_model.policy import PolicyCalendar
-
-
-@pytest.fixture(scope="module")
-def spec(trained, small_config):
-    return build_spec(
-        result=trained,
-        feature_names=FEATURES,
-        catalogue=CATALOGUE,
-        config=small_config,
-        policy=PolicyCalendar(),
-        merchant_risk_as_of=None,
-        version="v-test",
-        data_fingerprint="abc",
-        code="unknown",
-    )
 
 
 @pytest.fixture()

@@ -16,30 +16,12 @@ import sys
 import pyarrow as pa
 import pytest
 
-from modeling.modeling_helpers import CATALOGUE, FEATURES
 from risk_model.features.merchant_table import MERCHANT_RISK_SCHEMA
 from risk_model.model_source import load_model_artefact
 from risk_model.modeling import artefact_files
 from risk_model.modeling.artefact import load_artefact, save_artefact
 from risk_model.modeling.errors import ArtefactError, ModelLoadError
 from risk_model.modeling.signing import ENV_VAR, SIGNATURE_FILE
-from risk_model.modeling.spec import build_spec
-from risk_model.policy import PolicyCalendar
-
-
-@pytest.fixture(scope="module")
-def spec(trained, small_config):
-    return build_spec(
-        result=trained,
-        feature_names=FEATURES,
-        catalogue=CATALOGUE,
-        config=small_config,
-        policy=PolicyCalendar(),
-        merchant_risk_as_of=None,
-        version="v-test",
-        data_fingerprint="abc",
-        code="unknown",
-    )
 
 
 @pytest.fixture(autouse=True)
