@@ -86,6 +86,7 @@ class Trained:
     oot_scores: pa.Table
     snapshots: str
     version: str
+    fingerprint: str
 
 
 @dataclass
@@ -226,6 +227,7 @@ def _train_and_evaluate(inputs: Inputs, config: TrainConfig, stages: Stages) -> 
     from risk_model.modeling.evaluation import evaluate_served
     from risk_model.modeling.package import version_label
     from risk_model.modeling.snapshots import served_frame, snapshot_frame
+    from risk_model.modeling.spec import frame_fingerprint
     from risk_model.modeling.train import catalogue_records, split_rows, train_model
 
     with stages("snapshots"):
@@ -257,13 +259,23 @@ def _train_and_evaluate(inputs: Inputs, config: TrainConfig, stages: Stages) -> 
     _warn_small(result, config)
     with stages("evaluate"):
         version = version_label(result.booster.model_to_string())
-        spec = _spec(result, catalogue, config, inputs, table_as_of, frame, version, None)
+        fingerprint = frame_fingerprint(frame)
+        spec = _spec(result, catalogue, config, inputs, table_as_of, fingerprint, version, None)
         evaluation, oot_scores = evaluate_served(
             result, frame=frame, served=served, spec=spec, table=table
         )
         evaluation["table_as_of"] = table_as_of.isoformat()
     return Trained(
-        histories, frame, served, result, catalogue, evaluation, oot_scores, how, version
+        histories,
+        frame,
+        served,
+        result,
+        catalogue,
+        evaluation,
+        oot_scores,
+        how,
+        version,
+        fingerprint,
     )
 
 
@@ -287,11 +299,11 @@ def _spec(
     config: TrainConfig,
     inputs: Inputs,
     table_as_of: dt.date,
-    frame: pd.DataFrame,
+    fingerprint: str,
     version: str,
     evaluation: dict | None,
 ) -> dict:
-    from risk_model.modeling.spec import build_spec, code_version, frame_fingerprint
+    from risk_model.modeling.spec import build_spec, code_version
 
     return build_spec(
         result=result,
@@ -301,7 +313,7 @@ def _spec(
         policy=inputs.policy,
         merchant_risk_as_of=table_as_of,
         version=version,
-        data_fingerprint=frame_fingerprint(frame),
+        data_fingerprint=fingerprint,
         code=code_version(project_root()),
         evaluation=evaluation,
     )
@@ -321,7 +333,7 @@ def _package(trained: Trained, config: TrainConfig, inputs: Inputs, out: Path) -
         config,
         inputs,
         history_end,
-        trained.frame,
+        trained.fingerprint,
         trained.version,
         trained.evaluation,
     )
