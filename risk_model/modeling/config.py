@@ -56,6 +56,11 @@ class SnapshotConfig:
 
 
 _CLOCK_CAP = 12.0  # months: beyond a year, "since/until a policy date" carries no signal
+# A sweep that starts after the label horizon cannot close an account inside it, so "months
+# to the next sweep" is bounded by the horizon. A 12-month cap made "no sweep announced"
+# (filled with the cap) look like the month right after a sweep, whose label window still
+# held sweep closures: the model carried that sweep level into sweep-free months.
+_SWEEP_LOOKAHEAD = 3.0  # months: the default label horizon
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,10 @@ class FeatureConfig:
 
     exclude: tuple[str, ...] = ()
     fill_missing: dict[str, float] = field(
-        default_factory=lambda: {"months_since_sweep": _CLOCK_CAP, "months_to_sweep": _CLOCK_CAP}
+        default_factory=lambda: {
+            "months_since_sweep": _CLOCK_CAP,
+            "months_to_sweep": _SWEEP_LOOKAHEAD,
+        }
     )
     clip_min: dict[str, float] = field(
         default_factory=lambda: {
@@ -85,7 +93,7 @@ class FeatureConfig:
     clip_max: dict[str, float] = field(
         default_factory=lambda: {
             "months_since_sweep": _CLOCK_CAP,
-            "months_to_sweep": _CLOCK_CAP,
+            "months_to_sweep": _SWEEP_LOOKAHEAD,
             "months_to_migration_deadline": _CLOCK_CAP,
             "months_since_migration_offer": 3.0,
         }

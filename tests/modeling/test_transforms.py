@@ -29,8 +29,26 @@ def test_no_transforms_is_identity():
 
 def test_default_config_bounds_the_calendar_clocks():
     features = load_config().features
-    assert features.fill_missing["months_to_sweep"] == 12.0
+    assert features.fill_missing["months_to_sweep"] == 3.0
     assert features.clip_max["months_since_sweep"] == 12.0
+
+
+def test_no_announced_sweep_reads_as_a_sweep_beyond_the_horizon():
+    names = ["months_since_sweep", "months_to_sweep"]
+    transforms, _ = resolve_transforms(load_config().features.transforms(), names)
+    # right after a sweep (next one 13 months away) versus no sweep announced at all
+    x = np.array([[1.0, 13.0], [6.0, np.nan], [6.0, 5.0]], dtype=np.float32)
+    out = apply_transforms(x, names, transforms)
+    assert out[0, 1] == out[1, 1] == out[2, 1] == 3.0
+
+
+def test_a_sweep_inside_the_horizon_and_the_time_since_one_stay_distinct():
+    names = ["months_since_sweep", "months_to_sweep"]
+    transforms, _ = resolve_transforms(load_config().features.transforms(), names)
+    x = np.array([[1.0, 2.0], [6.0, 0.5], [12.5, 3.5]], dtype=np.float32)
+    out = apply_transforms(x, names, transforms)
+    assert out[0, 1] == 2.0 and out[1, 1] == 0.5  # a sweep within the horizon is kept
+    assert list(out[:, 0]) == [1.0, 6.0, 12.0]  # months since a sweep still capped at a year
 
 
 def test_feature_tables_in_toml(tmp_path):
