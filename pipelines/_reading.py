@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -171,3 +172,37 @@ def _exact_batches(pieces: Iterable[pa.RecordBatch], batch_rows: int) -> Iterato
                 held, rows = [], 0
     if held:
         yield pa.Table.from_batches(held)
+
+
+def event_date_paths(source: pq.ParquetFile) -> list[str]:
+    """Parquet paths of the statement months and transaction times in this file."""
+    wanted = {C.STATEMENTS: C.STATEMENT_MONTH, C.TRANSACTIONS: C.TS}
+    schema = source.metadata.schema
+    paths = []
+    for i in range(len(schema)):
+        parts = schema.column(i).path.split(".")
+        if len(parts) > 1 and wanted.get(parts[0]) == parts[-1]:
+            paths.append(schema.column(i).path)
+    return paths
+
+
+def file_last_events(source: pq.ParquetFile, batch_rows: int) -> np.ndarray:
+    """Each account's last event date (``risk_model.guards.last_event_days``), whole file.
+
+    Only the statement-month and transaction-time columns are read, batch by batch, so
+    memory holds one date per account. A file whose dates cannot be read gives ``NaT``
+    (the batches report the problem).
+    """
+    from risk_model.guards import last_event_days
+
+    paths = event_date_paths(source)
+    empty = np.full(source.metadata.num_rows, np.datetime64("NaT"), dtype="datetime64[D]")
+    if not paths:
+        return empty
+    parts = []
+    try:
+        for batch in source.iter_batches(batch_size=batch_rows, columns=paths):
+            parts.append(last_event_days(pa.Table.from_batches([batch])))
+    except (OSError, pa.ArrowException):
+        return empty
+    return np.concatenate(parts) if parts else empty

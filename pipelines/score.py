@@ -28,8 +28,14 @@ Exit codes: 0 every account scored; 3 some accounts rejected (see the rejects fi
 not meet the contract, unknown model, output path equal to the input or not a regular
 file, output not writable); 130 / 143 interrupted by Ctrl-C / SIGTERM (nothing published).
 
+Without ``--as-of`` the latest month end covered by the file is used (month end of the
+latest statement month, or of the latest transaction date for accounts without statements;
+never today's date), found in the first pass over the file and logged. ``--closures``
+(``CLOSURES_SCHEMA``) rejects the accounts closed on or before the as-of date (``closed``).
+
 Contract warnings (:class:`~risk_model.problems.ContractWarning`: a column or event field
-whose name nearly matches a contract name, account ids equal after NFC normalisation) are
+whose name nearly matches a contract name, account ids equal after NFC normalisation, an
+inferred or stale as-of date, many dormant accounts: :mod:`risk_model.guards`) are
 logged as one WARNING line each (each near miss or twin group once), not printed as
 Python warnings.
 """
@@ -61,6 +67,7 @@ from pipelines._reading import (
     InputError,
     check_columns,
     duplicated_ids,
+    file_last_events,
     numbered_batches,
     one_line,
     open_input,
@@ -117,7 +124,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--as-of",
         type=dt.date.fromisoformat,
         default=None,
-        help="scoring date YYYY-MM-DD (default today; pass the extract date)",
+        help="scoring date YYYY-MM-DD (default: the latest month end covered by the input; "
+        "pass the extract date)",
+    )
+    parser.add_argument(
+        "--closures",
+        type=Path,
+        help="closures parquet (account_id, closure_date, cause): accounts closed on or "
+        "before the as-of date are rejected (closed)",
     )
     parser.add_argument("--out", type=Path, help="scores parquet (default data/scores/)")
     parser.add_argument("--rejects", type=Path, help="rejected accounts parquet")
@@ -184,7 +198,13 @@ def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def score_batch(
-    predictor, table: pa.Table, start: int, dups: pa.Array, as_of: dt.date, reasons: str
+    predictor,
+    table: pa.Table,
+    start: int,
+    dups: pa.Array,
+    as_of: dt.date,
+    reasons: str,
+    closures: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Score one batch; rejects carry file row positions."""
     found = pc.fill_null(pc.is_in(table[C.ACCOUNT_ID], value_set=dups), False)
@@ -192,7 +212,7 @@ def score_batch(
     keep = np.flatnonzero(~repeated)
     # Taking rows copies every nested list: only when some account must be left out.
     kept = table.take(pa.array(keep)) if repeated.any() else table
-    scores, rejects = predictor.score_table(kept, as_of, reasons=reasons)
+    scores, rejects = predictor.score_table(kept, as_of, reasons=reasons, closures=closures)
     rejects = rejects.cast(REJECTS_SCHEMA)
     rows = keep[rejects["row"].to_numpy()] + start
     gone = np.flatnonzero(repeated)
@@ -221,11 +241,16 @@ Scored = tuple[int, pa.Table, pa.Table]  # (input rows, scores, rejects) of one 
 
 
 def score_in_process(
-    predictor, batches: Iterator[tuple[int, pa.Table]], dups: pa.Array, as_of: dt.date, reasons: str
+    predictor,
+    batches: Iterator[tuple[int, pa.Table]],
+    dups: pa.Array,
+    as_of: dt.date,
+    reasons: str,
+    closures: pa.Table | None = None,
 ) -> Iterator[Scored]:
     """Score the batches one after the other in this process."""
     for start, table in batches:
-        scores, rejects = score_batch(predictor, table, start, dups, as_of, reasons)
+        scores, rejects = score_batch(predictor, table, start, dups, as_of, reasons, closures)
         yield table.num_rows, scores, rejects
 
 
@@ -236,6 +261,7 @@ def score_in_threads(
     dups: pa.Array,
     as_of: dt.date,
     reasons: str,
+    closures: pa.Table | None = None,
 ) -> Iterator[Scored]:
     """Score ``workers`` batches at once in threads, at most ``workers + 1`` in flight.
 
@@ -246,7 +272,9 @@ def score_in_threads(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score")
     try:
         for start, table in batches:
-            future = pool.submit(score_batch, predictor, table, start, dups, as_of, reasons)
+            future = pool.submit(
+                score_batch, predictor, table, start, dups, as_of, reasons, closures
+            )
             pending.append((table.num_rows, future))
             del table
             if len(pending) > workers:
@@ -266,11 +294,12 @@ def run(args: argparse.Namespace) -> int:
     out, rejects_path = output_paths(args)
     source = open_input(args.input)
     columns = check_columns(source)
-    as_of = args.as_of or dt.date.today()
+    closures = _closures(args.closures)
     total = source.metadata.num_rows
     # Threads for a single batch would only cost.
     workers = max(1, min(args.workers, -(-total // args.batch_rows)))
-    predictor, dups = _load_model(args, source)
+    predictor, dups, last_days = _load_model(args, source)
+    as_of = _as_of(args.as_of, last_days, closures is not None)
     LOG.info(
         "scoring %s: %d accounts at %s with model %s (%d batch(es) at once)",
         args.input,
@@ -281,9 +310,9 @@ def run(args: argparse.Namespace) -> int:
     )
     batches = numbered_batches(source, args.batch_rows, columns, args.input)
     if workers > 1:
-        results = score_in_threads(predictor, batches, workers, dups, as_of, args.reasons)
+        results = score_in_threads(predictor, batches, workers, dups, as_of, args.reasons, closures)
     else:
-        results = score_in_process(predictor, batches, dups, as_of, args.reasons)
+        results = score_in_process(predictor, batches, dups, as_of, args.reasons, closures)
     outputs = [(out, _output_schema(), "scores"), (rejects_path, REJECTS_SCHEMA, "rejects")]
     try:
         read, scored, rejected = _write_results(results, outputs, total)
@@ -306,12 +335,18 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if rejected else EXIT_OK
 
 
-def _load_model(args: argparse.Namespace, source: pq.ParquetFile) -> tuple[Predictor, pa.Array]:
-    """Load the predictor while another thread finds the duplicated ids of the file."""
+def _load_model(
+    args: argparse.Namespace, source: pq.ParquetFile
+) -> tuple[Predictor, pa.Array, np.ndarray]:
+    """Load the predictor while another thread finds the duplicated ids of the file.
+
+    The same thread then reads each account's last event date (for the as-of guards).
+    """
     limits = EventLimits(args.max_statements, args.max_transactions)
     # The duplicate-id pass (one column of the whole file) runs while the model loads.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dups") as side:
         dups_found = side.submit(_file_id_checks, source, args.input)
+        last_events = side.submit(file_last_events, source, args.batch_rows)
         import pipelines._scoring_stack  # noqa: F401  (lightgbm without scikit-learn)
         from risk_model.predict import ModelLoadError, load
 
@@ -321,7 +356,34 @@ def _load_model(args: argparse.Namespace, source: pq.ParquetFile) -> tuple[Predi
             )
         except ModelLoadError as exc:
             raise InputError(str(exc).splitlines()[0]) from exc
-        return predictor, dups_found.result()
+        return predictor, dups_found.result(), last_events.result()
+
+
+def _closures(path: Path | None) -> pa.Table | None:
+    """Read and validate the ``--closures`` file (None without the flag)."""
+    if path is None:
+        return None
+    from risk_model.guards import closures_table
+    from risk_model.validation import ContractError
+
+    if not path.is_file():
+        raise InputError(f"--closures file not found: {path}")
+    try:
+        return closures_table(pq.read_table(path))
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read --closures {path} as parquet: {exc}") from exc
+    except ContractError as exc:
+        raise InputError(one_line(exc)) from exc
+
+
+def _as_of(given: dt.date | None, last_days: np.ndarray, closures: bool) -> dt.date:
+    """Return the as-of date (given, or inferred from the file); the recency guards warn."""
+    from risk_model.guards import resolve_as_of
+
+    try:
+        return resolve_as_of(None, given, closures_given=closures, last_days=last_days)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
 
 
 def _file_id_checks(source: pq.ParquetFile, path: Path) -> pa.Array:

@@ -248,6 +248,11 @@ def _train_and_evaluate(inputs: Inputs, config: TrainConfig, stages: Stages) -> 
             frame[C.AS_OF].nunique(),
             frame[LABEL].mean(),
         )
+        from risk_model.modeling.dataset import horizon_loss
+
+        lost = horizon_loss(frame, inputs.closures, config.horizon_months)
+        if lost.lost:  # closures beyond every labelled horizon would silently train as good
+            log.warning("%s", lost.describe())
     with stages("split"):
         split = split_rows(frame, config)
         log.info("split by %s: %s", split.kind, split.reason)

@@ -5,8 +5,10 @@
 >>> scores = predictor.predict(histories, as_of=datetime.date(2026, 10, 31))
 >>> one = predictor.predict_one(record, as_of=datetime.date(2026, 10, 31))
 
-``as_of`` defaults to today's date; pass the extract date explicitly for reproducible
-scores. Features are built exactly as in training (point-in-time at ``as_of``) with the
+Pass the extract date as ``as_of`` for reproducible scores. Without it the latest month
+end covered by the input is used (never today's date) and an ``AsOfInferredWarning`` names
+it; see :mod:`risk_model.guards` for the stale-date, dormant-account and closed-account
+guards. Features are built exactly as in training (point-in-time at ``as_of``) with the
 merchant-risk table and policy calendar frozen in the model artefact.
 
 Output columns (:data:`OUTPUT_COLUMNS`), one row per account in input order:
@@ -34,6 +36,7 @@ import pyarrow as pa
 from risk_model import contract as C
 from risk_model import reasons as R
 from risk_model.dates import as_date
+from risk_model.guards import closed_problem, closures_table, reject_closed, resolve_as_of
 from risk_model.limits import (
     DEFAULT_LIMITS,
     EventLimits,
@@ -280,7 +283,12 @@ class Predictor:
         )
 
     def score(
-        self, histories: Any, as_of: dt.date | None = None, *, reasons: ReasonsMode = "needed"
+        self,
+        histories: Any,
+        as_of: dt.date | None = None,
+        *,
+        reasons: ReasonsMode = "needed",
+        closures: Any = None,
     ) -> tuple[pd.DataFrame, pa.Table]:
         """Score the valid accounts and return the rejected ones with reasons.
 
@@ -288,10 +296,15 @@ class Predictor:
         ----------
         histories : pyarrow.Table, pandas.DataFrame, path or record dict(s)
             Account histories in the contract's nested form.
-        as_of : datetime.date, optional
-            Scoring date; default today (pass the extract date for reproducible scores).
+        as_of : datetime.date or ISO string, optional
+            Scoring date; default the latest month end covered by the input, with an
+            ``AsOfInferredWarning`` (pass the extract date for reproducible scores).
         reasons : {"needed", "all", "none"}
             Which rows get reasons.
+        closures : pyarrow.Table, pandas.DataFrame or path, optional
+            ``CLOSURES_SCHEMA`` table: accounts closed on or before ``as_of`` are rejected
+            (reason code ``closed``). Without it, many accounts silent for months before
+            ``as_of`` raise a ``DormantHistoryWarning``.
 
         Returns
         -------
@@ -305,28 +318,41 @@ class Predictor:
         ContractError
             For table-level problems (required columns missing or mistyped).
         """
-        scores, rejects = self.score_table(
-            as_table(histories),
-            dt.date.today() if as_of is None else as_date(as_of),
-            reasons=reasons,
-        )
+        table = as_table(histories)
+        as_of = resolve_as_of(table, as_of, closures_given=closures is not None)
+        closed = None if closures is None else closures_table(closures)
+        scores, rejects = self.score_table(table, as_of, reasons=reasons, closures=closed)
         return to_frame(scores), rejects
 
     def score_table(
-        self, table: pa.Table, as_of: dt.date, *, reasons: ReasonsMode = "needed"
+        self,
+        table: pa.Table,
+        as_of: dt.date,
+        *,
+        reasons: ReasonsMode = "needed",
+        closures: pa.Table | None = None,
     ) -> tuple[pa.Table, pa.Table]:
         """Arrow form of :meth:`score`: scores (:data:`OUTPUT_SCHEMA`) and rejects.
 
-        Every input row ends up in exactly one of the two tables.
+        Every input row ends up in exactly one of the two tables. ``closures`` (validated,
+        ``CLOSURES_SCHEMA``) rejects the accounts closed on or before ``as_of``; the as-of
+        date is used as given (no inference, no recency warnings: see :meth:`score`).
         """
         valid, rejects = split_within_limits(table, as_of, self.limits)
+        if closures is not None:
+            valid, rejects = reject_closed(valid, rejects, table, closures, as_of)
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons)
         if not open_mask.all():
             rejects = add_not_open(valid, open_mask, rejects, table, as_of)
         return scores, rejects
 
     def predict(
-        self, histories: Any, as_of: dt.date | None = None, *, reasons: ReasonsMode = "needed"
+        self,
+        histories: Any,
+        as_of: dt.date | None = None,
+        *,
+        reasons: ReasonsMode = "needed",
+        closures: Any = None,
     ) -> pd.DataFrame:
         """Score a batch of account histories; every account must be valid.
 
@@ -334,12 +360,15 @@ class Predictor:
         ----------
         histories : pyarrow.Table, pandas.DataFrame, path or record dict(s)
             Account histories in the contract's nested form.
-        as_of : datetime.date, optional
-            Scoring date; default today (pass the extract date for reproducible scores).
+        as_of : datetime.date or ISO string, optional
+            Scoring date; default the latest month end covered by the input, with an
+            ``AsOfInferredWarning`` (pass the extract date for reproducible scores).
         reasons : {"needed", "all", "none"}
             ``needed`` (default): reasons for accounts above the lowest band only;
             ``all``: every account; ``none``: no reasons (fastest). Accounts without
             reasons get an empty list and ``top_cause`` None.
+        closures : pyarrow.Table, pandas.DataFrame or path, optional
+            As in :meth:`score`; a closed account is a problem (``closed``).
 
         Returns
         -------
@@ -351,13 +380,23 @@ class Predictor:
         ContractError
             Listing every invalid account and problem (use :meth:`score` to go on).
         """
-        return self._predict(as_table(histories), as_of, reasons, self.num_threads)
+        table = as_table(histories)
+        as_of = resolve_as_of(table, as_of, closures_given=closures is not None)
+        closed = None if closures is None else closures_table(closures)
+        return self._predict(table, as_of, reasons, self.num_threads, closed)
 
     def _predict(
-        self, table: pa.Table, as_of: dt.date | None, reasons: ReasonsMode, threads: int
+        self,
+        table: pa.Table,
+        as_of: dt.date,
+        reasons: ReasonsMode,
+        threads: int,
+        closures: pa.Table | None = None,
     ) -> pd.DataFrame:
-        as_of = dt.date.today() if as_of is None else as_date(as_of)
         valid = validate_within_limits(table, as_of, self.limits)
+        problem = None if closures is None else closed_problem(valid, closures, as_of)
+        if problem is not None:
+            raise ContractError([problem])
         scores, open_mask = self.score_arrow(valid, as_of, reasons=reasons, num_threads=threads)
         if not open_mask.all():
             ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask)).to_pylist()
@@ -369,6 +408,8 @@ class Predictor:
 
         Returns exactly the values of the same account's batch row scored with
         ``reasons="all"``. Uses one LightGBM thread; safe to call from many threads.
+        Without ``as_of`` the record's own latest month end is used (with an
+        ``AsOfInferredWarning``).
 
         Raises
         ------
@@ -377,13 +418,14 @@ class Predictor:
         """
         if not isinstance(record, Mapping):
             raise TypeError("predict_one takes one account record (a dict)")
-        as_of = dt.date.today() if as_of is None else as_date(as_of)
         try:
             table = from_records(record)
         except ContractError:
             raise
         except ValueError as exc:  # a record Arrow cannot read: the caller's data, not a bug
             raise ContractError([unreadable_record_problem(record, exc)]) from exc
+        # One record: its own latest month end; recency is a property of a batch.
+        as_of = resolve_as_of(table, None, recency=False) if as_of is None else as_date(as_of)
         valid = validate_within_limits(table, as_of, self.limits)
         scores, open_mask = self.score_arrow(valid, as_of, reasons="all", num_threads=1)
         if not open_mask.all():
@@ -446,7 +488,7 @@ def predict(
     model : str or path, optional
         As in :func:`load`; the loaded predictor is cached per value.
     as_of : datetime.date, optional
-        Scoring date; default today.
+        Scoring date; default the latest month end covered by the input (warned).
 
     Returns
     -------

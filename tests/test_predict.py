@@ -149,9 +149,14 @@ def test_inputs_as_dataframe_parquet_and_records_score_alike(predictor, sample, 
         predictor.predict(42, model.as_of)
 
 
-def test_as_of_defaults_to_today(predictor, sample):
-    out = predictor.predict(sample.slice(0, 3))
-    assert (out[C.AS_OF] == dt.date.today()).all()
+def test_as_of_defaults_to_the_latest_month_end_of_the_input_not_today(predictor, sample):
+    from risk_model.guards import AsOfInferredWarning, last_event_days
+
+    few = sample.slice(0, 3)
+    latest = last_event_days(few).max().astype(dt.date)
+    with pytest.warns(AsOfInferredWarning, match=str(latest)):
+        out = predictor.predict(few)
+    assert (out[C.AS_OF] == latest).all() and latest != dt.date.today()
 
 
 def test_invalid_accounts_raise_in_predict_and_are_rejected_in_score(predictor, sample, model):

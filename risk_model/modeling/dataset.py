@@ -19,6 +19,7 @@ Rules
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -199,3 +200,75 @@ def attach_truth(frame: pd.DataFrame, truth: pa.Table | None, horizon_months: in
     joined = keys.merge(table, on=[C.ACCOUNT_ID, C.AS_OF], how="left", validate="1:1")
     frame[TRUTH_P] = joined[C.P_CLOSE].to_numpy()
     return bool(frame[TRUTH_P].notna().all())
+
+
+@dataclass(frozen=True)
+class HorizonLoss:
+    """Observed closures that no snapshot row labels: beyond every labelled horizon.
+
+    Attributes
+    ----------
+    lost : int
+        Closures later than their account's last labelled as-of date + the horizon.
+    closures : int
+        Closures of snapshotted accounts after their first labelled as-of date.
+    horizon_months : int
+        The horizon used.
+    needed_horizon : int or None
+        Smallest horizon in months that would label every lost closure from its
+        account's last labelled as-of date (None when nothing is lost).
+    """
+
+    lost: int
+    closures: int
+    horizon_months: int
+    needed_horizon: int | None
+
+    def describe(self) -> str:
+        """Return the finding and the fix in one line (for the training log)."""
+        return (
+            f"{self.lost} of {self.closures} closures of snapshotted accounts fall after the "
+            f"account's last labelled as-of date + the {self.horizon_months}-month horizon: no "
+            f"row labels them, so those accounts train as good. Fix: --horizon "
+            f"{self.needed_horizon} would label them (from the same last as-of dates)"
+        )
+
+
+def horizon_loss(
+    snapshots: pd.DataFrame, closures: pa.Table | None, horizon_months: int
+) -> HorizonLoss:
+    """Count the closures later than every labelled horizon of their account.
+
+    Parameters
+    ----------
+    snapshots : pandas.DataFrame
+        Snapshot rows with ``account_id`` and ``as_of`` (e.g. ``snapshot_frame`` output:
+        open accounts at labelled month ends).
+    closures : pyarrow.Table, optional
+        ``CLOSURES_SCHEMA`` table.
+    horizon_months : int
+        Label horizon.
+
+    Returns
+    -------
+    HorizonLoss
+    """
+    frame = closures_frame(closures)
+    if snapshots.empty or frame.empty:
+        return HorizonLoss(0, 0, horizon_months, None)
+    as_of = pd.to_datetime(snapshots[C.AS_OF])
+    spans = as_of.groupby(snapshots[C.ACCOUNT_ID].to_numpy()).agg(["min", "max"])
+    joined = frame.join(spans, on=C.ACCOUNT_ID, how="inner")
+    closed = joined[C.CLOSURE_DATE]
+    joined = joined[closed > joined["min"]]  # closed before the first snapshot: no row
+    month = joined[C.CLOSURE_DATE].dt.year * 12 + joined[C.CLOSURE_DATE].dt.month
+    last = joined["max"].dt.year * 12 + joined["max"].dt.month
+    # A closure in the k-th month after the last labelled month end needs horizon k.
+    needed = (month - last).to_numpy()
+    lost = needed > horizon_months
+    return HorizonLoss(
+        int(lost.sum()),
+        len(joined),
+        horizon_months,
+        int(needed[lost].max()) if lost.any() else None,
+    )
