@@ -2,10 +2,12 @@
 
 Public API: :class:`WorldConfig`, :func:`iter_world` (chunks of Arrow tables),
 :func:`generate_world` (whole small worlds), :func:`make_merchants`, :func:`world_stats`,
-:func:`read_world` (load the output of ``python -m pipelines.generate``).
+:func:`read_world` (load the output of ``python -m pipelines.generate``),
+:func:`statements_only_extract` (a real-shaped, single-as-of, statements-only cut).
 """
 
 from risk_model.synthetic.config import CAUSE_PRIORITY, WorldConfig, default_policy
+from risk_model.synthetic.extract import statements_only_extract
 from risk_model.synthetic.io import read_world
 from risk_model.synthetic.merchants import make_merchants
 from risk_model.synthetic.summary import WorldStats, world_stats
@@ -22,5 +24,6 @@ __all__ = [
     "iter_world",
     "make_merchants",
     "read_world",
+    "statements_only_extract",
     "world_stats",
 ]
