@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m pipelines.benchmark features|separation [options]``.
+"""Benchmarks: ``python -m pipelines.benchmark features|separation|score|extract [options]``.
 
 ``features``: time and peak memory of :func:`risk_model.features.build_features` on a
 synthetic world (generated once and cached under ``data/bench/``), against the floor of
@@ -8,6 +8,10 @@ from ``resource.getrusage(RUSAGE_SELF).ru_maxrss``.
 
 ``separation``: mean of each family's key features for accounts whose true closure risk is
 mostly of one cause vs all others, at a few as-of dates (a sanity check of the features).
+
+``extract``: the package against a plain LightGBM on the raw statement columns, on
+statements-only single-as-of extracts of generated worlds, same account folds
+(``pipelines/_bench_extract.py``).
 
 Add a sub-command by writing ``run_<name>(args)`` and an entry in ``COMMANDS``.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines._bench_extract import add_extract_parser, run_extract
 from pipelines._bench_score import add_score_parser, run_score
 
 log = logging.getLogger("benchmark")
@@ -298,6 +303,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "features": run_features,
     "separation": run_separation,
     "score": run_score,
+    "extract": run_extract,
     "_measure": _measure,  # internal: one measurement in a fresh process
 }
 # sub-command -> function adding its arguments (``score`` registers its own parser)
@@ -317,6 +323,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             sub.add_parser(name) if hidden else sub.add_parser(name, help=COMMANDS[name].__doc__)
         )
     add_score_parser(sub)
+    add_extract_parser(sub)
     return parser.parse_args(argv)
 
 
