@@ -23,8 +23,11 @@ from risk_model.records import from_records
 from risk_model.synthetic import WorldConfig, generate_world, statements_only_extract
 
 AS_OF = dt.date(2023, 6, 30)
-# Measured by the comparison test below (world seed 1, 4,000 accounts x 14 months,
-# as-of 2024-01-31, horizon 1, 3 folds); the package must not fall behind by more.
+# The package must not fall behind the plain model by more than this (mean fold AUC).
+# Measured on the comparison below (world seed 1, 12,000 accounts x 14 months, as-of
+# 2024-01-31, horizon 1, 8,954 accounts, 77 positives, 3 folds): package 0.8721 +- 0.0669,
+# plain LightGBM 0.8308 +- 0.0195. With 4,000 accounts (36 positives) the figures were
+# 0.6963 vs 0.6882: too few positives for the check to mean much.
 TOLERANCE = 0.02
 
 
@@ -72,7 +75,7 @@ def test_fold_split_selects_only_outside_the_test_fold():
 
 @pytest.fixture(scope="module")
 def comparison():
-    world = generate_world(WorldConfig(n_accounts=4000, n_months=14, seed=1))
+    world = generate_world(WorldConfig(n_accounts=12_000, n_months=14, seed=1))
     as_of = dt.date(2024, 1, 31)
     histories, closures = statements_only_extract(world.histories, world.closures, as_of)
     began = time.perf_counter()
