@@ -34,8 +34,9 @@ of a few months can hold a policy event (a regulatory sweep) whose level does no
 to the months after it; a map that helps on average only because one month is unusual
 is exactly the map that fails out of time. Without ``months`` (or with a single month)
 the rows are split into ``folds`` folds grouped by account (an account's months stay
-together) and the lower pooled out-of-fold log loss between ``sigmoid`` and
-``isotonic_interp`` wins, as before. Either way the chosen map is then refitted on all
+together) and the same rule applies fold by fold. A fitted map that cannot be fitted on
+some fold (a single class: too few positives to judge it) is not a candidate. Either way
+the chosen map is then refitted on all
 selection rows, so the choice is out of sample and the final map uses every row.
 
 Every map's output is clipped to ``[1e-6, 1 - 1e-6]``; with the strictly increasing map
@@ -209,45 +210,52 @@ def _fold_of(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return group_fold[inverse]
 
 
-def _out_of_fold(candidate: str, raw: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
-    """Probabilities of each row from ``candidate`` fitted on the other folds."""
+def _out_of_fold(
+    candidate: str, raw: np.ndarray, y: np.ndarray, fold: np.ndarray
+) -> np.ndarray | None:
+    """Probabilities of each row from ``candidate`` fitted on the other folds.
+
+    ``None`` when some fold leaves a single class to fit on (too few positives to judge a
+    fitted map; identity needs no fit and is always available).
+    """
     oof = np.empty_like(raw)
     for k in np.unique(fold):
         held = fold == k
         fit_y = y[~held]
-        if fit_y.min() == fit_y.max():
-            raise ValueError("a calibration fold has a single class; use fewer folds")
+        if candidate != IDENTITY and fit_y.min() == fit_y.max():
+            return None
         params = _fit(candidate, raw[~held], fit_y)
         oof[held] = apply_calibration({"method": candidate, **params}, raw[held])
     return oof
 
 
-def _choose_by_month(
-    raw: np.ndarray, y: np.ndarray, months: np.ndarray
+def _choose(
+    raw: np.ndarray, y: np.ndarray, fold: np.ndarray, labels: list[str]
 ) -> tuple[str, dict[str, float], dict[str, dict[str, float]]]:
-    """Leave-one-month-out choice: a fitted map must beat identity on every month.
+    """Cross-fitted choice: a fitted map must beat identity on every held-out fold.
 
     Returns
     -------
     tuple
-        Chosen method, pooled out-of-fold log loss per candidate, and per candidate the
-        log loss of each held-out month (keyed by the month as a string).
+        Chosen method, pooled out-of-fold log loss per candidate that could be fitted, and
+        per candidate the log loss of each held-out fold (keyed by ``labels``).
     """
-    labels, fold = np.unique(months, return_inverse=True)
     scores: dict[str, float] = {}
-    by_month: dict[str, dict[str, float]] = {}
+    by_fold: dict[str, dict[str, float]] = {}
     for candidate in (IDENTITY, *METHODS):
         oof = _out_of_fold(candidate, raw, y, fold)
+        if oof is None:
+            continue
         scores[candidate] = log_loss(y, oof)
-        by_month[candidate] = {
-            str(label)[:10]: log_loss(y[fold == k], oof[fold == k])
-            for k, label in enumerate(labels)
+        by_fold[candidate] = {
+            label: log_loss(y[fold == k], oof[fold == k]) for k, label in enumerate(labels)
         }
-    base = by_month[IDENTITY]
-    # A month with one class still has a log loss; only the comparison matters.
-    carries = [m for m in METHODS if all(by_month[m][key] < base[key] for key in base)]
+    base = by_fold[IDENTITY]
+    # A fold with one class still has a log loss; only the comparison matters.
+    fitted = [m for m in METHODS if m in by_fold]
+    carries = [m for m in fitted if all(by_fold[m][key] < base[key] for key in base)]
     method = min(carries, key=lambda m: (scores[m], m)) if carries else IDENTITY
-    return method, scores, by_month
+    return method, scores, by_fold
 
 
 def fit_calibrator(
@@ -302,10 +310,11 @@ def fit_calibrator(
     scores: dict[str, float] = {}
     by_month: dict[str, dict[str, float]] = {}
     if method == "auto" and months is not None and len(np.unique(months)) >= 2:
-        method, scores, by_month = _choose_by_month(raw, y, np.asarray(months))
+        values, fold = np.unique(np.asarray(months), return_inverse=True)
+        method, scores, by_month = _choose(raw, y, fold, [str(v)[:10] for v in values])
     elif method == "auto":
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         fold = _fold_of(groups, folds, seed)
-        scores = {m: log_loss(y, _out_of_fold(m, raw, y, fold)) for m in METHODS}
-        method = min(METHODS, key=lambda m: (scores[m], m))
+        labels = [f"accounts {k}" for k in range(folds)]
+        method, scores, by_month = _choose(raw, y, fold, labels)
     return Calibrator(method, _fit(method, raw, y), scores, by_month)

@@ -242,8 +242,8 @@ class CalibrationConfig:
         ``month`` (default): ``auto`` holds out one selection month at a time and keeps
         ``identity`` unless a fitted map beats it on every held-out month, because the map
         is used on later months and a selection window can hold a policy event (sweep)
-        whose level does not carry. ``account``: ``folds`` folds grouped by account,
-        choosing between ``sigmoid`` and ``isotonic`` (the former rule).
+        whose level does not carry. ``account``: ``folds`` folds grouped by account, same
+        rule fold by fold.
     folds : int
         Folds (grouped by account) for the cross-fitted choice with ``folds_by="account"``.
     """

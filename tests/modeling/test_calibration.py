@@ -118,8 +118,13 @@ def test_auto_compares_out_of_fold_and_is_seeded():
     groups = np.arange(len(y)) // 4
     one = fit_calibrator(raw, y, method="auto", groups=groups, seed=3)
     two = fit_calibrator(raw, y, method="auto", groups=groups, seed=3)
-    assert set(one.cv_log_loss) == {"sigmoid", "isotonic_interp"}
-    assert one.method == min(one.cv_log_loss, key=one.cv_log_loss.get)
+    assert set(one.cv_log_loss) == {"identity", "sigmoid", "isotonic_interp"}
+    beats_identity = [
+        m
+        for m in ("sigmoid", "isotonic_interp")
+        if all(one.cv_by_fold[m][k] < one.cv_by_fold["identity"][k] for k in one.cv_by_fold[m])
+    ]
+    assert one.method == min(beats_identity, key=one.cv_log_loss.get)
     assert one.to_dict() == two.to_dict()
     # The true map is a sigmoid: Platt should win out of sample.
     assert one.method == "sigmoid"
@@ -136,6 +141,8 @@ def test_auto_scores_are_out_of_fold_log_losses():
             held = fold == k
             oof[held] = fit_calibrator(raw[~held], y[~held], method=method)(raw[held])
         assert score == pytest.approx(log_loss(y, oof), rel=1e-12)
+        if method == "identity":
+            continue  # nothing is fitted: out of fold and in sample agree
         in_sample = log_loss(y, fit_calibrator(raw, y, method=method)(raw))
         assert score != pytest.approx(in_sample, rel=1e-6)  # twin: not the in-sample loss
     # Negative twin of the sigmoid test: a step in the truth is the isotonic map's case.
@@ -211,11 +218,28 @@ def test_identity_is_stored_as_the_unit_platt_map():
 def test_a_single_month_falls_back_to_account_folds():
     raw, y, month = _months_data([0.0])
     one = fit_calibrator(raw, y, months=month, groups=np.arange(len(y)) // 3)
-    assert set(one.cv_log_loss) == {"sigmoid", "isotonic_interp"}
-    assert one.cv_by_fold == {}
-    # Twin: two months give month folds with identity as a candidate.
+    assert set(one.cv_by_fold["identity"]) == {"accounts 0", "accounts 1"}
+    # Twin: two months give month folds.
     raw2, y2, month2 = _months_data([0.0, 0.0])
-    assert "identity" in fit_calibrator(raw2, y2, months=month2).cv_log_loss
+    two = fit_calibrator(raw2, y2, months=month2)
+    assert not any(key.startswith("accounts") for key in two.cv_by_fold["identity"])
+
+
+def test_too_few_positives_to_judge_a_fitted_map_keeps_identity():
+    raw, y = _data(400)
+    y = np.zeros_like(y)
+    y[:1] = 1.0  # one positive: the fold without it has none to fit on
+    groups = np.arange(len(y))
+    cal = fit_calibrator(raw, y, groups=groups, seed=0)
+    assert cal.method == "identity"
+    assert set(cal.cv_log_loss) <= {"identity", "sigmoid", "isotonic_interp"}
+    # Twin: with positives in every fold a fitted map is judged (and wins on a sigmoid truth).
+    raw2, y2 = _data()
+    assert set(fit_calibrator(raw2, y2, groups=np.arange(len(y2)), seed=0).cv_log_loss) == {
+        "identity",
+        "sigmoid",
+        "isotonic_interp",
+    }
 
 
 def test_months_must_match_the_rows():
