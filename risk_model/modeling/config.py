@@ -200,7 +200,7 @@ class ModelConfig:
     lambda_l2: float = 1.0
     max_bin: int = 255
     num_boost_round: int = 3000
-    early_stopping_rounds: int = 100
+    early_stopping_rounds: int = 50
     num_threads: int = 1
     monotone: bool = True
     capacity_search: bool = True

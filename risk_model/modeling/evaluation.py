@@ -74,6 +74,18 @@ def oot_evaluation(
     return report
 
 
+PSI_REFERENCE_ROWS = 50_000  # train rows scored as the PSI reference: plenty for 10 bins
+
+
+def _psi_reference(train: np.ndarray) -> np.ndarray:
+    """Return a fixed, evenly spaced subset of the train rows (all of them when few)."""
+    rows = np.flatnonzero(train)
+    step = max(1, len(rows) // PSI_REFERENCE_ROWS)
+    mask = np.zeros_like(train)
+    mask[rows[::step]] = True
+    return mask
+
+
 def evaluate_served(
     result: Any,
     *,
@@ -118,7 +130,9 @@ def evaluate_served(
         scores["probability"].to_numpy(),
         period=rows["as_of"].to_numpy(),
         cause=rows["cause"].to_numpy(),
-        prob_train=result.predict_proba(frame.loc[train, names].to_numpy(), num_threads=threads),
+        prob_train=result.predict_proba(
+            frame.loc[_psi_reference(train), names].to_numpy(), num_threads=threads
+        ),
         raw=artefact.predict_raw(artefact.matrix(rows), num_threads=threads),
         prob_training_mode=result.predict_proba(
             frame.loc[oot, names].to_numpy(), num_threads=threads

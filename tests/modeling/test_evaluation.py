@@ -41,3 +41,17 @@ def test_report_without_side_inputs_has_no_side_figures():
     report = oot_evaluation(y, p, period=period, cause=cause, prob_train=p)
     assert "truth" not in report and "oot_training_mode" not in report
     assert np.isnan(report["distinct"]["raw_scores_per_10k"])
+
+
+def test_psi_reference_is_an_even_subset_of_the_train_rows():
+    from risk_model.modeling.evaluation import PSI_REFERENCE_ROWS, _psi_reference
+
+    train = np.zeros(300_000, dtype=bool)
+    train[::2] = True
+    chosen = _psi_reference(train)
+    assert chosen.sum() <= PSI_REFERENCE_ROWS + 1 and chosen.sum() >= PSI_REFERENCE_ROWS // 2
+    assert not (chosen & ~train).any()
+    # Twin: few train rows are all kept.
+    few = np.zeros(100, dtype=bool)
+    few[:40] = True
+    assert np.array_equal(_psi_reference(few), few)
