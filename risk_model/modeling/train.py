@@ -228,9 +228,7 @@ def fit_model(
         )
         return booster, capacity.selection_log_loss(booster)
 
-    model = config.model
-    report: dict[str, Any] = {"searched": False, "trials": []}
-    search_seconds = 0.0
+    model, report, search_seconds = config.model, {"searched": False, "trials": []}, 0.0
     if model.capacity_search:
         chosen, trials = capacity.search(
             fit,
@@ -244,23 +242,52 @@ def fit_model(
             seed=config.seed,
         )
         model = chosen.apply(model, len(y_train))
+        sample = capacity.search_sample(groups_train, model.search_rows, config.seed)
         report = {
             "searched": True,
             "chosen": chosen.label(),
-            "search_rows": int(
-                capacity.search_sample(groups_train, model.search_rows, config.seed).sum()
-            ),
+            "search_rows": int(sample.sum()),
             "trials": [t.to_dict() for t in trials],
         }
         search_seconds = sum(t.seconds for t in trials)
     booster, loss = fit(x_train, y_train, model)
-    report["selection_log_loss"] = loss
-    report.update(
-        max_depth=model.max_depth,
-        num_leaves=model.num_leaves,
-        min_data_in_leaf=model.min_data_in_leaf,
-    )
+    report |= {
+        "selection_log_loss": loss,
+        "max_depth": model.max_depth,
+        "num_leaves": model.num_leaves,
+        "min_data_in_leaf": model.min_data_in_leaf,
+    }
     return booster, model, report, search_seconds
+
+
+def calibrate(
+    booster: lgb.Booster,
+    x_sel: np.ndarray,
+    y_sel: np.ndarray,
+    *,
+    accounts: np.ndarray,
+    months: np.ndarray,
+    config: TrainConfig,
+) -> tuple[Calibrator, np.ndarray]:
+    """Fit the calibration map on the selection rows (see :mod:`.calibration`).
+
+    Returns
+    -------
+    tuple
+        The calibrator and the selection rows' raw scores.
+    """
+    threads = config.model.num_threads
+    raw_sel = np.asarray(booster.predict(x_sel, raw_score=True, num_threads=threads))
+    calibrator = fit_calibrator(
+        raw_sel,
+        y_sel,
+        method=config.calibration.method,
+        groups=accounts,
+        folds=config.calibration.folds,
+        seed=config.seed,
+        months=months if config.calibration.folds_by == "month" else None,
+    )
+    return calibrator, raw_sel
 
 
 def train_model(
@@ -325,16 +352,13 @@ def train_model(
     timings["capacity search"] = search_seconds
     timings["fit"] = time.perf_counter() - clock - search_seconds
     clock = time.perf_counter()
-    raw_sel = np.asarray(booster.predict(x_sel, raw_score=True, num_threads=model.num_threads))
-    by_month = config.calibration.folds_by == "month"
-    calibrator = fit_calibrator(
-        raw_sel,
+    calibrator, raw_sel = calibrate(
+        booster,
+        x_sel,
         y[sel],
-        method=config.calibration.method,
-        groups=accounts[sel],
-        folds=config.calibration.folds,
-        seed=config.seed,
-        months=frame.loc[sel, C.AS_OF].to_numpy() if by_month else None,
+        accounts=accounts[sel],
+        months=frame.loc[sel, C.AS_OF].to_numpy(),
+        config=config,
     )
     timings["calibrate"] = time.perf_counter() - clock
     report: dict[str, Any] = {
