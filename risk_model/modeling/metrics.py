@@ -89,11 +89,24 @@ def _sorted_pairs(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return y[order], p[order]
 
 
-def _equal_frequency_bins(p_sorted: np.ndarray, bins: int) -> np.ndarray:
-    """Bin index per row of a sorted ``p``, keeping rows with equal ``p`` in one bin.
+def equal_frequency_bins(p_sorted: np.ndarray, bins: int) -> np.ndarray:
+    """Return the bin index per row of a sorted ``p``, keeping rows with equal ``p`` in one bin.
 
     Each distinct value takes the bin of its mid-rank ``start + count / 2`` (positions
-    ``start .. start + count - 1`` in sorted order), scaled to ``bins`` and floored.
+    ``start .. start + count - 1`` in sorted order), scaled to ``bins`` and floored. Shared by
+    :func:`ece`, :func:`decile_table` and the reliability plot, so all three bin alike.
+
+    Parameters
+    ----------
+    p_sorted : numpy.ndarray
+        Probabilities sorted ascending (at least one row).
+    bins : int
+        Number of bins.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` integer bin index in ``0 .. bins - 1``, non-decreasing along ``p_sorted``.
     """
     n = len(p_sorted)
     _, start, count = np.unique(p_sorted, return_index=True, return_counts=True)
@@ -105,7 +118,7 @@ def _equal_frequency_bins(p_sorted: np.ndarray, bins: int) -> np.ndarray:
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Return the expected calibration error over equal-frequency bins (see module notes)."""
     y, p = _sorted_pairs(*_check(y, p))
-    index = _equal_frequency_bins(p, bins)
+    index = equal_frequency_bins(p, bins)
     n = np.bincount(index, minlength=bins).astype(np.float64)
     gap = np.abs(np.bincount(index, p, bins) - np.bincount(index, y, bins))
     return float(gap[n > 0].sum() / len(y))
@@ -163,7 +176,7 @@ def decile_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
         bins are empty and their decile numbers are missing (see module notes).
     """
     y, p = _sorted_pairs(*_check(y, p))
-    index = (bins - 1) - _equal_frequency_bins(p, bins)  # 0 = riskiest
+    index = (bins - 1) - equal_frequency_bins(p, bins)  # 0 = riskiest
     frame = pd.DataFrame({"bin": index, "p": p, "y": y})
     table = frame.groupby("bin", sort=True).agg(
         rows=("y", "size"),

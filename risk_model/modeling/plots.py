@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from risk_model.modeling.metrics import _equal_frequency_bins
+from risk_model.modeling.metrics import equal_frequency_bins
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -42,7 +42,7 @@ def plot_roc(path: Path, y: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
 
 def plot_reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> Path:
     """Mean predicted vs observed rate per equal-frequency bin."""
-    index = _equal_frequency_bins(p, bins)
+    index = equal_frequency_bins(p, bins)
     n = np.maximum(np.bincount(index, minlength=bins), 1)
     mean_p = np.bincount(index, p, bins) / n
     rate = np.bincount(index, y, bins) / n
