@@ -208,7 +208,6 @@ HISTORY_SCHEMA = pa.schema(
     ],
     metadata={"closure_risk_schema_version": SCHEMA_VERSION},
 )
-ACCOUNTS_SCHEMA = pa.schema([f.arrow() for f in PROFILE_FIELDS])
 STATEMENTS_SCHEMA = pa.schema(
     [pa.field(ACCOUNT_ID, pa.string(), nullable=False)] + [f.arrow() for f in STATEMENT_FIELDS]
 )

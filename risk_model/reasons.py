@@ -172,29 +172,6 @@ def _format_all(entry: Mapping[str, Any], values: list[float]) -> list[str]:
     return [f"{label}: {_number(v, unit)}" for v in values]
 
 
-def check_contributions(contrib: np.ndarray, raw: np.ndarray, *, atol: float = 1e-9) -> None:
-    """Raise if contributions plus expected value do not reproduce the raw scores.
-
-    Parameters
-    ----------
-    contrib : numpy.ndarray
-        ``(n, k + 1)`` contributions, last column the expected value.
-    raw : numpy.ndarray
-        ``(n,)`` raw log-odds for the same rows.
-    atol : float
-        Absolute tolerance.
-
-    Raises
-    ------
-    ValueError
-        When a row's contributions do not add up to its raw score.
-    """
-    total = np.asarray(contrib, dtype=np.float64).sum(axis=1)
-    if not np.allclose(total, raw, rtol=0.0, atol=atol):
-        worst = float(np.max(np.abs(total - raw)))
-        raise ValueError(f"contributions do not add up to the raw score (max gap {worst:.3g})")
-
-
 def account_attribution(
     contrib: np.ndarray,
     names: Sequence[str],

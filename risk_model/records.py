@@ -210,8 +210,3 @@ def _sort_key(values: pa.ChunkedArray) -> np.ndarray:
     # date32 and timestamps both map to integers that order like the dates.
     as_int = pa.int32() if pa.types.is_date32(values.type) else pa.int64()
     return pc.fill_null(values.cast(as_int), 0).to_numpy()
-
-
-def empty_histories() -> pa.Table:
-    """Return an empty histories table with the contract's schema."""
-    return C.HISTORY_SCHEMA.empty_table()

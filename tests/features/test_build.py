@@ -8,7 +8,6 @@ from feature_records import D, account, histories, statement, txn
 
 from risk_model import contract as C
 from risk_model.features import build_features, feature_names
-from risk_model.records import empty_histories
 
 T = dt.datetime
 TXN_FEATURES = ["spend_3m", "round_share_6m", "merchant_hhi_6m", "days_since_txn"]
@@ -72,7 +71,7 @@ def test_missing_event_columns_give_nan(table, dropped):
 
 
 def test_zero_accounts_give_empty_frame():
-    f = build_features(empty_histories(), [D(2024, 1, 31)])
+    f = build_features(C.HISTORY_SCHEMA.empty_table(), [D(2024, 1, 31)])
     check_layout(f)
     assert len(f) == 0
 
