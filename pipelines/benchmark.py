@@ -47,7 +47,7 @@ def world_dir(
     folder = root / f"world_a{accounts}_m{months}_s{seed}{suffix}"
     if (folder / "histories.parquet").exists() and (folder / "truth.parquet").exists():
         return folder
-    from pipelines.generate import write_world
+    from risk_model.synthetic import write_world
     from risk_model.synthetic.config import WorldConfig
 
     log.info("generating %s accounts x %s months (seed %s) ...", accounts, months, seed)

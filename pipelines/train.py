@@ -161,8 +161,7 @@ def ensure_default_world(directory: Path) -> Path:
     if (directory / "manifest.json").is_file():
         log.info("using the existing world in %s", directory)
         return directory
-    from pipelines.generate import write_world  # the generator's writer (library call)
-    from risk_model.synthetic import WorldConfig
+    from risk_model.synthetic import WorldConfig, write_world
 
     log.info("generating the default world into %s (first run only)", directory)
     write_world(WorldConfig(), directory)

@@ -9,7 +9,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.generate import write_world
 from risk_model import contract as C
 from risk_model.features import FEATURES, feature_names
 from risk_model.features.merchant_risk import AS_OF_METADATA_KEY
@@ -22,7 +21,7 @@ from risk_model.modeling.spec import build_spec
 from risk_model.modeling.train import catalogue_records, split_rows, train_model
 from risk_model.policy import PolicyCalendar
 from risk_model.predict import Predictor
-from risk_model.synthetic import WorldConfig, read_world
+from risk_model.synthetic import WorldConfig, read_world, write_world
 
 CONFIG = load_config(overrides={"model.num_boost_round": 60, "model.search_rows": 5000})
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generate import write_world
 from pipelines.train import main
-from risk_model.synthetic import WorldConfig
+from risk_model.synthetic import WorldConfig, write_world
 
 SMALL_WORLD = WorldConfig(n_accounts=1500, n_months=18, seed=11, n_merchants=300)
 

@@ -4,11 +4,11 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import generate
 from pipelines.generate import main
 from risk_model import contract as C
 from risk_model.policy import PolicyCalendar
 from risk_model.synthetic import WorldConfig, generate_world, iter_world, read_world
+from risk_model.synthetic import io as world_io
 
 ARGS = ["--accounts", "120", "--months", "8", "--seed", "4", "--chunk-size", "50", "--quiet"]
 
@@ -100,8 +100,8 @@ def test_crashed_run_leaves_no_manifest(out, tmp_path, monkeypatch):
         yield next(iter_world(config))
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(generate, "iter_world", failing)
+    monkeypatch.setattr(world_io, "iter_world", failing)
     with pytest.raises(RuntimeError, match="disk full"):
-        generate.write_world(config, target)
+        world_io.write_world(config, target)
     assert not (target / "manifest.json").exists()
     assert not (target / "histories.parquet").exists()
