@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -225,7 +226,9 @@ def test_tampered_or_incomplete_artefacts_are_refused(model, tmp_path):
         P.load(incomplete)
     with pytest.raises(P.ModelLoadError, match="not found"):
         P.load(tmp_path / "nowhere")
-    assert P.load(model.artefact).model_version == P.load(model.artefact).artefact.version
+    # The untouched folder still loads, with the version its spec file records.
+    spec = json.loads((model.artefact / "spec.json").read_text(encoding="utf-8"))
+    assert P.load(model.artefact).model_version == spec["version"]
 
 
 def test_champion_from_the_registry_scores_like_the_artefact(model, predictor, sample):

@@ -188,7 +188,8 @@ def test_month_folds_keep_identity_when_one_unusual_month_drives_the_map():
     assert cal.method == "identity"
     assert set(cal.cv_by_fold["identity"]) == {"2025-01-28", "2025-02-28", "2025-03-28"}
     assert np.array_equal(cal(raw), np.clip(1 / (1 + np.exp(-raw)), 1e-6, 1 - 1e-6))
-    # The account-fold rule on the same rows does recalibrate (it cannot pick identity).
+    # Twin: account folds mix the unusual month into every fold, so there a fitted map wins
+    # on each fold and recalibrates the same rows.
     assert fit_calibrator(raw, y, groups=np.arange(len(y))).method != "identity"
 
 
@@ -198,9 +199,12 @@ def test_month_folds_recalibrate_when_every_month_is_off_the_same_way():
     raw, y, month = _months_data([0.8, 0.8, 0.8])
     cal = fit_calibrator(raw, y, months=month)
     assert cal.method in ("sigmoid", "isotonic_interp")
-    for key, loss in cal.cv_by_fold[cal.method].items():
-        assert loss < cal.cv_by_fold["identity"][key]
     assert cal(raw).mean() == pytest.approx(y.mean(), rel=0.05)
+    # Against the known truth, not the calibrator's own fold scores: the map undoes the
+    # shift, so it lands far closer to the true probabilities than the booster's own.
+    truth = 1 / (1 + np.exp(-(raw + 0.8)))
+    booster = 1 / (1 + np.exp(-raw))
+    assert np.abs(cal(raw) - truth).mean() < 0.2 * np.abs(booster - truth).mean()
 
 
 def test_identity_is_stored_as_the_unit_platt_map():

@@ -89,7 +89,13 @@ def test_evaluate_has_every_metric():
         "base_rate",
         "ece_to_base_rate",
     }
-    assert out["gini"] == pytest.approx(2 * out["auc"] - 1)
+    # Against a pair-counting reference, not against the module's own auc: uniform draws
+    # have no ties, so AUC is the share of (closed, open) pairs ranked the right way.
+    pairs = p[y == 1][:, None] > p[y == 0][None, :]
+    assert out["auc"] == pytest.approx(pairs.mean())
+    assert out["gini"] == pytest.approx(2 * pairs.mean() - 1)
+    assert out["base_rate"] == y.mean()
+    assert out["ece_to_base_rate"] == pytest.approx(out["ece"] / y.mean())
 
 
 # --- Row order and ties -------------------------------------------------------------
@@ -265,6 +271,7 @@ def test_metrics_match_reference_implementations(data):
     assert M.psi(reference, p) == pytest.approx(_psi_loop(reference, p), abs=1e-12)
     if 0 < y.sum() < len(y):
         assert M.auc(y, p) == pytest.approx(_auc_pairs(y, p))
+        assert M.gini(y, p) == pytest.approx(2 * _auc_pairs(y, p) - 1)
         assert M.ks(y, p) == pytest.approx(_ks_thresholds(y, p))
         for top in (0.05, 0.1, 0.37):
             assert M.capture_rate(y, p, top) == pytest.approx(_capture_groups(y, p, top))

@@ -1,7 +1,6 @@
 import dataclasses
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -121,7 +120,14 @@ def test_cashout_accounts_pay_colluding_merchants(small_world):
     assert 0 < small_world.cashout_accounts < 0.05 * small_world.histories.num_rows
 
 
-def test_chunks_are_arrow_tables():
+def test_chunks_are_self_contained_contract_tables():
     chunk = next(iter_world(TINY))
-    assert isinstance(chunk.histories, pa.Table)
     assert chunk.n_accounts == 100
+    assert chunk.histories.schema.equals(C.HISTORY_SCHEMA)
+    assert chunk.truth.schema.equals(C.TRUTH_SCHEMA)
+    ids = chunk.histories[C.ACCOUNT_ID]
+    assert len(ids) == len(pc.unique(ids)) == chunk.n_accounts
+    # Closures and truth of a chunk only name the chunk's own accounts (files are appended
+    # chunk by chunk, so nothing may refer across chunks).
+    for table in (chunk.closures, chunk.truth):
+        assert pc.all(pc.is_in(table[C.ACCOUNT_ID], value_set=ids)).as_py()
