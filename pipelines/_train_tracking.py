@@ -14,8 +14,9 @@ from risk_model.modeling.dataset import LABEL
 from risk_model.modeling.tracking import resolve_tracking_uri
 
 if TYPE_CHECKING:
-    from pipelines.train import Inputs, Packaged, Trained
+    from pipelines.train import Packaged, Trained
     from risk_model.modeling.config import TrainConfig
+    from risk_model.modeling.data_dir import Inputs
     from risk_model.modeling.registry_lock import RegistryOutcome
 
 

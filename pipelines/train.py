@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
 import sys
@@ -36,14 +35,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines._train_summary import render, summary_rows
 from pipelines._train_tracking import log_and_register, run_tags
 from risk_model import contract as C
-from risk_model.dates import add_months
 from risk_model.modeling.config import ConfigError, TrainConfig
 from risk_model.modeling.config_load import load_config
+from risk_model.modeling.data_dir import Inputs, load_inputs
 from risk_model.modeling.dataset import (
     LABEL,
     TRUTH_P,
@@ -52,25 +50,12 @@ from risk_model.modeling.dataset import (
     sample_accounts,
 )
 from risk_model.modeling.tracking import project_root, resolve_tracking_uri
-from risk_model.policy import PolicyCalendar
 
 if TYPE_CHECKING:
     from risk_model.modeling.artefact import ModelArtefact
     from risk_model.modeling.train import TrainResult
 
 log = logging.getLogger("pipelines.train")
-
-
-@dataclass
-class Inputs:
-    """Tables read from a data directory."""
-
-    histories: pa.Table
-    closures: pa.Table
-    truth: pa.Table | None
-    policy: PolicyCalendar
-    label_end: dt.date | None
-    source: Path
 
 
 @dataclass
@@ -166,32 +151,6 @@ def ensure_default_world(directory: Path) -> Path:
     log.info("generating the default world into %s (first run only)", directory)
     write_world(WorldConfig(), directory)
     return directory
-
-
-def load_inputs(directory: Path) -> Inputs:
-    """Read and validate the training tables of a data directory."""
-    from risk_model.validation import validate_closures, validate_histories
-
-    if not directory.is_dir():
-        raise FileNotFoundError(f"data directory not found: {directory}")
-    for required in ("histories.parquet", "closures.parquet"):
-        if not (directory / required).is_file():
-            raise FileNotFoundError(f"{directory} has no {required} (needed for training)")
-    histories = validate_histories(pq.read_table(directory / "histories.parquet"))
-    closures = validate_closures(pq.read_table(directory / "closures.parquet"))
-    truth_path = directory / "truth.parquet"
-    truth = pq.read_table(truth_path) if truth_path.is_file() else None
-    policy, label_end = PolicyCalendar(), None
-    manifest_path = directory / "manifest.json"
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        policy = PolicyCalendar.from_dict(manifest.get("policy"))
-        if "start" in manifest and "months" in manifest:
-            first = dt.date.fromisoformat(f"{manifest['start']}-01")
-            label_end = add_months(first, int(manifest["months"]) - 1)
-    elif (directory / "policy.json").is_file():
-        policy = PolicyCalendar.from_dict(json.loads((directory / "policy.json").read_text()))
-    return Inputs(histories, closures, truth, policy, label_end, directory)
 
 
 def _snapshots(inputs: Inputs, config: TrainConfig) -> tuple[pa.Table, list[dt.date], str]:
