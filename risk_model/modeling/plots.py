@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from risk_model.modeling.metrics import equal_frequency_bins
+from risk_model.modeling.metrics import decile_table
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -41,11 +41,9 @@ def plot_roc(path: Path, y: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
 
 
 def plot_reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> Path:
-    """Mean predicted vs observed rate per equal-frequency bin."""
-    index = equal_frequency_bins(p, bins)
-    n = np.maximum(np.bincount(index, minlength=bins), 1)
-    mean_p = np.bincount(index, p, bins) / n
-    rate = np.bincount(index, y, bins) / n
+    """Mean predicted vs observed rate per equal-frequency bin (the decile table's bins)."""
+    table = decile_table(y, p, bins)
+    mean_p, rate = table["mean_p"].to_numpy(), table["observed_rate"].to_numpy()
     fig, ax = plt.subplots(figsize=(5, 5))
     top = max(mean_p.max(), rate.max()) * 1.05
     ax.plot([0, top], [0, top], color="grey", linestyle=":")
