@@ -60,7 +60,7 @@ _CLOCK_CAP = 12.0  # months: beyond a year, "since/until a policy date" carries 
 # to the next sweep" is bounded by the horizon. A 12-month cap made "no sweep announced"
 # (filled with the cap) look like the month right after a sweep, whose label window still
 # held sweep closures: the model carried that sweep level into sweep-free months.
-_SWEEP_LOOKAHEAD = 3.0  # months: the default label horizon
+SWEEP_CLOCK = "months_to_sweep"
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,14 @@ class FeatureConfig:
         Value given to a missing feature (e.g. "no sweep announced" = the cap).
     clip_min, clip_max : dict
         Bounds per feature.
+    sweep_lookahead : float, optional
+        Fill and cap of ``months_to_sweep`` unless ``fill_missing`` / ``clip_max`` name it;
+        ``None`` means the label horizon (a sweep after it cannot close an account inside it).
     """
 
     exclude: tuple[str, ...] = ()
     fill_missing: dict[str, float] = field(
-        default_factory=lambda: {
-            "months_since_sweep": _CLOCK_CAP,
-            "months_to_sweep": _SWEEP_LOOKAHEAD,
-        }
+        default_factory=lambda: {"months_since_sweep": _CLOCK_CAP}
     )
     clip_min: dict[str, float] = field(
         default_factory=lambda: {
@@ -93,24 +93,27 @@ class FeatureConfig:
     clip_max: dict[str, float] = field(
         default_factory=lambda: {
             "months_since_sweep": _CLOCK_CAP,
-            "months_to_sweep": _SWEEP_LOOKAHEAD,
             "months_to_migration_deadline": _CLOCK_CAP,
             "months_since_migration_offer": 3.0,
         }
     )
+    sweep_lookahead: float | None = None
 
     def check(self) -> None:
         """Raise :class:`ConfigError` on invalid values."""
         for name, low in self.clip_min.items():
             if name in self.clip_max and self.clip_max[name] < low:
                 raise ConfigError(f"features.clip_max.{name} is below features.clip_min.{name}")
+        if self.sweep_lookahead is not None and self.sweep_lookahead <= 0:
+            raise ConfigError("features.sweep_lookahead must be > 0")
 
-    def transforms(self) -> dict[str, dict[str, float]]:
-        """Return the fill and clip settings as one dict."""
+    def transforms(self, horizon_months: int) -> dict[str, dict[str, float]]:
+        """Return the fill and clip settings as one dict, the sweep clock bounded by the horizon."""
+        lookahead = float(self.sweep_lookahead or horizon_months)
         return {
-            "fill_missing": dict(self.fill_missing),
+            "fill_missing": {SWEEP_CLOCK: lookahead} | dict(self.fill_missing),
             "clip_min": dict(self.clip_min),
-            "clip_max": dict(self.clip_max),
+            "clip_max": {SWEEP_CLOCK: lookahead} | dict(self.clip_max),
         }
 
 

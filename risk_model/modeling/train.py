@@ -325,7 +325,9 @@ def train_model(
         Model, calibration, split and the selection report.
     """
     names = [n for n in feature_names if n not in set(config.features.exclude)]
-    transforms, ignored = resolve_transforms(config.features.transforms(), names)
+    transforms, ignored = resolve_transforms(
+        config.features.transforms(config.horizon_months), names
+    )
     served = frame if served is None else served
     if len(served) != len(frame) or not served[C.ACCOUNT_ID].equals(frame[C.ACCOUNT_ID]):
         raise ValueError("served rows must have the same keys in the same order as frame")

@@ -28,14 +28,26 @@ def test_no_transforms_is_identity():
 
 
 def test_default_config_bounds_the_calendar_clocks():
+    transforms = load_config().features.transforms(3)
+    assert transforms["fill_missing"]["months_to_sweep"] == 3.0
+    assert transforms["clip_max"]["months_to_sweep"] == 3.0
+    assert transforms["clip_max"]["months_since_sweep"] == 12.0
+
+
+def test_the_sweep_clock_follows_the_label_horizon_unless_set():
     features = load_config().features
-    assert features.fill_missing["months_to_sweep"] == 3.0
-    assert features.clip_max["months_since_sweep"] == 12.0
+    assert features.transforms(6)["clip_max"]["months_to_sweep"] == 6.0
+    assert features.transforms(6)["fill_missing"]["months_to_sweep"] == 6.0
+    # Twins: an explicit lookahead, or an explicit cap for the feature, wins over the horizon.
+    fixed = load_config(overrides={"features.sweep_lookahead": 2.0}).features
+    assert fixed.transforms(6)["clip_max"]["months_to_sweep"] == 2.0
+    own = load_config(overrides={"features.clip_max": {"months_to_sweep": 9.0}}).features
+    assert own.transforms(6)["clip_max"]["months_to_sweep"] == 9.0
 
 
 def test_no_announced_sweep_reads_as_a_sweep_beyond_the_horizon():
     names = ["months_since_sweep", "months_to_sweep"]
-    transforms, _ = resolve_transforms(load_config().features.transforms(), names)
+    transforms, _ = resolve_transforms(load_config().features.transforms(3), names)
     # right after a sweep (next one 13 months away) versus no sweep announced at all
     x = np.array([[1.0, 13.0], [6.0, np.nan], [6.0, 5.0]], dtype=np.float32)
     out = apply_transforms(x, names, transforms)
@@ -44,7 +56,7 @@ def test_no_announced_sweep_reads_as_a_sweep_beyond_the_horizon():
 
 def test_a_sweep_inside_the_horizon_and_the_time_since_one_stay_distinct():
     names = ["months_since_sweep", "months_to_sweep"]
-    transforms, _ = resolve_transforms(load_config().features.transforms(), names)
+    transforms, _ = resolve_transforms(load_config().features.transforms(3), names)
     x = np.array([[1.0, 2.0], [6.0, 0.5], [12.5, 3.5]], dtype=np.float32)
     out = apply_transforms(x, names, transforms)
     assert out[0, 1] == 2.0 and out[1, 1] == 0.5  # a sweep within the horizon is kept
