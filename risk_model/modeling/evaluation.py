@@ -9,17 +9,17 @@ them, so the gap between the two (the cost of freezing the merchant-risk table) 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from risk_model.modeling.metrics import decile_table, evaluate, oot_report
+from risk_model.modeling.metrics import decile_table, distinct_per_10k, evaluate, oot_report
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
-def distinct_per_10k(values: np.ndarray) -> float:
-    """Distinct values per 10,000 rows (ties in scores make deciles and cut-offs coarse)."""
-    values = np.asarray(values)
-    return float(len(np.unique(values)) / max(len(values), 1) * 10_000)
+    from risk_model.modeling.train import TrainResult
 
 
 def oot_evaluation(
@@ -87,13 +87,13 @@ def _psi_reference(train: np.ndarray) -> np.ndarray:
 
 
 def evaluate_served(
-    result: Any,
+    result: TrainResult,
     *,
-    frame: Any,
-    served: Any,
+    frame: pd.DataFrame,
+    served: pd.DataFrame,
     spec: dict[str, Any],
-    table: Any,
-) -> tuple[dict[str, Any], Any]:
+    table: pa.Table,
+) -> tuple[dict[str, Any], pa.Table]:
     """Score the OOT rows through the predictor of the evaluation artefact; report them.
 
     Parameters

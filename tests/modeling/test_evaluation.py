@@ -1,6 +1,6 @@
 import numpy as np
 
-from risk_model.modeling.evaluation import distinct_per_10k, oot_evaluation
+from risk_model.modeling.evaluation import oot_evaluation
 
 
 def _data(n=4000, seed=0):
@@ -10,12 +10,6 @@ def _data(n=4000, seed=0):
     period = np.repeat(np.array(["2025-01-31", "2025-02-28"], dtype="datetime64[D]"), n // 2)
     cause = np.where(y > 0, "overdue", "")
     return y, p, period, cause
-
-
-def test_distinct_per_10k_counts_ties():
-    assert distinct_per_10k(np.arange(100.0)) == 10_000
-    assert distinct_per_10k(np.zeros(100)) == 100
-    assert distinct_per_10k(np.array([])) == 0
 
 
 def test_report_has_served_training_mode_and_truth_figures():
