@@ -121,3 +121,20 @@ def test_date_scope_features_are_the_policy_distances():
 def test_spec_rejects_unknown_scope():
     with pytest.raises(ValueError, match="scope"):
         FeatureSpec("x", "overdue", "overdue", "d", "w", 0, "u", scope="batch")
+
+
+_FORMULA = re.compile(r"/|\blog\b|\bnan\b|\binf\b|\b999\b|\bas-of\b|[a-z]+_[a-z_]+", re.IGNORECASE)
+
+
+def test_every_account_feature_has_a_plain_sentence():
+    plain = {f.name: f.reason for f in FEATURES if f.scope == "account"}
+    assert all(plain.values()), [name for name, text in plain.items() if not text]
+    offending = {name: text for name, text in plain.items() if _FORMULA.search(text)}
+    assert not offending, offending
+
+
+@pytest.mark.parametrize(
+    "text", ["log((billed + 1) / limit)", "as-of year - birth year", "days: 999", "util_last"]
+)
+def test_the_plain_sentence_rule_catches_formulas_and_internal_names(text):
+    assert _FORMULA.search(text)
