@@ -45,7 +45,15 @@ def _known_statements(
         pc.and_(pc.greater_equal(month, first), pc.less_equal(month, last)),
         pc.is_in(statements[C.ACCOUNT_ID], accounts[C.ACCOUNT_ID]),
     )
-    statements = statements.filter(keep)
+    return payments_known_at(statements.filter(keep), as_of)
+
+
+def payments_known_at(statements: pa.Table, as_of: dt.date) -> pa.Table:
+    """Flat statements with the payment fields nulled where the due date is after ``as_of``.
+
+    A statement's payment is known only from its due date (the contract's point-in-time rule),
+    so an extract taken at ``as_of`` cannot hold it yet.
+    """
     unknown = pc.greater(statements[C.DUE_DATE], pa.scalar(as_of, pa.date32()))
     for name in _PAYMENT_FIELDS:
         column = statements[name]

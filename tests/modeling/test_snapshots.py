@@ -139,19 +139,13 @@ def _extract_at(histories: pa.Table, as_of: dt.date) -> pa.Table:
     import pyarrow.compute as pc
 
     from risk_model.records import to_flat, to_nested
+    from risk_model.synthetic.extract import payments_known_at
 
     flat = to_flat(histories)
     st = flat.statements.filter(
         pc.less_equal(flat.statements[C.STATEMENT_MONTH], pa.scalar(as_of.replace(day=1)))
     )
-    unpaid = pc.greater(st[C.DUE_DATE], pa.scalar(as_of))
-    for name in (C.AMOUNT_PAID, C.DATE_PAID):
-        column = st[name]
-        st = st.set_column(
-            st.schema.get_field_index(name),
-            name,
-            pc.if_else(unpaid, pa.nulls(len(st), column.type), column),
-        )
+    st = payments_known_at(st, as_of)
     end = pa.scalar(dt.datetime.combine(as_of, dt.time(23, 59, 59)), pa.timestamp("s"))
     tx = flat.transactions.filter(pc.less_equal(flat.transactions[C.TS], end))
     opened = pc.less_equal(flat.accounts[C.OPEN_DATE], pa.scalar(as_of))
