@@ -7,6 +7,7 @@ training's); this module logs the finished training into it and registers the mo
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from risk_model import contract as C
@@ -48,8 +49,15 @@ def windows_text(split: Any) -> str:
     )
 
 
-def description(trained: Trained, inputs: Inputs) -> str:
-    """Short markdown for the registered model and version: data, windows, headline figures."""
+REPORT_ARTIFACT = "report.html"
+
+
+def description(trained: Trained, inputs: Inputs, report_run: str | None = None) -> str:
+    """Short markdown for the registered model and version: data, windows, headline figures.
+
+    With ``report_run`` (the run holding ``report.html``) a last paragraph points at the
+    model report.
+    """
     evaluation, result = trained.evaluation, trained.result
     oot = evaluation["oot"]["metrics"]
     lines = [
@@ -61,7 +69,21 @@ def description(trained: Trained, inputs: Inputs) -> str:
     ]
     if "gini_ratio" in evaluation:
         lines.append(f"Gini model / truth on the same rows: {evaluation['gini_ratio']:.4f}.")
+    if report_run:
+        lines.append(report_link(report_run))
     return "\n\n".join(lines)
+
+
+def report_link(run_id: str) -> str:
+    """Markdown pointing at the model report logged in run ``run_id``."""
+    import mlflow
+
+    uri = f"runs:/{run_id}/{REPORT_ARTIFACT}"
+    where = f"{mlflow.get_run(run_id).info.artifact_uri}/{REPORT_ARTIFACT}"
+    return (
+        f"Model report: [`{REPORT_ARTIFACT}`]({where}) (run artifact `{uri}`; "
+        f"`mlflow artifacts download -u {uri}` fetches it)."
+    )
 
 
 def log_and_register(
@@ -73,8 +95,13 @@ def log_and_register(
     inputs: Inputs,
     *,
     force: bool,
+    report: Path | None = None,
 ) -> RegistryOutcome:
-    """Log the training into the active run, register it and choose its alias."""
+    """Log the training into the active run, register it and choose its alias.
+
+    ``report`` (the model report page) is logged as ``report.html`` and linked from the
+    registered version's description.
+    """
     import mlflow
 
     from risk_model.modeling.promotion import PromotionConfig, evaluation_fingerprint
@@ -107,6 +134,10 @@ def log_and_register(
             dataset_source=str(inputs.source.resolve()),
             example_features=selection[names],
         )
+        run_id = None
+        if report is not None:
+            mlflow.log_text(report.read_text(encoding="utf-8"), REPORT_ARTIFACT)
+            run_id = mlflow.active_run().info.run_id
         return register_and_promote(
             uri=resolve_tracking_uri(config.tracking.tracking_uri),
             registered_model=config.tracking.registered_model,
@@ -119,7 +150,7 @@ def log_and_register(
                 selection[[C.ACCOUNT_ID, C.AS_OF]], selection[LABEL].to_numpy()
             ),
             horizon_months=config.horizon_months,
-            description=description(trained, inputs),
+            description=description(trained, inputs, report_run=run_id),
             promotion=PromotionConfig(
                 resamples=config.promotion.resamples,
                 seed=config.seed,

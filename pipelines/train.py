@@ -5,6 +5,7 @@ Usage::
     python -m pipelines.train                       # default synthetic world (generated once)
     python -m pipelines.train --data DIR            # your histories.parquet + closures.parquet
     python -m pipelines.train --config train.toml --seed 3 --num-threads 1
+    python -m pipelines.train --quiet               # warnings and the summary only
 
 ``--data DIR`` reads ``histories.parquet`` (``contract.HISTORY_SCHEMA``; ``transactions`` or
 ``statements`` may be absent) and ``closures.parquet`` (``CLOSURES_SCHEMA``); optional files:
@@ -14,7 +15,8 @@ manifest: policy calendar and observation window) or ``policy.json``
 ``data/world`` when absent and used.
 
 The artefact goes to ``<out>/<version>/`` (default ``data/models``) and is copied to
-``<out>/latest/`` (a full copy, not a symlink, so it can be moved or shipped alone).
+``<out>/latest/`` (a full copy, not a symlink, so it can be moved or shipped alone); the
+model report (one self-contained HTML page) to ``<out>/<version>-report.html``.
 The run is logged to MLflow and the model registered as ``closure-risk``.
 """
 
@@ -36,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipelines._train_progress import fit_progress
 from pipelines._train_summary import render, summary_rows
 from pipelines._train_tracking import log_and_register, run_tags
 from risk_model import contract as C
@@ -118,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--account-fraction", type=float, help="deterministic account sample")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI")
     parser.add_argument("--no-tracking", action="store_true", help="skip MLflow logging")
+    parser.add_argument("--quiet", action="store_true", help="no progress, warnings only")
     parser.add_argument(
         "--promote",
         action="store_true",
@@ -179,7 +183,9 @@ def _snapshots(inputs: Inputs, config: TrainConfig) -> tuple[pa.Table, list[dt.d
     return histories, dates, how
 
 
-def _train_and_evaluate(inputs: Inputs, config: TrainConfig, stages: Stages) -> Trained:
+def _train_and_evaluate(
+    inputs: Inputs, config: TrainConfig, stages: Stages, *, quiet: bool = False
+) -> Trained:
     """Snapshots -> split -> served features -> fit -> calibrate -> evaluate."""
     from risk_model.features import FEATURES, feature_names
     from risk_model.modeling.evaluation import evaluate_served
@@ -217,7 +223,10 @@ def _train_and_evaluate(inputs: Inputs, config: TrainConfig, stages: Stages) -> 
     with stages("served features"):
         served, table, table_as_of = served_frame(histories, frame, split, policy=inputs.policy)
     catalogue = catalogue_records(FEATURES)
-    result = train_model(frame, feature_names(), catalogue, config, served=served, split=split)
+    with fit_progress(config.model.capacity_search, quiet=quiet) as shown:
+        result = train_model(
+            frame, feature_names(), catalogue, config, served=served, split=split, callbacks=shown
+        )
     stages.seconds.update({f"train:{k}": v for k, v in result.timings.items()})
     _warn_small(result, config)
     with stages("evaluate"):
@@ -362,29 +371,42 @@ def _stages(
     args: argparse.Namespace, config: TrainConfig, inputs: Inputs, stages: Stages, *, tracked: bool
 ) -> int:
     """Train, evaluate, package, plot and (when tracked) log and register."""
+    from pipelines._train_report import write_report
+
     root = project_root()
-    trained = _train_and_evaluate(inputs, config, stages)
+    trained = _train_and_evaluate(inputs, config, stages, quiet=args.quiet)
     with stages("artefact"):
         packaged = _package(trained, config, inputs, args.out or root / "data" / "models")
     with stages("plots"):
         plots, by_family = _plots(trained, packaged, config)
+    with stages("report"):
+        report = write_report(trained, packaged, plots, by_family, config, inputs, tracked=tracked)
     outcome = None
     if tracked:
         with stages("mlflow"):
             outcome = log_and_register(
-                trained, packaged, plots, by_family, config, inputs, force=args.promote
+                trained,
+                packaged,
+                plots,
+                by_family,
+                config,
+                inputs,
+                force=args.promote,
+                report=report.path,
             )
-    print(render(summary_rows(stages.seconds, trained, packaged, outcome, config)))
+    rows = summary_rows(stages.seconds, trained, packaged, outcome, config)
+    print(render([*rows, ("model report", str(report.path))]))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO,
+        level=logging.WARNING if args.quiet else logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its INFO lines are noise here
     logging.captureWarnings(True)  # contract warnings (e.g. unknown closure ids) as log lines
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:

@@ -40,19 +40,29 @@ def plot_roc(path: Path, y: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
     return _save(fig, path)
 
 
-def plot_reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> Path:
-    """Mean predicted vs observed rate per equal-frequency bin (the decile table's bins)."""
+def plot_reliability(
+    path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10, truth: np.ndarray | None = None
+) -> Path:
+    """Mean predicted vs observed rate per equal-frequency bin (the decile table's bins).
+
+    With ``truth`` (true closure probabilities of the same rows, synthetic data) the mean
+    true probability of each bin is drawn too: a noise-free view of the calibration.
+    """
     table = decile_table(y, p, bins)
     mean_p, rate = table["mean_p"].to_numpy(), table["observed_rate"].to_numpy()
     fig, ax = plt.subplots(figsize=(5, 5))
     top = max(mean_p.max(), rate.max()) * 1.05
     ax.plot([0, top], [0, top], color="grey", linestyle=":")
-    ax.plot(mean_p, rate, marker="o")
+    if truth is not None:
+        true_rate = decile_table(truth, p, bins)["observed_rate"].to_numpy()
+        ax.plot(mean_p, true_rate, marker="s", color="tab:green", label="mean true probability")
+    ax.plot(mean_p, rate, marker="o", color="tab:blue", label="observed closure rate")
     ax.set(
         xlabel="mean predicted probability",
-        ylabel="observed closure rate",
+        ylabel="closure rate",
         title="Reliability (OOT, equal-frequency bins)",
     )
+    ax.legend(loc="upper left")
     return _save(fig, path)
 
 
@@ -90,10 +100,29 @@ def plot_score_distribution(path: Path, y: np.ndarray, points: np.ndarray) -> Pa
 def plot_gini_by_month(path: Path, series: dict[str, dict[str, float]]) -> Path:
     """Gini per as-of month for each named series (model, truth)."""
     fig, ax = plt.subplots(figsize=(6, 4))
+    months = sorted({month for by_month in series.values() for month in by_month})
+    position = {month: i for i, month in enumerate(months)}
     for name, by_month in series.items():
-        ax.plot(list(by_month), list(by_month.values()), marker="o", label=name)
+        # Numeric positions with month labels: string x values make matplotlib log an INFO
+        # line ("categorical units ... parsable as dates") per call.
+        ax.plot([position[m] for m in by_month], list(by_month.values()), marker="o", label=name)
+    ax.set_xticks(range(len(months)), months, rotation=45)
     ax.set(xlabel="as-of month", ylabel="Gini", title="Gini per month (OOT)")
-    ax.tick_params(axis="x", rotation=45)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_gini_by_cause(path: Path, series: dict[str, dict[str, float]]) -> Path:
+    """Gini of each closure cause (against all negatives) for each named series."""
+    causes = sorted({cause for by_cause in series.values() for cause in by_cause})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    width = 0.8 / max(len(series), 1)
+    for k, (name, by_cause) in enumerate(series.items()):
+        x = np.arange(len(causes)) + (k - (len(series) - 1) / 2) * width
+        ax.bar(x, [by_cause.get(c, np.nan) for c in causes], width=width, label=name)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(causes)), causes)
+    ax.set(xlabel="closure cause", ylabel="Gini", title="Gini per closure cause (OOT)")
     ax.legend()
     return _save(fig, path)
 
@@ -159,14 +188,17 @@ def save_plots(
     outdir.mkdir(parents=True, exist_ok=True)
     curves = {"model": prob} | ({} if truth is None else {"truth": truth})
     months = {"model": report["oot"]["gini_by_month"]}
+    causes = {"model": report["oot"]["gini_by_cause"]}
     if "truth" in report:
         months["truth"] = report["truth"]["gini_by_month"]
+        causes["truth"] = report["truth"]["gini_by_cause"]
     return [
         plot_roc(outdir / "roc.png", y, curves),
-        plot_reliability(outdir / "reliability.png", y, prob),
+        plot_reliability(outdir / "reliability.png", y, prob, truth=truth),
         plot_ks(outdir / "ks.png", y, prob),
         plot_score_distribution(outdir / "score_distribution.png", y, points),
         plot_gini_by_month(outdir / "gini_by_month.png", months),
+        plot_gini_by_cause(outdir / "gini_by_cause.png", causes),
         plot_importance(outdir / "feature_importance_gain.png", feature_names, gain),
         plot_family_contributions(outdir / "contribution_by_family.png", by_family),
     ]

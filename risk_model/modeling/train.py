@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,8 +108,11 @@ def fit_booster(
     config: ModelConfig,
     seed: int,
     monotone: Sequence[int] | None = None,
+    callbacks: Sequence[Callable[..., None]] = (),
 ) -> lgb.Booster:
     """Train with early stopping on the selection rows.
+
+    ``callbacks`` are extra LightGBM callbacks (e.g. a caller's progress display).
 
     Returns
     -------
@@ -127,7 +130,7 @@ def fit_booster(
         num_boost_round=config.num_boost_round,
         valid_sets=[sel_set],
         valid_names=["selection"],
-        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False), *callbacks],
     )
     best = booster.best_iteration or booster.current_iteration()
     kept = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
@@ -205,8 +208,11 @@ def fit_model(
     feature_names: Sequence[str],
     monotone: Sequence[int] | None,
     config: TrainConfig,
+    callbacks: Sequence[Callable[..., None]] = (),
 ) -> tuple[lgb.Booster, ModelConfig, dict[str, Any], float]:
     """Choose the capacity on the selection rows, then fit it on every training row.
+
+    ``callbacks`` (LightGBM callbacks) are passed to every fit, search fits included.
 
     Returns
     -------
@@ -225,6 +231,7 @@ def fit_model(
             config=model,
             seed=config.seed,
             monotone=monotone,
+            callbacks=callbacks,
         )
         return booster, capacity.selection_log_loss(booster)
 
@@ -298,6 +305,7 @@ def train_model(
     *,
     served: pd.DataFrame | None = None,
     split: Split | None = None,
+    callbacks: Sequence[Callable[..., None]] = (),
 ) -> TrainResult:
     """Split, choose the capacity, fit and calibrate; the OOT window is left untouched.
 
@@ -318,6 +326,9 @@ def train_model(
         ``None`` uses ``frame`` (right only for features without population statistics).
     split : Split, optional
         Row assignment of ``frame``; computed by :func:`split_rows` when omitted.
+    callbacks : sequence of callable, optional
+        Extra LightGBM callbacks given to every fit (capacity search and final fit), e.g.
+        the training pipeline's progress display; the library itself shows nothing.
 
     Returns
     -------
@@ -350,6 +361,7 @@ def train_model(
         feature_names=names,
         monotone=monotone,
         config=config,
+        callbacks=callbacks,
     )
     timings["capacity search"] = search_seconds
     timings["fit"] = time.perf_counter() - clock - search_seconds

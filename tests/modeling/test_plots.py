@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 
@@ -32,3 +34,32 @@ def test_reliability_points_are_the_decile_tables_bins(tmp_path, kept_figures):
     # The bins run riskiest first, like the decile table (the old plot binned unsorted rows).
     assert np.all(np.diff(line.get_xdata()) < 0)  # riskiest decile first
     assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_reliability_with_truth_draws_the_true_rate_of_the_same_bins(tmp_path, kept_figures):
+    rng = np.random.default_rng(4)
+    truth = rng.uniform(0, 0.3, 4000)
+    p = np.clip(truth + rng.normal(0, 0.02, 4000), 0.001, 0.5)
+    y = (rng.random(4000) < truth).astype(float)
+    plots.plot_reliability(tmp_path / "r.png", y, p, truth=truth)
+    *_, true_line, model_line = kept_figures[0][1].get_lines()
+    table, true_table = decile_table(y, p), decile_table(truth, p)
+    assert np.allclose(model_line.get_ydata(), table["observed_rate"])
+    assert np.allclose(true_line.get_xdata(), table["mean_p"])
+    assert np.allclose(true_line.get_ydata(), true_table["observed_rate"])
+
+
+def test_month_and_cause_plots_log_nothing(tmp_path, caplog, kept_figures):
+    caplog.set_level(logging.DEBUG, logger="matplotlib")
+    months = {"model": {"2025-07-31": 0.7, "2025-08-31": 0.72}, "truth": {"2025-07-31": 0.75}}
+    plots.plot_gini_by_month(tmp_path / "m.png", months)
+    causes = {"model": {"cashout": 0.3, "overdue": 0.8}, "truth": {"cashout": 0.5}}
+    plots.plot_gini_by_cause(tmp_path / "c.png", causes)
+    noisy = [r for r in caplog.records if r.name.startswith("matplotlib") and r.levelno >= 20]
+    assert noisy == []  # string x values used to log "categorical units" INFO lines
+    month_ax, cause_ax = kept_figures[0][1], kept_figures[1][1]
+    assert [t.get_text() for t in month_ax.get_xticklabels()] == ["2025-07-31", "2025-08-31"]
+    assert list(month_ax.get_lines()[1].get_xdata()) == [0]  # truth: its one month
+    assert [t.get_text() for t in cause_ax.get_xticklabels()] == ["cashout", "overdue"]
+    heights = [[bar.get_height() for bar in bars] for bars in cause_ax.containers]
+    assert heights[0] == [0.3, 0.8] and heights[1][0] == 0.5 and np.isnan(heights[1][1])

@@ -57,7 +57,8 @@ def test_summary_artefact_and_registry(trained_run, train_store):
     assert latest.spec["split"]["kind"] == "time"
     assert latest.merchant_risk is not None
     plots = sorted(p.name for p in (out / f"{versioned[0].name}-plots").iterdir())
-    assert "roc.png" in plots and "contribution_by_family.png" in plots and len(plots) == 7
+    assert "roc.png" in plots and "gini_by_cause.png" in plots and len(plots) == 8
+    assert (out / f"{versioned[0].name}-report.html").is_file()
     client = MlflowClient(train_store)
     champion = client.get_model_version_by_alias("closure-risk", "champion")
     run = client.get_run(champion.run_id)
@@ -72,9 +73,10 @@ def test_summary_artefact_and_registry(trained_run, train_store):
         "feature_catalogue.json",
         "plots",
         "report.json",
+        "report.html",
         "split.json",
     } <= logged
-    assert len(client.list_artifacts(champion.run_id, "plots")) == 7
+    assert len(client.list_artifacts(champion.run_id, "plots")) == 8
     history = client.get_metric_history(champion.run_id, "oot_gini_by_month")
     assert [m.step for m in history] == [0, 1, 2]
 

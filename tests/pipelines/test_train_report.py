@@ -1,0 +1,152 @@
+"""The training's model report: written beside the artefact, logged, linked, and drawn by Chromium.
+
+The screenshot test needs a real headless Chromium (Debian package ``chromium``). It skips
+when none is installed, unless ``CLOSURE_RISK_REQUIRE_CHROMIUM=1`` (set by ``.ci/run``, which
+installs it), where a missing browser fails the test instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from report_page import parse
+
+from risk_model.modeling.report import SECTIONS
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+WINDOW = (1400, 3000)
+HEADER_INK = (0x1D, 0x24, 0x33)  # the page header's background
+PLOT_BLUE = (31, 119, 180)  # matplotlib's first colour: a plot was decoded and drawn
+
+
+def _report(out: Path) -> Path:
+    (path,) = out.glob("*-report.html")
+    return path
+
+
+def _champion_run(store: str):
+    client = MlflowClient(store)
+    version = client.get_model_version_by_alias("closure-risk", "champion")
+    return client, version
+
+
+def test_report_is_written_logged_and_linked(trained_run, train_store, tmp_path):
+    out, stdout = trained_run
+    path = _report(out)
+    assert f"model report                       {path}" in stdout or str(path) in stdout
+    client, version = _champion_run(train_store)
+    local = Path(client.download_artifacts(version.run_id, "report.html", str(tmp_path)))
+    assert local.read_bytes() == path.read_bytes()
+    assert f"runs:/{version.run_id}/report.html" in version.description
+    assert f"{client.get_run(version.run_id).info.artifact_uri}/report.html" in version.description
+    page = path.read_text(encoding="utf-8")
+    assert version.run_id in page and path.name.removesuffix("-report.html") in page
+
+
+def test_report_numbers_are_the_logged_evaluation(trained_run, train_store, tmp_path):
+    out, _ = trained_run
+    client, version = _champion_run(train_store)
+    logged = json.loads(
+        Path(client.download_artifacts(version.run_id, "report.json", str(tmp_path))).read_text()
+    )
+    parsed = parse(_report(out).read_text(encoding="utf-8"))
+    assert list(parsed.sections) == [key for key, _ in SECTIONS]
+    expected = {
+        "oot.model.gini": (logged["oot"]["metrics"]["gini"], 4),
+        "oot.model.ece": (logged["oot"]["metrics"]["ece"], 5),
+        "oot.truth.gini": (logged["truth"]["metrics"]["gini"], 4),
+        "oot.training_mode.gini": (logged["oot_training_mode"]["gini"], 4),
+        "oot.psi": (logged["oot"]["psi"], 4),
+        "gini_ratio": (logged["gini_ratio"], 4),
+        "selection.model.log_loss": (logged["val"]["log_loss"], 4),
+        "windows.OOT.rows": (logged["split"]["rows_oot"], 0),
+        "windows.train.rows": (logged["split"]["rows_train"], 0),
+    }
+    for cause, value in logged["oot"]["gini_by_cause"].items():
+        expected[f"oot.model.gini_by_cause.{cause}"] = (value, 3)
+    for key, (value, digits) in expected.items():
+        assert parsed.keyed[key].replace(",", "") == f"{value:.{digits}f}", key
+    # Reasons are measured on the served OOT closures: a share, and every cause row adds up.
+    assert parsed.keyed["reasons.match.all"].endswith("%")
+    assert "Not measured" not in parsed.sections["reasons"]
+
+
+def _chromium() -> str | None:
+    found = next((shutil.which(n) for n in CHROMIUM_NAMES if shutil.which(n)), None)
+    if found is None and os.environ.get("CLOSURE_RISK_REQUIRE_CHROMIUM") == "1":
+        pytest.fail("CLOSURE_RISK_REQUIRE_CHROMIUM=1 but no chromium on PATH")
+    return found
+
+
+def _png_pixels(path: Path) -> np.ndarray:
+    from PIL import Image  # matplotlib's own dependency
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _browse(chromium: str, page: Path, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
+    command = [
+        chromium,
+        "--headless",
+        "--no-sandbox",  # root in CI containers
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        *flags,
+        page.resolve().as_uri(),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_report_renders_in_headless_chromium(trained_run, tmp_path):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no headless Chromium on PATH (apt-get install -y chromium)")
+    page = _report(trained_run[0])
+    shot = tmp_path / "report.png"
+    width, height = WINDOW
+    _browse(chromium, page, tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}")
+    with shot.open("rb") as handle:
+        header = handle.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == WINDOW
+    pixels = _png_pixels(shot)
+    painted = (pixels < 245).any(axis=2)
+    assert painted.mean() > 0.05, "the page rendered (almost) blank"
+    top = pixels[:40].reshape(-1, 3)
+    assert (np.abs(top.astype(int) - HEADER_INK).sum(axis=1) < 12).mean() > 0.5  # styled
+    blue = np.abs(pixels.reshape(-1, 3).astype(int) - PLOT_BLUE).sum(axis=1) < 12
+    assert blue.sum() > 500, "no plot drawn: the inline figures did not decode"
+    dom = _browse(chromium, page, tmp_path, "--dump-dom").stdout
+    for _, title in SECTIONS:
+        assert f"<h2>{title}</h2>" in dom
+
+
+def test_quiet_training_logs_warnings_only(small_world, tmp_path):
+    config = tmp_path / "fast.toml"
+    config.write_text("[model]\nnum_boost_round = 20\ncapacity_search = false\n")
+    out = tmp_path / "m"
+    command = [sys.executable, "-m", "pipelines.train", "--data", str(small_world)]
+    command += ["--out", str(out), "--config", str(config), "--no-tracking"]
+    env = os.environ | {"OMP_WAIT_POLICY": "passive"}
+    root = Path(__file__).resolve().parents[2]
+    loud = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=300)
+    assert loud.returncode == 0, loud.stderr
+    assert "INFO pipelines.train: fit (depth" in loud.stderr  # the fit's progress line
+    assert "matplotlib" not in loud.stderr
+    quiet = subprocess.run(
+        [*command, "--quiet"], capture_output=True, text=True, env=env, cwd=root, timeout=300
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert " INFO " not in quiet.stderr and "tree" not in quiet.stderr
+    assert "closure-risk training summary" in quiet.stdout and "model report" in quiet.stdout
