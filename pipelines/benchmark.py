@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m pipelines.benchmark features|separation|score|extract [options]``.
+"""Benchmarks: ``python -m pipelines.benchmark features|separation|score|extract|recourse``.
 
 ``features``: time and peak memory of :func:`risk_model.features.build_features` on a
 synthetic world (generated once and cached under ``data/bench/``), against the floor of
@@ -8,6 +8,9 @@ from ``resource.getrusage(RUSAGE_SELF).ru_maxrss``.
 
 ``separation``: mean of each family's key features for accounts whose true closure risk is
 mostly of one cause vs all others, at a few as-of dates (a sanity check of the features).
+
+``recourse``: recourse coverage (offered where a wider search finds one) and
+``Predictor.recourse`` latency per account (``pipelines/_bench_recourse.py``).
 
 ``extract``: the package against a plain LightGBM on the raw statement columns, on
 statements-only single-as-of extracts of generated worlds, same account folds
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines._bench_extract import add_extract_parser, run_extract
+from pipelines._bench_recourse import add_recourse_parser, run_recourse
 from pipelines._bench_score import add_score_parser, run_score
 
 log = logging.getLogger("benchmark")
@@ -304,6 +308,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "separation": run_separation,
     "score": run_score,
     "extract": run_extract,
+    "recourse": run_recourse,
     "_measure": _measure,  # internal: one measurement in a fresh process
 }
 # sub-command -> function adding its arguments (``score`` registers its own parser)
@@ -324,6 +329,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         )
     add_score_parser(sub)
     add_extract_parser(sub)
+    add_recourse_parser(sub)
     return parser.parse_args(argv)
 
 

@@ -143,6 +143,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="which accounts get reasons (default: above the lowest band)",
     )
     parser.add_argument(
+        "--recourse",
+        action="store_true",
+        help="add a recourse column: for accounts above the lowest band, the fewest actions "
+        "in the holder's control that lower the band, with the new probability",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -299,6 +305,10 @@ def run(args: argparse.Namespace) -> int:
     # Threads for a single batch would only cost.
     workers = max(1, min(args.workers, -(-total // args.batch_rows)))
     predictor, dups, last_days = _load_model(args, source)
+    if args.recourse:
+        from risk_model.recourse import WithRecourse
+
+        predictor = WithRecourse(predictor)
     as_of = _as_of(args.as_of, last_days, closures is not None)
     LOG.info(
         "scoring %s: %d accounts at %s with model %s (%d batch(es) at once)",
@@ -313,7 +323,10 @@ def run(args: argparse.Namespace) -> int:
         results = score_in_threads(predictor, batches, workers, dups, as_of, args.reasons, closures)
     else:
         results = score_in_process(predictor, batches, dups, as_of, args.reasons, closures)
-    outputs = [(out, _output_schema(), "scores"), (rejects_path, REJECTS_SCHEMA, "rejects")]
+    outputs = [
+        (out, _output_schema(args.recourse), "scores"),
+        (rejects_path, REJECTS_SCHEMA, "rejects"),
+    ]
     try:
         read, scored, rejected = _write_results(results, outputs, total)
     except (OSError, pa.ArrowException) as exc:  # reading errors are InputError already
@@ -424,10 +437,11 @@ def _write_results(
     return read, scored, rejected
 
 
-def _output_schema() -> pa.Schema:
+def _output_schema(recourse: bool = False) -> pa.Schema:
     from risk_model.predict import OUTPUT_SCHEMA
+    from risk_model.recourse import WithRecourse
 
-    return OUTPUT_SCHEMA
+    return WithRecourse.schema(OUTPUT_SCHEMA) if recourse else OUTPUT_SCHEMA
 
 
 def warning_lines(warning: Warning) -> list[str]:

@@ -416,8 +416,20 @@ class Predictor:
         ContractError
             When the record does not meet the contract.
         """
+        valid, as_of = self._one_record(record, as_of, "predict_one")
+        scores, open_mask = self.score_arrow(valid, as_of, reasons="all", num_threads=1)
+        if not open_mask.all():
+            ids = valid[C.ACCOUNT_ID].to_pylist()
+            raise ContractError([not_open_problem(np.array([0]), ids, as_of)])
+        # Plain Python values; equal (==) to the batch row's values.
+        return scores.to_pylist()[0]
+
+    def _one_record(
+        self, record: Mapping[str, Any], as_of: dt.date | None, caller: str
+    ) -> tuple[pa.Table, dt.date]:
+        """Validate one record; without ``as_of`` its own latest month end (warned)."""
         if not isinstance(record, Mapping):
-            raise TypeError("predict_one takes one account record (a dict)")
+            raise TypeError(f"{caller} takes one account record (a dict)")
         try:
             table = from_records(record)
         except ContractError:
@@ -426,13 +438,31 @@ class Predictor:
             raise ContractError([unreadable_record_problem(record, exc)]) from exc
         # One record: its own latest month end; recency is a property of a batch.
         as_of = resolve_as_of(table, None, recency=False) if as_of is None else as_date(as_of)
-        valid = validate_within_limits(table, as_of, self.limits)
-        scores, open_mask = self.score_arrow(valid, as_of, reasons="all", num_threads=1)
-        if not open_mask.all():
-            ids = valid[C.ACCOUNT_ID].to_pylist()
-            raise ContractError([not_open_problem(np.array([0]), ids, as_of)])
-        # Plain Python values; equal (==) to the batch row's values.
-        return scores.to_pylist()[0]
+        return validate_within_limits(table, as_of, self.limits), as_of
+
+    def recourse(self, record: Mapping[str, Any], as_of: dt.date | None = None) -> dict:
+        """Return the fewest actions in the holder's control that lower the account's band.
+
+        See :mod:`risk_model.recourse`: the history is edited as each action would edit it
+        (dated ``as_of``) and re-scored with this model. Uses one LightGBM thread.
+
+        Returns
+        -------
+        dict
+            ``account_id``, ``as_of``, ``probability`` and ``band`` now, then ``status``
+            (``offered``, ``lowest_band`` or ``none_found``), ``actions`` (``code``,
+            ``text``: one sentence for the account holder, ``amount``, ``level``) and
+            ``new_probability`` / ``new_band`` after them (None unless offered).
+
+        Raises
+        ------
+        ContractError
+            When the record does not meet the contract or is not open at ``as_of``.
+        """
+        from risk_model.recourse import recourse_rows
+
+        valid, as_of = self._one_record(record, as_of, "recourse")
+        return recourse_rows(self, valid, as_of, num_threads=1)[0]
 
 
 def load(

@@ -262,6 +262,29 @@ def test_scores_equal_the_predictor_and_do_not_depend_on_batch_size(model, rows,
     assert whole == 0 and pq.read_table(out_whole).equals(streamed)
 
 
+def test_recourse_column_equals_the_predictors_recourse(model, rows, tmp_path):
+    from risk_model.recourse import RECOURSE, RECOURSE_TYPE
+
+    bad = copy.deepcopy(rows)
+    bad[2][C.STATEMENTS][0][C.BILLED_AMOUNT] = -5.0  # rejected, and nothing else moves
+    path = _write(tmp_path / "in.parquet", bad)
+    code, out, rejects = _run(model, path, tmp_path, "--recourse")
+    assert code == 3 and pq.read_table(rejects)[C.ACCOUNT_ID].to_pylist() == [bad[2]["account_id"]]
+    scored = pq.read_table(out)
+    assert scored.schema == P.OUTPUT_SCHEMA.append(pa.field(RECOURSE, RECOURSE_TYPE))
+    plain_code, plain, _ = _run(model, path, tmp_path, name="plain")
+    assert plain_code == 3 and pq.read_table(plain).equals(scored.drop_columns([RECOURSE]))
+    predictor = P.load(model.artefact)
+    kept = [r for i, r in enumerate(bad) if i != 2]
+    statuses = set()
+    for record, found in zip(kept, scored[RECOURSE].to_pylist(), strict=True):
+        one = predictor.recourse(record, model.as_of)
+        assert found["status"] == one["status"] and found["actions"] == one["actions"]
+        assert found["probability"] == one["new_probability"]
+        statuses.add(found["status"])
+    assert "offered" in statuses
+
+
 def test_default_model_is_the_registry_champion(model, rows, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", model.tracking_uri)
     path = _write(tmp_path / "in.parquet", rows)
