@@ -292,10 +292,15 @@ def _spec(
 
 
 def _package(trained: Trained, config: TrainConfig, inputs: Inputs, out: Path) -> Packaged:
-    """Refit the merchant table at the history end; write the artefact and ``latest``."""
+    """Refit the merchant table at the history end; write the artefact and ``latest``.
+
+    The artefact carries the training reference for monitoring: the selection accounts at
+    its latest date, served by this artefact (:mod:`risk_model.modeling.reference` says why).
+    """
     from risk_model.features import fit_merchant_risk
     from risk_model.modeling.artefact import load_artefact
-    from risk_model.modeling.package import write_production_artefact
+    from risk_model.modeling.package import in_memory_artefact, write_production_artefact
+    from risk_model.modeling.reference import reference_of_rows, reference_rows
 
     _, history_end = history_window(trained.histories)
     table = fit_merchant_risk(trained.histories, history_end)
@@ -309,8 +314,14 @@ def _package(trained: Trained, config: TrainConfig, inputs: Inputs, out: Path) -
         trained.version,
         trained.evaluation,
     )
+    selection = trained.frame.loc[trained.result.split.mask("val"), [C.ACCOUNT_ID, C.AS_OF]]
+    reference = reference_of_rows(
+        in_memory_artefact(trained.result.booster, spec, table),
+        reference_rows(trained.histories, selection, merchant_risk=table, policy=inputs.policy),
+        window="selection",
+    )
     artefact_dir, latest = write_production_artefact(
-        out, booster=trained.result.booster, spec=spec, merchant_risk=table
+        out, booster=trained.result.booster, spec=spec, merchant_risk=table, reference=reference
     )
     return Packaged(artefact_dir, latest, load_artefact(artefact_dir), spec)
 

@@ -5,6 +5,8 @@ Layout (nothing pickled)::
     <dir>/model.txt              LightGBM text model (Booster.model_to_string)
     <dir>/spec.json              everything else, as JSON numbers and strings
     <dir>/merchant_risk.parquet  merchant-risk table used by the features (optional)
+    <dir>/reference.json         training reference for monitoring (optional; older
+                                 artefacts have none, see risk_model.modeling.reference)
     <dir>/checksums.json         {"algorithm": "sha256", "files": {name: hexdigest}}
 
 ``checksums.json`` covers every other file (but ``signature.json``, see below).
@@ -72,6 +74,7 @@ from risk_model.modeling.artefact_files import (
     CHECKSUMS_FILE,
     MERCHANT_RISK_FILE,
     MODEL_FILE,
+    REFERENCE_FILE,
     SPEC_FILE,
     checksums_bytes,
     read_verified,
@@ -79,6 +82,7 @@ from risk_model.modeling.artefact_files import (
 from risk_model.modeling.calibration import apply_calibration
 from risk_model.modeling.errors import ArtefactError, ModelLoadError, fail, shown
 from risk_model.modeling.model_text import check_model_text
+from risk_model.modeling.reference import TrainingReference, parse_reference
 from risk_model.modeling.scale import ScoreScale
 from risk_model.modeling.signing import SIGNATURE_FILE, signature_bytes, signing_key
 from risk_model.modeling.spec_check import REQUIRED_KEYS, CheckedSpec, check_spec
@@ -93,6 +97,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MERCHANT_RISK_FILE",
     "MODEL_FILE",
+    "REFERENCE_FILE",
     "REQUIRED_SPEC_KEYS",
     "SIGNATURE_FILE",
     "SPEC_FILE",
@@ -123,6 +128,7 @@ def save_artefact(
     booster: lgb.Booster,
     spec: dict[str, Any],
     merchant_risk: pa.Table | None,
+    reference: TrainingReference | None = None,
 ) -> Path:
     """Write an artefact directory.
 
@@ -137,6 +143,8 @@ def save_artefact(
         checked as :func:`load_artefact` will check it.
     merchant_risk : pyarrow.Table, optional
         Merchant-risk table to score with; ``None`` when the model does not use one.
+    reference : TrainingReference, optional
+        Training reference for monitoring, written as ``reference.json``.
 
     Returns
     -------
@@ -161,6 +169,8 @@ def save_artefact(
         files[MERCHANT_RISK_FILE] = sink.getvalue().to_pybytes()
     elif spec.get("merchant_risk_as_of") is not None:
         raise ArtefactError("spec dates a merchant-risk table (merchant_risk_as_of) but none given")
+    if reference is not None:
+        files[REFERENCE_FILE] = reference.to_bytes()
     path.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():  # checksums are of these bytes, not re-read files
         (path / name).write_bytes(data)
@@ -211,12 +221,15 @@ class ModelArtefact:
         Merchant-risk table, ``None`` if the artefact has none.
     path : Path, optional
         Directory it was loaded from.
+    reference : TrainingReference, optional
+        Training reference for monitoring; ``None`` for artefacts written without one.
     """
 
     booster: lgb.Booster
     spec: dict[str, Any]
     merchant_risk: pa.Table | None = None
     path: Path | None = None
+    reference: TrainingReference | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -332,7 +345,17 @@ def load_artefact(path: str | Path) -> ModelArtefact:
     checked = check_spec(spec, where=str(path / SPEC_FILE), format_version=FORMAT_VERSION)
     booster = _load_booster(files[MODEL_FILE], checked, str(path / MODEL_FILE))
     merchant_risk = _load_merchant_risk(files.get(MERCHANT_RISK_FILE), checked, path)
-    return ModelArtefact(booster=booster, spec=spec, merchant_risk=merchant_risk, path=path)
+    reference = None
+    if REFERENCE_FILE in files:
+        reference = parse_reference(
+            files[REFERENCE_FILE],
+            where=str(path / REFERENCE_FILE),
+            feature_names=checked.feature_names,
+            band_names=checked.scale.band_names,
+        )
+    return ModelArtefact(
+        booster=booster, spec=spec, merchant_risk=merchant_risk, path=path, reference=reference
+    )
 
 
 def _parse_json(data: bytes, where: str) -> Any:

@@ -20,8 +20,9 @@ from risk_model.modeling.signing import SIGNATURE_FILE, signing_key, verify_sign
 MODEL_FILE = "model.txt"
 SPEC_FILE = "spec.json"
 MERCHANT_RISK_FILE = "merchant_risk.parquet"
+REFERENCE_FILE = "reference.json"
 CHECKSUMS_FILE = "checksums.json"
-KNOWN_FILES = frozenset({MODEL_FILE, SPEC_FILE, MERCHANT_RISK_FILE})
+KNOWN_FILES = frozenset({MODEL_FILE, SPEC_FILE, MERCHANT_RISK_FILE, REFERENCE_FILE})
 REQUIRED_FILES = (MODEL_FILE, SPEC_FILE)
 MAX_FILE_BYTES = 1 << 30  # also stops a link to an endless device such as /dev/zero
 MAX_CHECKSUMS_BYTES = 1 << 16

@@ -18,8 +18,9 @@ Conventions
   size``), which is the expected capture over every order of the tied rows.
 * ``distinct_per_10k``: distinct probabilities per 10,000 rows, a measure of how many
   ties a calibrated score leaves (10,000 = every row different).
-* PSI over ``bins`` quantile bins of the expected (train) distribution, with an epsilon
-  of 1e-6 for empty bins.
+* PSI over ``bins`` quantile bins of the expected (train) distribution, a value holding at
+  least ``1/bins`` of it in a bin of its own (:func:`psi_edges`), with an epsilon of 1e-6
+  for empty bins.
 """
 
 from __future__ import annotations
@@ -192,18 +193,74 @@ def decile_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def psi_edges(expected: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Return the inner bin edges of a PSI: quantiles of ``expected``, mass points split off.
+
+    The edges are the distinct ``1/bins .. (bins-1)/bins`` quantiles. Ties merge quantile
+    bins, so a value that holds at least ``1/bins`` of the sample (a *mass point*: the
+    zeros of a count, a cap) would share its bin with the values around it and a change
+    among those would go unseen; each mass point and the next distinct value above it (the
+    next float for the largest value) are therefore edges too, giving the mass point a bin
+    of its own.
+
+    Parameters
+    ----------
+    expected : numpy.ndarray
+        The reference sample (finite values, at least one).
+    bins : int
+        Number of quantile bins.
+
+    Returns
+    -------
+    numpy.ndarray
+        Increasing edges; bin ``i`` holds the values ``v`` with ``edges[i-1] <= v < edges[i]``
+        (:func:`bin_shares`).
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    if len(expected) == 0:
+        raise ValueError("psi needs non-empty samples")
+    quantiles = np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1])
+    values, counts = np.unique(expected, return_counts=True)
+    mass = np.flatnonzero(counts * bins >= len(expected))
+    # The bin of a mass point ends at the next value of the sample (just above it at the top).
+    ends = np.append(values[1:], np.nextafter(values[-1], np.inf))[mass]
+    return np.unique(np.concatenate([quantiles, values[mass], ends]))
+
+
+def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Return the share of ``values`` in each of the ``len(edges) + 1`` bins cut by ``edges``.
+
+    A value equal to an edge belongs to the bin above it.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        raise ValueError("psi needs non-empty samples")
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return counts / counts.sum()
+
+
+def psi_of_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Return ``sum (a - e) ln(a / e)`` over bins, shares floored at :data:`EPS`."""
+    e = np.maximum(np.asarray(expected, dtype=np.float64), EPS)
+    a = np.maximum(np.asarray(actual, dtype=np.float64), EPS)
+    if e.shape != a.shape:
+        raise ValueError(f"psi needs shares over the same bins, got {e.shape} and {a.shape}")
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
 def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
-    """Return the population stability index of ``actual`` against ``expected`` (quantile bins)."""
+    """Return the population stability index of ``actual`` against ``expected`` (quantile bins).
+
+    The composition of :func:`psi_edges`, :func:`bin_shares` and :func:`psi_of_shares`;
+    monitoring stores the edges and shares of the reference and applies the last two to
+    a scored batch (:mod:`risk_model.monitoring`).
+    """
     expected = np.asarray(expected, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
     if len(expected) == 0 or len(actual) == 0:
         raise ValueError("psi needs non-empty samples")
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
-    e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1)
-    a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1)
-    e = np.maximum(e / e.sum(), EPS)
-    a = np.maximum(a / a.sum(), EPS)
-    return float(np.sum((a - e) * np.log(a / e)))
+    edges = psi_edges(expected, bins)
+    return psi_of_shares(bin_shares(expected, edges), bin_shares(actual, edges))
 
 
 def gini_by_period(y: np.ndarray, p: np.ndarray, period: np.ndarray) -> dict[str, float]:

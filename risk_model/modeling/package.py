@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from risk_model.modeling.artefact import ModelArtefact, save_artefact
+from risk_model.modeling.reference import TrainingReference
 
 _RENAME_EXCHANGE = 2  # renameat2 flag: swap two paths in one step (Linux >= 3.15)
 _AT_FDCWD = -100
@@ -87,9 +88,16 @@ def replace_directory(source: Path, target: Path) -> None:
 
 
 def write_production_artefact(
-    out: Path, *, booster: Any, spec: dict[str, Any], merchant_risk: pa.Table | None
+    out: Path,
+    *,
+    booster: Any,
+    spec: dict[str, Any],
+    merchant_risk: pa.Table | None,
+    reference: TrainingReference | None = None,
 ) -> tuple[Path, Path]:
     """Write ``out/<version>/`` and make ``out/latest/`` a copy of it.
+
+    ``reference`` (the training reference for monitoring) is written as ``reference.json``.
 
     Returns
     -------
@@ -97,7 +105,11 @@ def write_production_artefact(
         The versioned artefact directory and ``latest``.
     """
     artefact_dir = save_artefact(
-        out / spec["version"], booster=booster, spec=spec, merchant_risk=merchant_risk
+        out / spec["version"],
+        booster=booster,
+        spec=spec,
+        merchant_risk=merchant_risk,
+        reference=reference,
     )
     latest = out / "latest"
     replace_directory(artefact_dir, latest)

@@ -115,3 +115,53 @@ def statements_only_extract(
         pc.is_in(closures[C.ACCOUNT_ID], accounts[C.ACCOUNT_ID]),
     )
     return nested, closures.filter(inside)
+
+
+def extract_at(histories: pa.Table, closures: pa.Table, as_of: dt.date) -> pa.Table:
+    """Cut what an extract taken at ``as_of`` holds: every event known then, nothing after.
+
+    Unlike :func:`statements_only_extract` the transactions and every statement month are
+    kept, so a past month of a world can be scored as it was (e.g. a monitored batch).
+
+    Parameters
+    ----------
+    histories : pyarrow.Table
+        Account histories in the contract's nested form.
+    closures : pyarrow.Table
+        Closures (``CLOSURES_SCHEMA``) of the same accounts.
+    as_of : datetime.date
+        Extract date.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per account open at ``as_of`` (opened on or before it, not closed by
+        then); statements of months ending on or before ``as_of`` (payments null where due
+        after it), transactions dated on or before it; ``kyc_date`` and ``migrated_date``
+        null where after it.
+    """
+    day = pa.scalar(as_of, pa.date32())
+    accounts = _open_accounts(histories, closures, as_of)
+    for name in (C.KYC_DATE, C.MIGRATED_DATE):
+        column = accounts[name]
+        later = pc.fill_null(pc.greater(column, day), False)
+        index = accounts.schema.get_field_index(name)
+        nulls = pa.nulls(len(column), column.type)
+        accounts = accounts.set_column(index, name, pc.if_else(later, nulls, column))
+    flat = to_flat(histories)
+    ids = accounts[C.ACCOUNT_ID]
+    statements = flat.statements.filter(
+        pc.and_(
+            pc.is_in(flat.statements[C.ACCOUNT_ID], ids),
+            pc.less_equal(flat.statements[C.STATEMENT_MONTH], pa.scalar(month_start(as_of))),
+        )
+    )
+    if as_of != month_end(as_of):  # the statement of as_of's own month is not cut yet
+        month = statements[C.STATEMENT_MONTH]
+        statements = statements.filter(pc.less(month, pa.scalar(month_start(as_of))))
+    transactions = flat.transactions
+    dates = pc.cast(transactions[C.TS], pa.date32())
+    transactions = transactions.filter(
+        pc.and_(pc.is_in(transactions[C.ACCOUNT_ID], ids), pc.less_equal(dates, day))
+    )
+    return to_nested(accounts, payments_known_at(statements, as_of), transactions)

@@ -289,3 +289,27 @@ def test_evaluate_reports_distinct_per_10k():
     y = np.tile([0.0, 1.0], 50)
     assert M.evaluate(y, p)["distinct_per_10k"] == 200.0
     assert M.evaluate(y, p + np.arange(100) * 1e-6)["distinct_per_10k"] == 10_000.0
+
+
+def test_psi_edges_give_a_mass_point_its_own_bin():
+    # 95% zeros: every quantile edge is 0, so without the mass-point rule zeros and positives
+    # would share one bin and a rise of the positives would go unseen.
+    counts = np.r_[np.zeros(950), np.arange(1.0, 51.0)]
+    assert M.psi_edges(counts).tolist() == [0.0, 1.0]
+    more = np.r_[np.zeros(500), np.arange(1.0, 501.0)]
+    assert M.psi(counts, more) > 0.25
+    # Negative twin: a continuous sample has no mass point, only its nine quantile edges.
+    uniform = np.linspace(0.0, 1.0, 1000)
+    expected = np.quantile(uniform, np.linspace(0, 1, 11)[1:-1])
+    np.testing.assert_array_equal(M.psi_edges(uniform), expected)
+    assert M.psi(uniform, uniform) == 0.0
+
+
+def test_psi_is_its_three_steps():
+    rng = np.random.default_rng(3)
+    expected, actual = rng.normal(size=500), rng.normal(0.3, 1.0, size=400)
+    edges = M.psi_edges(expected)
+    by_steps = M.psi_of_shares(M.bin_shares(expected, edges), M.bin_shares(actual, edges))
+    assert M.psi(expected, actual) == by_steps > 0
+    with pytest.raises(ValueError, match="same bins"):
+        M.psi_of_shares([0.5, 0.5], [1.0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from risk_model import contract as C
 from risk_model.records import to_flat
 from risk_model.synthetic.extract import statements_only_extract
-from risk_model.validation import validate_closures, validate_histories
+from risk_model.validation import ContractError, validate_closures, validate_histories
 
 AS_OF = dt.date(2023, 12, 31)
 
@@ -100,3 +101,24 @@ def test_a_longer_horizon_keeps_more_closures(small_world, extract):
 def test_bad_arguments_are_refused(small_world, as_of, kwargs):
     with pytest.raises(ValueError):
         statements_only_extract(small_world.histories, small_world.closures, as_of, **kwargs)
+
+
+def test_extract_at_keeps_what_was_known_and_gives_the_same_features(small_world):
+    from risk_model.features import build_features, fit_merchant_risk
+    from risk_model.synthetic.extract import extract_at
+
+    day = dt.date(2023, 10, 31)
+    cut = extract_at(small_world.histories, small_world.closures, day)
+    validate_histories(cut, as_of=day)  # nothing after the as-of date
+    assert C.TRANSACTIONS in cut.column_names
+    # Point in time: scored with one merchant table, the features at the as-of date are
+    # those of the full histories (without a table, the population itself would differ).
+    table = fit_merchant_risk(small_world.histories, day)
+    full = build_features(small_world.histories, day, merchant_risk=table)
+    features = build_features(cut, day, merchant_risk=table)
+    kept = full[C.ACCOUNT_ID].isin(set(cut[C.ACCOUNT_ID].to_pylist()))
+    assert len(features) == kept.sum() == cut.num_rows
+    pd.testing.assert_frame_equal(features, full.loc[kept].reset_index(drop=True))
+    # Negative twin: a month later the full histories hold events the cut does not.
+    with pytest.raises(ContractError):
+        validate_histories(small_world.histories, as_of=day)
