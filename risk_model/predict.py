@@ -14,8 +14,9 @@ merchant-risk table and policy calendar frozen in the model artefact.
 Output columns (:data:`OUTPUT_COLUMNS`), one row per account in input order:
 ``account_id``, ``as_of``, ``probability`` (calibrated P(closed within the horizon)),
 ``points`` (higher = safer), ``band``, ``reasons`` (up to four dicts: ``code``,
-``cause``, ``text``, ``contribution``; see :mod:`risk_model.reasons`), ``top_cause`` and
-``model_version``.
+``cause``, ``text`` (a sentence for the account holder), ``contribution`` and ``detail``
+(for an analyst: code, value, contribution); see :mod:`risk_model.reasons`),
+``top_cause`` and ``model_version``.
 
 A row's values do not depend on the other rows of the batch: ``predict_one`` returns
 exactly the batch row (same floats), and re-ordering or splitting a batch changes nothing.

@@ -6,8 +6,11 @@ score. From them:
 
 * only factors that *raise* risk (positive contribution) are reported;
 * the reasons are the features with the largest positive contributions (up to four,
-  largest first, ties in catalogue order), each with the catalogue's plain-language
-  template filled with the account's own value;
+  largest first, ties in catalogue order), each in two registers: ``text``, one plain
+  sentence for the account holder (the catalogue's template, or its zero / negative /
+  missing variant, filled with the account's own value:
+  :func:`risk_model.features.catalogue.reason_template`), and ``detail`` for an analyst
+  (``<feature code> = <value> <unit>; contribution <+x.xxx> log-odds``);
 * ``top_cause`` is the closure cause (``contract.CAUSES``) whose risk-raising factors
   (positive contributions) add up to the most; ``None`` when nothing raises the risk.
 * *Date-context* features (:data:`DATE_CONTEXT_FEATURES`: distances to policy dates,
@@ -16,8 +19,9 @@ score. From them:
   is the date's shift from the training average (part of the baseline). Leaving them in
   attributes every account's closure to "regulatory" in periods the model finds riskier.
 
-Missing or non-finite values, and features without a template, get a generic text built
-from the feature's definition, so a text never prints "nan" or "inf".
+Missing or non-finite values without a missing-value sentence, and features without a
+template (a model trained by an older version), get a generic text built from the
+feature's definition, so a text never prints "nan" or "inf".
 
 Everything works on whole arrays; reasons come back as one Arrow ``list<struct>`` column
 (:data:`REASON_TYPE`) built from flat arrays and list offsets.
@@ -35,20 +39,21 @@ import numpy as np
 import pyarrow as pa
 
 from risk_model import contract as C
-from risk_model.features.catalogue import date_features
+from risk_model.features.catalogue import date_features, default_detail, reason_template
 from risk_model.modeling.templates import TemplateError, render
 
 MAX_REASONS = 4
 _FEW = 8  # feature_texts formats this many values one by one
 # Features whose value depends only on the as-of date (catalogue scope "date").
 DATE_CONTEXT_FEATURES = date_features()
-CODE, CAUSE, TEXT, CONTRIBUTION = "code", "cause", "text", "contribution"
+CODE, CAUSE, TEXT, CONTRIBUTION, DETAIL = "code", "cause", "text", "contribution", "detail"
 REASON_TYPE = pa.struct(
     [
         pa.field(CODE, pa.string()),
         pa.field(CAUSE, pa.string()),
         pa.field(TEXT, pa.string()),
         pa.field(CONTRIBUTION, pa.float64()),
+        pa.field(DETAIL, pa.string()),
     ]
 )
 REASONS_TYPE = pa.list_(REASON_TYPE)
@@ -114,14 +119,14 @@ def reason_text(entry: Mapping[str, Any], value: float) -> str:
     Returns
     -------
     str
-        The filled template, or :func:`generic_text` when the value is missing / not
-        finite or the feature has no template.
+        The sentence for the value (:func:`~risk_model.features.catalogue.reason_template`),
+        or :func:`generic_text` when the feature has none for it.
     """
-    template = entry.get("reason") or ""
-    if not template or value is None or not np.isfinite(value):
+    template, number = reason_template(entry, math.nan if value is None else float(value))
+    if not template:
         return generic_text(entry, value)
     try:
-        return render(template, {"value": float(value)})
+        return render(template, {"value": number})
     except TemplateError:  # unsafe or broken template: never str.format-ed
         return generic_text(entry, value)
 
@@ -142,34 +147,70 @@ def feature_texts(entry: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
         ``(m,)`` object array of texts, equal to ``reason_text(entry, v)`` for each ``v``.
     """
     values = np.asarray(values, dtype=np.float64)
+    return _each_distinct(values, lambda v: reason_text(entry, v))
+
+
+def _each_distinct(values: np.ndarray, text) -> np.ndarray:
+    """``text(v)`` of every value, calling it once per distinct value."""
     out = np.empty(values.size, dtype=object)
     if values.size <= _FEW:  # one account's reasons: no array machinery
-        for i, value in enumerate(values.tolist()):
-            finite = math.isfinite(value)
-            out[i] = _format_all(entry, [value])[0] if finite else generic_text(entry, math.nan)
+        out[:] = [text(v) for v in values.tolist()]
         return out
     finite = np.isfinite(values)
     if not finite.all():  # every missing / non-finite value reads the same
-        out[~finite] = generic_text(entry, float("nan"))
+        out[~finite] = text(math.nan)
     if finite.any():
         # Accounts share values (counts, flags): format each distinct bit pattern once
         # (bits, not ==, so that -0.0 and 0.0 keep their own texts).
         bits, where = np.unique(values[finite].view(np.int64), return_inverse=True)
         distinct = bits.view(np.float64).tolist()
-        out[finite] = np.asarray(_format_all(entry, distinct), dtype=object)[where]
+        out[finite] = np.asarray([text(v) for v in distinct], dtype=object)[where]
     return out
 
 
-def _format_all(entry: Mapping[str, Any], values: list[float]) -> list[str]:
-    """Texts of finite values: the template, else (or when it fails) the generic text."""
-    template = entry.get("reason") or ""
-    if template:
-        try:
-            return [render(template, {"value": v}) for v in values]
-        except TemplateError:
-            pass
-    label, unit = _generic_parts(entry)[0], str(entry.get("unit") or "")
-    return [f"{label}: {_number(v, unit)}" for v in values]
+def detail_value(entry: Mapping[str, Any], value: float) -> str:
+    """Return the analyst's text of a value: ``"35 days"``, ``"0.250 share"``, ``"missing"``.
+
+    Parameters
+    ----------
+    entry : mapping
+        Catalogue entry (``detail`` value template; default from ``unit``).
+    value : float
+        The value.
+    """
+    if value is None or not math.isfinite(value):
+        return "missing"
+    template = entry.get("detail") or default_detail(str(entry.get("unit") or ""))
+    try:
+        return render(template, {"value": float(value)})
+    except TemplateError:
+        return f"{float(value):.6g} {entry.get('unit') or ''}".strip()
+
+
+def detail_texts(
+    entry: Mapping[str, Any], values: np.ndarray, contributions: np.ndarray
+) -> list[str]:
+    """Return the analyst register of one feature's reasons.
+
+    Parameters
+    ----------
+    entry : mapping
+        Catalogue entry of the feature.
+    values, contributions : numpy.ndarray
+        ``(m,)`` values of the feature and their contributions (log-odds).
+
+    Returns
+    -------
+    list of str
+        ``"<name> = <value> <unit>; contribution <+x.xxx> log-odds"`` per value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    shown = _each_distinct(values, lambda v: detail_value(entry, v))
+    name = entry["name"]
+    return [
+        f"{name} = {v}; contribution {c:+.3f} log-odds"
+        for v, c in zip(shown.tolist(), np.asarray(contributions).tolist(), strict=True)
+    ]
 
 
 def account_attribution(
@@ -328,7 +369,8 @@ def top_reasons(
     -------
     pyarrow.ListArray
         Type :data:`REASONS_TYPE`: per row up to ``max_reasons`` structs (code, cause,
-        text, contribution), largest contribution first; only positive contributions.
+        text, contribution, detail), largest contribution first; only positive
+        contributions.
     """
     k = len(catalogue)
     feats = np.asarray(contrib, dtype=np.float64)[:, :k]
@@ -343,11 +385,13 @@ def top_reasons(
     counts = keep.sum(axis=1)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     texts = np.empty(cols.size, dtype=object)
+    details = np.empty(cols.size, dtype=object)
     chosen = values[rows, cols]
     # Format per feature (a short loop over the catalogue), not per account.
     for feature in np.unique(cols).tolist():
         at = np.flatnonzero(cols == feature)
         texts[at] = feature_texts(catalogue[feature], chosen[at])
+        details[at] = detail_texts(catalogue[feature], chosen[at], amounts[at])
     prepared = _prepared(catalogue)
     names, causes = prepared.names, prepared.causes
     items = pa.StructArray.from_arrays(
@@ -356,6 +400,7 @@ def top_reasons(
             pa.array(causes[cols], pa.string()),
             pa.array(texts, pa.string()),
             pa.array(amounts, pa.float64()),
+            pa.array(details, pa.string()),
         ],
         fields=list(REASON_TYPE),
     )

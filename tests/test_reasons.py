@@ -86,6 +86,7 @@ def test_top_reasons_keeps_positive_factors_largest_first_at_most_four():
         "cause": "overdue",
         "text": "the latest statement was 30 days past due",
         "contribution": 0.5,
+        "detail": "dpd_now = 30 days; contribution +0.500 log-odds",
     }
     assert out[1] == []  # nothing raises the risk: no reason
     assert [r["code"] for r in out[2]] == ["round_share_6m"]
@@ -284,5 +285,48 @@ def test_every_package_template_is_in_the_safe_grammar():
     from risk_model.features.catalogue import FEATURES
 
     for spec in FEATURES:
-        T.check_template(spec.reason)
-        assert spec.explain(0.25) == (spec.reason.format(value=0.25) if spec.reason else "")
+        for template in (spec.reason, spec.reason_zero, spec.reason_negative, spec.reason_missing):
+            T.check_template(template)
+        T.check_template(spec.detail)
+        # the restricted formatter renders what str.format would (2 reads as plural)
+        assert spec.explain(2.0) == spec.reason.format(value=2.0, s="s")
+
+
+def test_plural_ending_follows_the_value_as_shown():
+    template = "{value:z.0f} month{s} ago"
+    shown = [T.render(template, {"value": v}) for v in (0.0, 0.6, 1.0, 1.4, 2.0, -1.0, 12.0)]
+    assert shown == [
+        "0 months ago",
+        "1 month ago",
+        "1 month ago",
+        "1 month ago",
+        "2 months ago",
+        "-1 month ago",
+        "12 months ago",
+    ]
+    with pytest.raises(T.TemplateError, match="no format spec"):
+        T.check_template("month{s:.0f}")
+
+
+def test_contribution_placeholder_is_allowed_and_others_are_not():
+    assert T.render("{contribution:+.3f}", {"contribution": 0.5}) == "+0.500"
+    with pytest.raises(T.TemplateError, match="placeholder"):
+        T.check_template("{value.__class__}")
+    with pytest.raises(T.TemplateError, match="placeholder"):
+        T.check_template("{plural}")
+
+
+def test_details_show_code_value_unit_and_contribution():
+    values = np.array([35.0, 35.0, np.nan, 2.5])
+    contrib = np.array([1.5014, 0.2, 0.05, 0.3333])
+    assert R.detail_texts(CATALOGUE[0], values, contrib) == [
+        "dpd_now = 35 days; contribution +1.501 log-odds",
+        "dpd_now = 35 days; contribution +0.200 log-odds",
+        "dpd_now = missing; contribution +0.050 log-odds",
+        "dpd_now = 2 days; contribution +0.333 log-odds",
+    ]
+    share = R.detail_texts(CATALOGUE[1], np.array([0.25]), np.array([0.1]))
+    assert share == ["round_share_6m = 0.250 share; contribution +0.100 log-odds"]
+    custom = {**CATALOGUE[2], "detail": "{value:.1f} months"}
+    assert R.detail_value(custom, 7.25) == "7.2 months"
+    assert R.detail_value({**custom, "detail": "{bad}"}, 7.25) == "7.25 months"

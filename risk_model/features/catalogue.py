@@ -16,7 +16,10 @@ payments and does not move with the scoring date, so the two modes are close but
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -48,12 +51,21 @@ class FeatureSpec:
     unit : str
         Unit of the value.
     reason : str
-        Customer-facing reason template, formatted with ``value=``; empty when
-        ``direction == 0``. Templates are plain ``str.format`` strings (the model
-        artefact stores them) and must read well at 0, 1 and typical values.
+        The customer register: one plain sentence for the account holder, a template
+        filled with the value by :func:`risk_model.modeling.templates.render` (``{value}``
+        with a simple number format, ``{s}`` for the unit's plural ending). It must read
+        well at 0, 1 and typical values, and hold no formula, internal name or sentinel.
     scope : str
         ``"account"`` (depends on the account's data) or ``"date"`` (depends only on the
         as-of date and the policy calendar: the same for every account on a date).
+    reason_zero, reason_negative, reason_missing : str
+        Sentences used instead of ``reason`` for a value that reads as 0, a negative value
+        (filled with its size) and a missing one; empty when ``reason`` serves (a missing
+        value then gets a generic "not known" text: see :func:`reason_template`).
+    detail : str
+        The analyst register's value template (``{value:.1f} months``); the reason's
+        detail reads ``<name> = <value>; contribution <c> log-odds``. Default: from the
+        unit (:func:`default_detail`).
     """
 
     name: str
@@ -65,8 +77,14 @@ class FeatureSpec:
     unit: str
     reason: str = ""
     scope: str = "account"
+    reason_zero: str = ""
+    reason_negative: str = ""
+    reason_missing: str = ""
+    detail: str = ""
 
     def __post_init__(self) -> None:
+        if not self.detail:
+            object.__setattr__(self, "detail", default_detail(self.unit))
         if self.family not in FAMILIES:
             raise ValueError(f"{self.name}: unknown family {self.family!r}")
         if self.cause not in C.CAUSES:
@@ -79,247 +97,351 @@ class FeatureSpec:
             raise ValueError(f"{self.name}: scope must be one of {SCOPES}")
 
     def explain(self, value: float) -> str:
-        """Return the customer-facing reason for ``value`` (empty if none)."""
-        return render(self.reason, {"value": value}) if self.reason else ""
+        """Return the customer sentence for ``value`` (empty if none)."""
+        template, number = reason_template(vars(self), value)
+        return render(template, {"value": number}) if template else ""
 
 
-def _f(name, family, cause, window, direction, unit, definition, reason="", scope="account"):
-    return FeatureSpec(name, family, cause, definition, window, direction, unit, reason, scope)
+_DETAIL_FORMATS = {"CNY": ",.2f", "months": ".1f", "hours": ".1f"}
+_WHOLE_UNITS = ("days", "count", "flag", "years", "tier", "payers")
+
+
+def default_detail(unit: str) -> str:
+    """Return the analyst value template of a unit (``"{value:.3f} ratio"``)."""
+    spec = _DETAIL_FORMATS.get(unit, ",.0f" if unit in _WHOLE_UNITS else ".3f")
+    return f"{{value:{spec}}} {unit}".strip()
+
+
+def reason_template(entry: Mapping[str, Any], value: float) -> tuple[str, float]:
+    """Return the customer template for ``value`` and the number to fill it with.
+
+    Parameters
+    ----------
+    entry : mapping
+        A catalogue entry (``reason`` and the optional ``reason_zero``,
+        ``reason_negative``, ``reason_missing``).
+    value : float
+        The account's value.
+
+    Returns
+    -------
+    template : str
+        ``reason_missing`` for a missing or non-finite value, ``reason_zero`` for a value
+        that reads as 0 (``|value| < 0.5``), ``reason_negative`` (filled with ``-value``)
+        for a negative one, else ``reason``; empty when the entry has none of them.
+    number : float
+        The number to fill the template with.
+    """
+    if value is None or not math.isfinite(value):
+        return str(entry.get("reason_missing") or ""), math.nan
+    if abs(value) < 0.5 and entry.get("reason_zero"):
+        return str(entry["reason_zero"]), value
+    if value < 0 and entry.get("reason_negative"):
+        return str(entry["reason_negative"]), -value
+    return str(entry.get("reason") or ""), value
+
+
+def _f(name, family, cause, window, direction, unit, definition, reason="", scope="account",
+       *, zero="", negative="", missing=""):  # fmt: skip
+    return FeatureSpec(
+        name, family, cause, definition, window, direction, unit, reason, scope,
+        reason_zero=zero, reason_negative=negative, reason_missing=missing,
+    )  # fmt: skip
 
 
 # fmt: off
 _OVERDUE = [
     _f("dpd_now", "overdue", "overdue", "at as-of", 1, "days",
        "Days past due on the latest statement known in the last 12 months.",
-       "days past due on the latest statement: {value:z.0f}"),
+       "Your latest statement was {value:z.0f} day{s} past due.",
+       zero="Your latest statement is not past due."),
     _f("dpd_max_3m", "overdue", "overdue", "last 3 months", 1, "days",
        "Maximum days past due over statements of the last 3 months.",
-       "most days past due on a statement of the last 3 months: {value:z.0f}"),
+       "A statement of yours in the last 3 months was {value:z.0f} day{s} past due.",
+       zero="None of your statements of the last 3 months was past due."),
     _f("dpd_max_6m", "overdue", "overdue", "last 6 months", 1, "days",
        "Maximum days past due over statements of the last 6 months.",
-       "most days past due on a statement of the last 6 months: {value:z.0f}"),
+       "A statement of yours in the last 6 months was {value:z.0f} day{s} past due.",
+       zero="None of your statements of the last 6 months was past due."),
     _f("dpd_max_12m", "overdue", "overdue", "last 12 months", 1, "days",
        "Maximum days past due over statements of the last 12 months.",
-       "most days past due on a statement of the last 12 months: {value:z.0f}"),
+       "A statement of yours in the last 12 months was {value:z.0f} day{s} past due.",
+       zero="None of your statements of the last 12 months was past due."),
     _f("months_dpd1_3m", "overdue", "overdue", "last 3 months", 1, "months",
        "Statement months with days past due >= 1 in the last 3 months.",
-       "statements 1+ days past due in the last 3 months: {value:z.0f}"),
+       "In the last 3 months, {value:z.0f} of your monthly statements went past due."),
     _f("months_dpd1_6m", "overdue", "overdue", "last 6 months", 1, "months",
        "Statement months with days past due >= 1 in the last 6 months.",
-       "statements 1+ days past due in the last 6 months: {value:z.0f}"),
+       "In the last 6 months, {value:z.0f} of your monthly statements went past due."),
     _f("months_dpd1_12m", "overdue", "overdue", "last 12 months", 1, "months",
        "Statement months with days past due >= 1 in the last 12 months.",
-       "statements 1+ days past due in the last 12 months: {value:z.0f}"),
+       "In the last 12 months, {value:z.0f} of your monthly statements went past due."),
     _f("months_dpd30_3m", "overdue", "overdue", "last 3 months", 1, "months",
        "Statement months with days past due >= 30 in the last 3 months.",
-       "statements 30+ days past due in the last 3 months: {value:z.0f}"),
+       "In the last 3 months, {value:z.0f} of your monthly statements went 30 or more "
+       "days past due."),
     _f("months_dpd30_6m", "overdue", "overdue", "last 6 months", 1, "months",
        "Statement months with days past due >= 30 in the last 6 months.",
-       "statements 30+ days past due in the last 6 months: {value:z.0f}"),
+       "In the last 6 months, {value:z.0f} of your monthly statements went 30 or more "
+       "days past due."),
     _f("months_dpd30_12m", "overdue", "overdue", "last 12 months", 1, "months",
        "Statement months with days past due >= 30 in the last 12 months.",
-       "statements 30+ days past due in the last 12 months: {value:z.0f}"),
+       "In the last 12 months, {value:z.0f} of your monthly statements went 30 or more "
+       "days past due."),
     _f("months_dpd90_3m", "overdue", "overdue", "last 3 months", 1, "months",
        "Statement months with days past due >= 90 in the last 3 months.",
-       "statements 90+ days past due in the last 3 months: {value:z.0f}"),
+       "In the last 3 months, {value:z.0f} of your monthly statements went 90 or more "
+       "days past due."),
     _f("months_dpd90_6m", "overdue", "overdue", "last 6 months", 1, "months",
        "Statement months with days past due >= 90 in the last 6 months.",
-       "statements 90+ days past due in the last 6 months: {value:z.0f}"),
+       "In the last 6 months, {value:z.0f} of your monthly statements went 90 or more "
+       "days past due."),
     _f("months_dpd90_12m", "overdue", "overdue", "last 12 months", 1, "months",
        "Statement months with days past due >= 90 in the last 12 months.",
-       "statements 90+ days past due in the last 12 months: {value:z.0f}"),
+       "In the last 12 months, {value:z.0f} of your monthly statements went 90 or more "
+       "days past due."),
     _f("months_since_dpd", "overdue", "overdue", "last 36 months", -1, "months",
        "Months from the last statement with days past due > 0 to the as-of month; NaN if none "
        "in 36 months.",
-       "months since the last past-due statement: {value:z.0f} (0 = this month)"),
+       "Your last late payment was {value:z.0f} month{s} ago.",
+       zero="Your statement this month is past due.",
+       missing="You have had no late payment in the last 3 years."),
     _f("paid_ratio_last", "overdue", "overdue", "at as-of", -1, "ratio",
        "amount_paid / billed_amount (clipped to 0..1) of the latest statement past its due "
        "date (billed > 0).",
-       "paid {value:z.0%} of the latest bill"),
+       "You paid {value:z.0%} of your latest bill."),
     _f("paid_ratio_mean_3m", "overdue", "overdue", "last 3 months", -1, "ratio",
        "Mean paid/billed ratio (0..1) of statements whose due date fell in the last 3 months.",
-       "paid on average {value:z.0%} of the bills of the last 3 months"),
+       "Over the last 3 months you paid on average {value:z.0%} of your bills."),
     _f("paid_ratio_mean_6m", "overdue", "overdue", "last 6 months", -1, "ratio",
        "Mean paid/billed ratio (0..1) of statements whose due date fell in the last 6 months.",
-       "paid on average {value:z.0%} of the bills of the last 6 months"),
+       "Over the last 6 months you paid on average {value:z.0%} of your bills."),
     _f("min_only_months_6m", "overdue", "overdue", "last 6 months", 1, "months",
        "Statements (due in the window) paid at the minimum only (min_due <= paid < min_due + "
        "1% of billed, min_due < billed).",
-       "paid only the minimum in {value:z.0f} of the last 6 months"),
+       "You paid only the minimum in {value:z.0f} of the last 6 months."),
     _f("below_min_months_6m", "overdue", "overdue", "last 6 months", 1, "months",
        "Statements due in the last 6 months paid below the minimum due.",
-       "paid less than the minimum in {value:z.0f} of the last 6 months"),
+       "You paid less than the minimum in {value:z.0f} of the last 6 months."),
     _f("below_min_months_12m", "overdue", "overdue", "last 12 months", 1, "months",
        "Statements due in the last 12 months paid below the minimum due.",
-       "paid less than the minimum in {value:z.0f} of the last 12 months"),
+       "You paid less than the minimum in {value:z.0f} of the last 12 months."),
     _f("util_last", "overdue", "overdue", "at as-of", 1, "ratio",
        "billed / credit limit of the latest statement in the last 12 months.",
-       "the latest bill used {value:z.0%} of the credit limit"),
+       "Your latest bill used {value:z.0%} of your credit limit."),
     _f("util_mean_6m", "overdue", "overdue", "last 6 months", 1, "ratio",
        "Mean billed / limit over statements of the last 6 months.",
-       "bills used on average {value:z.0%} of the limit over 6 months"),
+       "Over the last 6 months your bills used on average {value:z.0%} of your credit "
+       "limit."),
     _f("util_max_6m", "overdue", "overdue", "last 6 months", 1, "ratio",
        "Maximum billed / limit over statements of the last 6 months.",
-       "the highest bill of the last 6 months used {value:z.0%} of the limit"),
+       "Your highest bill of the last 6 months used {value:z.0%} of your credit limit."),
     _f("util_slope_6m", "overdue", "overdue", "last 6 months", 0, "ratio/month",
        "Least-squares slope of billed / limit against month over the last 6 months (>= 2 "
        "statements).",
-       "use of your credit limit changed by {value:+.0%} a month over the last 6 months"),
+       "The share of your credit limit you use changed by {value:+z.0%} a month over the "
+       "last 6 months."),
     _f("months_util90_6m", "overdue", "cashout", "last 6 months", 1, "months",
        "Statements of the last 6 months with billed / limit > 0.9.",
-       "the line was over 90% used in {value:z.0f} of the last 6 months"),
+       "Your credit line was more than 90% used in {value:z.0f} of the last 6 months."),
     _f("balance_growth_6m", "overdue", "overdue", "last 6 months", 0, "log ratio",
        "log((mean billed, last 3 months + 1) / (mean billed, 3 months before + 1)).",
-       "your bills of the last 3 months differ sharply from the 3 months before"),
+       "Your bills of the last 3 months were very different from those of the 3 months "
+       "before."),
     _f("limit_change_6m", "overdue", "overdue", "last 6 months", 0, "ratio",
        "Latest limit / earliest limit in the last 6 months - 1.",
-       "your credit limit changed by {value:+.0%} over the last 6 months"),
+       "Your credit limit changed by {value:+z.0%} over the last 6 months."),
     _f("n_statements_36m", "overdue", "overdue", "last 36 months", 0, "count",
        "Statements known in the last 36 months (history length).",
-       "monthly statements on record in the last 3 years: {value:z.0f}"),
+       "You have {value:z.0f} monthly statement{s} on record from the last 3 years."),
 ]
 
 _CASHOUT = [
     _f("round_share_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "Share of purchases whose amount is a multiple of 100.",
-       "{value:z.0%} of purchases were round amounts"),
+       "In the last 6 months, {value:z.0%} of your purchases were round amounts such as "
+       "500 or 1000."),
     _f("patterned_share_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "Share of purchases with an integer amount >= 100 ending in 88, 98 or 99 (998 / 1999 / "
        "588 style).",
-       "{value:z.0%} of purchases were patterned amounts such as 998 or 1999"),
+       "In the last 6 months, {value:z.0%} of your purchases were amounts such as 998 or "
+       "1988."),
     _f("near_limit_count_6m", "cashout", "cashout", "last 6 months", 1, "count",
        "Purchases >= 0.8 x available line (limit - billed of the last known statement, floored"
        " at 10% of the limit).",
-       "purchases that nearly emptied the available credit line in the last 6 months: "
-       "{value:z.0f}"),
+       "In the last 6 months you made {value:z.0f} purchase{s} that used up nearly all "
+       "of your available credit."),
     _f("near_limit_share_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "near_limit_count / purchases made with a known limit.",
-       "{value:z.0%} of purchases nearly emptied the available credit line"),
+       "In the last 6 months, {value:z.0%} of your purchases used up nearly all of your "
+       "available credit."),
     _f("round_near_limit_count_6m", "cashout", "cashout", "last 6 months", 1, "count",
        "Purchases both round (multiple of 100) and near the available line.",
-       "round-amount purchases close to the available limit in the last 6 months: {value:z.0f}"),
+       "In the last 6 months you made {value:z.0f} round-amount purchase{s} that used up "
+       "nearly all of your available credit."),
     _f("repay_respend_count_6m", "cashout", "cashout", "last 6 months", 1, "count",
        "Purchases >= 0.5 x limit made within 24 h after a repayment.",
-       "large purchases within a day of a repayment in the last 6 months: {value:z.0f}"),
+       "In the last 6 months you made {value:z.0f} large purchase{s} within a day of a "
+       "repayment."),
     _f("repay_respend_median_hours_6m", "cashout", "cashout", "last 6 months", -1, "hours",
        "Median hours from the latest repayment to each purchase >= 0.5 x limit.",
-       "median hours from a repayment to the next large purchase: {value:z.0f}"),
+       "Your large purchases came typically {value:z.0f} hour{s} after a repayment."),
     _f("top1_merchant_share_6m", "cashout", "cashout", "last 6 months", 0, "share",
        "Largest single merchant's share of purchase spend.",
-       "{value:.0%} of your spending in the last 6 months went to one shop"),
+       "In the last 6 months, {value:z.0%} of your spending went to a single shop."),
     _f("merchant_hhi_6m", "cashout", "cashout", "last 6 months", 0, "index",
        "Herfindahl index of purchase spend over merchants (sum of squared shares).",
-       "your spending in the last 6 months went to very few shops"),
+       "In the last 6 months your spending went to very few shops."),
     _f("night_share_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "Share of purchases made between 00:00 and 05:00.",
-       "{value:z.0%} of purchases were made between midnight and 5 am"),
+       "In the last 6 months, {value:z.0%} of your purchases were made between midnight "
+       "and 5 am."),
     _f("category_amount_ratio_6m", "cashout", "cashout", "last 6 months", 1, "ratio",
        "Geometric mean of amount / geometric-mean amount of the merchant category (category "
        "statistics over 36 months, like merchant risk).",
-       "purchase amounts were {value:z.1f}x the usual amount for their shop type"),
+       "Your purchases were {value:z.1f} times the usual amount for their type of shop."),
     _f("burst_after_quiet", "cashout", "cashout", "last 4 months", 0, "flag",
        "1 if the as-of month has purchases after 3 months without any, else 0.",
-       "purchases this month after 3 months without any (1 = yes, 0 = no): {value:z.0f}"),
+       "You made purchases this month after 3 months without any.",
+       zero="You made no sudden purchases this month after a quiet spell."),
     _f("merchant_round_nl_share_wmean_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "Spend-weighted mean over the account's merchants of the merchant's share of volume "
        "that is round and near the payer's limit (merchant stats over 36 months).",
-       "shops used had {value:z.0%} of their sales as round, limit-emptying payments"),
+       "The shops you used had {value:z.0%} of their sales as round amounts that emptied "
+       "the buyer's credit line."),
     _f("merchant_round_nl_share_max_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "Maximum of the same merchant share over the account's merchants.",
-       "a shop used had {value:z.0%} of its sales as round, limit-emptying payments"),
+       "A shop you used had {value:z.0%} of its sales as round amounts that emptied the "
+       "buyer's credit line."),
     _f("merchant_payers_wmean_6m", "cashout", "cashout", "last 6 months", 0, "payers",
        "Spend-weighted mean number of distinct payers of the account's merchants.",
-       "average number of paying customers of the shops you used: {value:z,.0f}"),
+       "The shops you used had on average {value:z,.0f} paying customer{s}."),
     _f("merchant_age_months_wmean_6m", "cashout", "cashout", "last 6 months", 0, "months",
        "Spend-weighted mean months since the merchant's first payment seen (<= 35).",
-       "average months the shops you used had been taking payments: {value:z,.0f}"),
+       "The shops you used had been taking payments for {value:z,.0f} month{s} on "
+       "average."),
     _f("merchant_night_payers_wmean_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "Spend-weighted mean share of a merchant's payers who paid it between 00:00-05:00.",
-       "on average {value:z.0%} of the customers of the shops used paid them at night"),
+       "On average, {value:z.0%} of the customers of the shops you used paid them at "
+       "night."),
     _f("merchant_night_payers_max_6m", "cashout", "cashout", "last 6 months", 1, "share",
        "Maximum over the account's merchants of the night-payer share.",
-       "a shop used was paid at night by {value:z.0%} of its customers"),
+       "A shop you used was paid at night by {value:z.0%} of its customers."),
 ]
 
 _ACTIVITY = [
     _f("months_since_purchase", "activity", "dormancy", "last 36 months", 1, "months",
        "Months from the last purchase to the as-of month; NaN if none in 36 months.",
-       "months since the last purchase: {value:z.0f} (0 = this month)"),
+       "You have not made a purchase in {value:z.0f} month{s}.",
+       zero="You made a purchase this month.",
+       missing="You have not made a purchase in the last 3 years."),
     _f("active_months_3m", "activity", "dormancy", "last 3 months", -1, "months",
        "Months with at least one purchase in the last 3 months.",
-       "used the line in {value:z.0f} of the last 3 months"),
+       "You used your credit line in {value:z.0f} of the last 3 months."),
     _f("active_months_6m", "activity", "dormancy", "last 6 months", -1, "months",
        "Months with at least one purchase in the last 6 months.",
-       "used the line in {value:z.0f} of the last 6 months"),
+       "You used your credit line in {value:z.0f} of the last 6 months."),
     _f("active_months_12m", "activity", "dormancy", "last 12 months", -1, "months",
        "Months with at least one purchase in the last 12 months.",
-       "used the line in {value:z.0f} of the last 12 months"),
+       "You used your credit line in {value:z.0f} of the last 12 months."),
     _f("spend_3m", "activity", "dormancy", "last 3 months", 0, "CNY",
        "Sum of purchase amounts in the last 3 months.",
-       "your purchases in the last 3 months, in CNY: {value:z,.0f}"),
+       "You spent CNY {value:z,.0f} with your credit line in the last 3 months."),
     _f("spend_6m", "activity", "dormancy", "last 6 months", 0, "CNY",
        "Sum of purchase amounts in the last 6 months.",
-       "your purchases in the last 6 months, in CNY: {value:z,.0f}"),
+       "You spent CNY {value:z,.0f} with your credit line in the last 6 months."),
     _f("spend_12m", "activity", "dormancy", "last 12 months", 0, "CNY",
        "Sum of purchase amounts in the last 12 months.",
-       "your purchases in the last 12 months, in CNY: {value:z,.0f}"),
+       "You spent CNY {value:z,.0f} with your credit line in the last 12 months."),
     _f("purchases_3m", "activity", "dormancy", "last 3 months", 0, "count",
        "Number of purchases in the last 3 months.",
-       "purchases in the last 3 months: {value:z.0f}"),
+       "You made {value:z.0f} purchase{s} in the last 3 months."),
     _f("purchases_12m", "activity", "dormancy", "last 12 months", 0, "count",
        "Number of purchases in the last 12 months.",
-       "purchases in the last 12 months: {value:z.0f}"),
+       "You made {value:z.0f} purchase{s} in the last 12 months."),
     _f("spend_trend_3v3", "activity", "dormancy", "last 6 months", -1, "ratio",
        "(spend last 3 months - spend 3 months before) / their sum; NaN if both 0.",
-       "change in spending, last 3 months vs the 3 before: {value:+z.0%}"),
+       "Your spending of the last 3 months changed by {value:+z.0%} from the 3 months "
+       "before.",
+       missing="You have made no purchases in the last 6 months."),
     _f("count_trend_3v3", "activity", "dormancy", "last 6 months", -1, "ratio",
-       "Same trend as spend_trend_3v3 for the number of purchases.",
-       "change in the number of purchases, last 3 months vs the 3 before: {value:+z.0%}"),
+       "Same trend as spend_trend_3v3 for the number of purchases; NaN if both 0.",
+       "The number of your purchases of the last 3 months changed by {value:+z.0%} from "
+       "the 3 months before.",
+       missing="You have made no purchases in the last 6 months."),
     _f("days_since_txn", "activity", "dormancy", "last 36 months", 1, "days",
        "Days from the last transaction of any kind to the as-of date.",
-       "days since the last transaction: {value:z.0f}"),
+       "Your last payment or purchase was {value:z.0f} day{s} ago.",
+       zero="You made a payment or purchase today."),
 ]
 
 _PROFILE = [
     _f("tenure_months", "profile", "dormancy", "at as-of", 0, "months",
        "Months since the account was opened.",
-       "months since your account was opened: {value:z.0f}"),
+       "Your account was opened {value:z.0f} month{s} ago.",
+       zero="Your account was opened this month."),
     _f("age_years", "profile", "regulatory", "at as-of", 0, "years",
        "as-of year - birth year.",
-       "your age in years: {value:z.0f}"),
+       "You are {value:z.0f} year{s} old."),
     _f("is_student", "profile", "regulatory", "at as-of", 1, "flag",
        "1 if the holder is registered as a student.",
-       "registered as a student (1 = yes, 0 = no): {value:z.0f}"),
+       "You are registered as a student.",
+       zero="You are not registered as a student."),
     _f("months_since_kyc", "profile", "regulatory", "at as-of", 1, "months",
        "Months since the latest identity check; NaN if unknown or after the as-of date.",
-       "months since identity data were last checked: {value:z.0f}"),
+       "Your identity was last checked {value:z.0f} month{s} ago.",
+       zero="Your identity was checked this month.",
+       missing="We have no record of an identity check for you."),
     _f("other_credit_lines", "profile", "regulatory", "at as-of", 1, "count",
        "Credit lines held elsewhere (snapshot field, used as given).",
-       "credit lines held elsewhere: {value:z.0f}"),
+       "You hold {value:z.0f} credit line{s} with other lenders."),
     _f("city_tier", "profile", "regulatory", "at as-of", 0, "tier",
        "Tier of the holder's city (1 = largest).",
-       "your city's tier: {value:z.0f} (1 = the largest cities)"),
+       "Your city is in tier {value:z.0f} (tier 1 is the largest cities)."),
     _f("legacy_unmigrated", "profile", "migration", "at as-of", 1, "flag",
        "1 if on the legacy product and not migrated by the as-of date.",
-       "still on the retired product version (1 = yes, 0 = no): {value:z.0f}"),
+       "Your account is still on the old version of the product, which is being retired.",
+       zero="Your account is on the current version of the product."),
     _f("months_since_migrated", "profile", "migration", "at as-of", 0, "months",
        "Months since migration to the current version; NaN if not migrated by then.",
-       "months since your account moved to the current product: {value:z.0f}"),
+       "Your account moved to the current version of the product {value:z.0f} month{s} "
+       "ago.",
+       zero="Your account moved to the current version of the product this month.",
+       missing="Your account has not moved to the current version of the product."),
     _f("months_since_sweep", "profile", "regulatory", "at as-of", 0, "months",
        "Months since the start of the latest regulatory sweep on or before the as-of date.",
+       reason="The latest regulatory review began {value:z.0f} month{s} ago.",
+       zero="A regulatory review began this month.",
+       missing="No regulatory review has taken place yet.",
        scope="date"),
     _f("months_to_sweep", "profile", "regulatory", "at as-of", 0, "months",
        "Months until the next announced regulatory sweep after the as-of date.",
+       reason="The next regulatory review begins in {value:z.0f} month{s}.",
+       zero="A regulatory review begins this month.",
+       missing="No regulatory review is announced.",
        scope="date"),
     _f("months_to_migration_deadline", "profile", "migration", "at as-of", 0, "months",
        "Months from the as-of date to the migration deadline (negative once passed).",
+       reason="The old version of the product will be retired in {value:z.0f} month{s}.",
+       zero="The old version of the product is retired this month.",
+       negative="The old version of the product was retired {value:z.0f} month{s} ago.",
+       missing="No retirement date is set for the old version of the product.",
        scope="date"),
     _f("legacy_months_to_deadline", "profile", "migration", "at as-of", -1, "months",
        "months_to_migration_deadline for legacy accounts not yet migrated, else NaN.",
-       "months left to move off the retired product: {value:z.0f} (negative once past "
-       "the deadline)"),
+       "The old version of the product that your account is on will be retired in "
+       "{value:z.0f} month{s}.",
+       zero="The old version of the product that your account is on is retired this month.",
+       negative="The old version of the product that your account is on was retired {value:z.0f} "
+                "month{s} ago."),
     _f("months_since_migration_offer", "profile", "migration", "at as-of", 0, "months",
        "Months since migration was first offered (negative before the offer).",
+       reason="Moving to the current version of the product has been offered for {value:z.0f} "
+       "month{s}.",
+       zero="Moving to the current version of the product is offered from this month.",
+       negative="Moving to the current version of the product will be offered in {value:z.0f} "
+                "month{s}.",
+       missing="No move to the current version of the product has been offered.",
        scope="date"),
 ]
 # fmt: on

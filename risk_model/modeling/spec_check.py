@@ -11,7 +11,8 @@ checks every field scoring reads and fails closed with
 * ``feature_names``: unique names matching :data:`FEATURE_NAME`, each with a catalogue
   entry; ``monotone_constraints``: one of -1, 0, +1 per feature;
 * ``catalogue``: entries with string ``name``, a known ``cause``
-  (``contract.CAUSES``), a ``reason`` template in the safe grammar
+  (``contract.CAUSES``), templates (``reason``, its ``reason_zero`` /
+  ``reason_negative`` / ``reason_missing`` variants, ``detail``) in the safe grammar
   (:mod:`risk_model.modeling.templates`) and string texts;
 * ``calibration``, ``scale``, ``feature_transforms``: see :mod:`spec_values
   <risk_model.modeling.spec_values>`;
@@ -49,6 +50,7 @@ REQUIRED_KEYS = (
     "merchant_risk_as_of",
 )
 _TEXT_KEYS = ("family", "definition", "window", "unit", "scope")
+_TEMPLATE_KEYS = ("reason", "reason_zero", "reason_negative", "reason_missing", "detail")
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,13 @@ def _check_entry(where: str, i: int, entry: Any) -> str:
     for key in _TEXT_KEYS:
         if entry.get(key) is not None and not isinstance(entry[key], str):
             fail(where, f"{field}.{key}", "must be a string")
-    reason = entry.get("reason")
-    if reason is not None:
-        try:
-            check_template(reason)
-        except TemplateError as exc:
-            fail(where, f"{field}.reason", f"unsafe template {shown(reason)}: {exc}")
+    for key in _TEMPLATE_KEYS:
+        template = entry.get(key)
+        if template is not None:
+            try:
+                check_template(template)
+            except TemplateError as exc:
+                fail(where, f"{field}.{key}", f"unsafe template {shown(template)}: {exc}")
     return name
 
 

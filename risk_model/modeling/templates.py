@@ -6,7 +6,10 @@ a gigabyte per text, and ``{value.__class__}`` walks attributes. Templates here 
 
 * literal text (``{{`` and ``}}`` for braces);
 * named placeholders from :data:`ALLOWED_NAMES` only (no attribute, index or
-  conversion such as ``!r``);
+  conversion such as ``!r``): ``{value}`` (the feature's value), ``{contribution}`` (its
+  contribution in log-odds, analyst texts) and ``{s}``, the plural ending of the unit
+  after the value (empty when the value reads as 1, else "s": ``month{s}``), which takes
+  no format spec;
 * format specs of the small grammar :data:`SPEC_GRAMMAR`: an optional sign
   (``+``, ``-`` or space), ``z``, ``,``, a precision ``.N`` with ``N <= 6`` and a type
   ``f`` or ``%`` (``{value:z.0f}``, ``{value:+z.0%}``, ``{value:,.2f}``), or none.
@@ -23,7 +26,8 @@ import re
 import string
 from collections.abc import Mapping
 
-ALLOWED_NAMES = frozenset({"value"})
+ALLOWED_NAMES = frozenset({"value", "contribution", "s"})
+PLURAL = "s"
 SPEC_GRAMMAR = re.compile(r"[-+ ]?z?,?(?:\.[0-6])?[f%]?")
 MAX_TEMPLATE_CHARS = 500
 _Piece = tuple[str, str | None, str]  # literal, placeholder name, format spec
@@ -53,6 +57,8 @@ def _parse_str(template: str) -> tuple[_Piece, ...]:
             raise TemplateError(f"conversion !{conversion} is not allowed")
         if not SPEC_GRAMMAR.fullmatch(spec or ""):
             raise TemplateError(f"format spec {spec[:40]!r} is not allowed (e.g. .0f, .1%, ,)")
+        if name == PLURAL and spec:
+            raise TemplateError("{s} takes no format spec")
         pieces.append((literal, name, spec or ""))
     return tuple(pieces)
 
@@ -88,7 +94,7 @@ def render(template: str, values: Mapping[str, float]) -> str:
     template : str
         A template that passes :func:`check_template`.
     values : mapping of str to float
-        A number for every placeholder name the template uses.
+        A number for every placeholder name the template uses (``{s}`` reads ``value``).
 
     Returns
     -------
@@ -103,8 +109,13 @@ def render(template: str, values: Mapping[str, float]) -> str:
     out = []
     for literal, name, spec in _parse(template):
         out.append(literal)
-        if name is not None:
-            if name not in values:
-                raise TemplateError(f"no value for placeholder {{{name}}}")
-            out.append(format(float(values[name]), spec))
+        if name is None:
+            continue
+        key = "value" if name == PLURAL else name
+        if key not in values:
+            raise TemplateError(f"no value for placeholder {{{name}}}")
+        if name == PLURAL:
+            out.append("" if abs(round(float(values[key]))) == 1 else "s")
+        else:
+            out.append(format(float(values[key]), spec))
     return "".join(out)

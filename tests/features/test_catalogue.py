@@ -1,9 +1,11 @@
 import re
+from dataclasses import asdict
 
 import pandas as pd
 import pytest
 
 from risk_model import contract as C
+from risk_model import reasons as R
 from risk_model.features import FEATURES, FeatureSpec, catalogue_frame, feature_names
 from risk_model.features.catalogue import date_features
 
@@ -30,7 +32,7 @@ def test_every_family_is_present():
 
 def test_explain_formats_value():
     spec = next(f for f in FEATURES if f.name == "below_min_months_6m")
-    assert spec.explain(3.0) == "paid less than the minimum in 3 of the last 6 months"
+    assert spec.explain(3.0) == "You paid less than the minimum in 3 of the last 6 months."
 
 
 def test_spec_rejects_missing_reason_for_constrained_feature():
@@ -71,7 +73,13 @@ def _bad_phrases(text: str) -> list[str]:
         bad.append("negative zero")
     if re.search(r"\bonly 100%", text):
         bad.append("only 100%")
+    if re.search(r"\b(in|for) -\d", text):
+        bad.append("negative duration")
     return bad
+
+
+def _can_be_negative(spec) -> bool:
+    return "negative" in spec.definition or "{value:+" in spec.reason
 
 
 def test_every_template_reads_well_at_boundary_and_typical_values():
@@ -81,6 +89,8 @@ def test_every_template_reads_well_at_boundary_and_typical_values():
             continue
         for value in _TEMPLATE_VALUES:
             text = spec.explain(value)
+            if value < 0 and not _can_be_negative(spec):
+                continue
             assert text and "{" not in text
             problems += [f"{spec.name}({value}): {p}: {text!r}" for p in _bad_phrases(text)]
     assert not problems, "\n".join(problems)
@@ -94,6 +104,7 @@ def test_every_template_reads_well_at_boundary_and_typical_values():
         "re-spent the line 1 times",
         "value nan",
         "only -0 months remain",
+        "retired in -2 months",
     ],
 )
 def test_template_checker_flags_bad_texts(text):
@@ -102,8 +113,14 @@ def test_template_checker_flags_bad_texts(text):
 
 def test_months_since_templates_read_well_at_zero():
     spec = next(f for f in FEATURES if f.name == "months_since_dpd")
-    assert spec.explain(0.0) == "months since the last past-due statement: 0 (0 = this month)"
-    assert spec.explain(1.0) == "months since the last past-due statement: 1 (0 = this month)"
+    assert spec.explain(0.0) == "Your statement this month is past due."
+    assert spec.explain(1.0) == "Your last late payment was 1 month ago."
+    assert spec.explain(7.0) == "Your last late payment was 7 months ago."
+    assert spec.explain(float("nan")) == "You have had no late payment in the last 3 years."
+    deadline = next(f for f in FEATURES if f.name == "legacy_months_to_deadline")
+    assert deadline.explain(-2.0) == (
+        "The old version of the product that your account is on was retired 2 months ago."
+    )
 
 
 def test_date_scope_features_are_the_policy_distances():
@@ -138,3 +155,56 @@ def test_every_account_feature_has_a_plain_sentence():
 )
 def test_the_plain_sentence_rule_catches_formulas_and_internal_names(text):
     assert _FORMULA.search(text)
+
+
+def _register_values(spec):
+    """Values a feature can take: signed ones only if it can be negative; NaN if reported."""
+    values = [v for v in _TEMPLATE_VALUES if v >= 0 or _can_be_negative(spec)]
+    return values + [float("nan")] * bool(re.search(r"NaN if", spec.definition))
+
+
+def _variants(spec):
+    return [
+        t for t in (spec.reason, spec.reason_zero, spec.reason_negative, spec.reason_missing) if t
+    ]
+
+
+def test_every_feature_has_both_registers():
+    lacking = [f.name for f in FEATURES if not f.reason or not f.detail]
+    assert not lacking, f"features without a customer sentence or an analyst detail: {lacking}"
+    for spec in FEATURES:
+        assert "{value" in spec.detail  # the analyst sees the value itself
+        assert all(not _FORMULA.search(t) for t in _variants(spec)), spec.name
+
+
+def test_every_customer_text_is_a_plain_sentence_at_every_value():
+    problems = []
+    for spec in FEATURES:
+        for value in _register_values(spec):
+            text = R.reason_text(asdict(spec), value)
+            where = f"{spec.name}({value}): {text!r}"
+            if not (text[:1].isupper() and text.endswith(".")):
+                problems.append(f"{where}: not a sentence")
+            if _FORMULA.search(text) or "{" in text:
+                problems.append(f"{where}: formula or internal name")
+            problems += [f"{where}: {p}" for p in _bad_phrases(text)]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_missing_value_is_never_described_as_a_number():
+    # A feature whose definition says what missing means has a sentence for it (no value
+    # in it); the others are never reported when missing (reasons.account_attribution).
+    for spec in FEATURES:
+        says = bool(re.search(r"NaN if", spec.definition))
+        if says:
+            assert spec.reason_missing and "{" not in spec.reason_missing, spec.name
+        text = R.reason_text(asdict(spec), float("nan"))
+        assert not re.search(r"\bnan\b|\b999\b|-1\b", text, flags=re.IGNORECASE), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the latest bill used 40% of the limit", "Your bill used 40% of the limit", "x_y."],
+)
+def test_the_sentence_rule_catches_phrases_and_internal_names(text):
+    assert not (text[:1].isupper() and text.endswith(".")) or _FORMULA.search(text)
