@@ -159,3 +159,21 @@ def fit_progress(capacity_search: bool, *, quiet: bool) -> Iterator[list[FitProg
     finally:
         for progress in shown:
             progress.close()
+
+
+QUIET_LOGGERS = ("pipelines", "risk_model", "mlflow")
+
+
+def set_log_levels(*, quiet: bool) -> None:
+    """Levels of the loggers a training writes to: warnings only when ``quiet``.
+
+    Set on the loggers themselves, not only through ``logging.basicConfig`` (which does
+    nothing when the host, e.g. a notebook, already configured logging). matplotlib's INFO
+    lines (font cache, unit guesses) are never wanted.
+    """
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        if quiet:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        elif name != "mlflow":  # mlflow sets its own level at import: leave it
+            logging.getLogger(name).setLevel(logging.NOTSET)

@@ -75,14 +75,20 @@ def description(trained: Trained, inputs: Inputs, report_run: str | None = None)
 
 
 def report_link(run_id: str) -> str:
-    """Markdown pointing at the model report logged in run ``run_id``."""
+    """Markdown pointing at the model report logged in run ``run_id``.
+
+    The link is relative to the MLflow UI (its run page opens the artifact): the UI's
+    markdown drops ``file://`` links, and the same description must work for any host.
+    """
     import mlflow
 
+    run = mlflow.get_run(run_id)
+    page = f"#/experiments/{run.info.experiment_id}/runs/{run_id}/artifacts/{REPORT_ARTIFACT}"
     uri = f"runs:/{run_id}/{REPORT_ARTIFACT}"
-    where = f"{mlflow.get_run(run_id).info.artifact_uri}/{REPORT_ARTIFACT}"
     return (
-        f"Model report: [`{REPORT_ARTIFACT}`]({where}) (run artifact `{uri}`; "
-        f"`mlflow artifacts download -u {uri}` fetches it)."
+        f"Model report: [`{REPORT_ARTIFACT}`]({page}) (run artifact `{uri}`, stored at "
+        f"`{run.info.artifact_uri}/{REPORT_ARTIFACT}`; `mlflow artifacts download -u {uri}` "
+        "fetches it)."
     )
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines._train_progress import fit_progress
+from pipelines._train_progress import fit_progress, set_log_levels
 from pipelines._train_summary import render, summary_rows
 from pipelines._train_tracking import log_and_register, run_tags
 from risk_model import contract as C
@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its INFO lines are noise here
+    set_log_levels(quiet=args.quiet)
     logging.captureWarnings(True)  # contract warnings (e.g. unknown closure ids) as log lines
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:

@@ -46,17 +46,24 @@ def plot_reliability(
     """Mean predicted vs observed rate per equal-frequency bin (the decile table's bins).
 
     With ``truth`` (true closure probabilities of the same rows, synthetic data) the mean
-    true probability of each bin is drawn too: a noise-free view of the calibration.
+    true probability of each bin is drawn too: a noise-free view of the calibration. When
+    the bins' probabilities span more than a factor of 20 (rare events: most bins crowd near
+    zero) both axes are logarithmic; a bin without closures then has no point.
     """
     table = decile_table(y, p, bins)
     mean_p, rate = table["mean_p"].to_numpy(), table["observed_rate"].to_numpy()
     fig, ax = plt.subplots(figsize=(5, 5))
     top = max(mean_p.max(), rate.max()) * 1.05
-    ax.plot([0, top], [0, top], color="grey", linestyle=":")
+    low = mean_p.min() if mean_p.min() > 0 else 0.0
+    log = low > 0 and top / low > 20
+    ax.plot([low / 1.5 if log else 0, top], [low / 1.5 if log else 0, top], color="grey", ls=":")
     if truth is not None:
         true_rate = decile_table(truth, p, bins)["observed_rate"].to_numpy()
         ax.plot(mean_p, true_rate, marker="s", color="tab:green", label="mean true probability")
     ax.plot(mean_p, rate, marker="o", color="tab:blue", label="observed closure rate")
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
     ax.set(
         xlabel="mean predicted probability",
         ylabel="closure rate",

@@ -63,3 +63,14 @@ def test_month_and_cause_plots_log_nothing(tmp_path, caplog, kept_figures):
     assert [t.get_text() for t in cause_ax.get_xticklabels()] == ["cashout", "overdue"]
     heights = [[bar.get_height() for bar in bars] for bars in cause_ax.containers]
     assert heights[0] == [0.3, 0.8] and heights[1][0] == 0.5 and np.isnan(heights[1][1])
+
+
+def test_reliability_of_rare_events_uses_log_axes(tmp_path, kept_figures):
+    rng = np.random.default_rng(5)
+    p = rng.beta(0.5, 60, 20000)
+    y = (rng.random(20000) < p).astype(float)
+    plots.plot_reliability(tmp_path / "r.png", y, p)
+    ax = kept_figures[0][1]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    plots.plot_reliability(tmp_path / "r2.png", y, np.clip(p, 0.2, 0.3))  # a narrow range
+    assert kept_figures[1][1].get_xscale() == "linear"

@@ -322,3 +322,22 @@ def test_nan_figures_show_as_not_available(facts):
     parsed = parse(render_report(dataclasses.replace(facts, evaluation=evaluation)))
     assert parsed.keyed["oot.psi"] == "n/a"
     assert "amber" not in parsed.sections["limitations"]
+
+
+def test_no_model_to_truth_ratio_for_a_cause_the_truth_cannot_rank(facts):
+    evaluation = dict(facts.evaluation)
+    evaluation["truth"] = dict(evaluation["truth"])
+    evaluation["truth"]["gini_by_cause"] = dict(
+        evaluation["truth"]["gini_by_cause"], cashout=0.05, overdue=0.5
+    )
+    page = render_report(dataclasses.replace(facts, evaluation=evaluation))
+    rows = {
+        row.split("</td>")[0]: row
+        for row in re.findall(r"<tr><td>([a-z]+</td>.*?)</tr>", page)
+        if "oot.model.gini_by_cause" in row
+    }
+    model = evaluation["oot"]["gini_by_cause"]
+    assert rows["cashout"].endswith('<td class="num">n/a</td>')
+    assert rows["overdue"].endswith(f'<td class="num">{model["overdue"] / 0.5:.3f}</td>')
+    limits = " ".join(limitations(dataclasses.replace(facts, evaluation=evaluation)))
+    assert "Cashout closures are ranked weakly" in limits and "hardly predictable" in limits

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -104,10 +105,15 @@ def test_champion_loads_in_a_fresh_process(trained_run, train_store, tmp_path):
     assert np.array_equal(served["points"].to_numpy(), artefact.points(expected))
 
 
-def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, tmp_path):
+def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, tmp_path, caplog):
     out, _ = trained_run
+    caplog.set_level(logging.INFO)
     code, _ = _run(["--data", str(small_world), "--out", str(tmp_path), "--no-tracking"])
     assert code == 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.train"]
+    assert any(line.startswith("capacity search 1/") for line in lines)  # the fit's progress
+    assert any(line.startswith("final fit (depth ") for line in lines)
+    assert not [r for r in caplog.records if r.name.startswith("matplotlib")]
     first, second = out / "latest", tmp_path / "latest"
     assert (first / "model.txt").read_bytes() == (second / "model.txt").read_bytes()
     spec_a = json.loads((first / "spec.json").read_text())
