@@ -255,7 +255,7 @@ def section_stability(facts: ReportFacts, figures: Figures) -> str:
     value = ev["oot"]["psi"]
     intro = (
         f'<p>Score PSI, train → OOT: <b data-key="oot.psi">{fmt(value)}</b> {light(value)} '
-        f"(10 quantile bins of the train probabilities; &lt; {PSI_GREEN:.2f} green, "
+        f"(decile bins of the train probabilities; &lt; {PSI_GREEN:.2f} green, "
         f"{PSI_GREEN:.2f}-{PSI_RED:.2f} amber, &gt; {PSI_RED:.2f} red). Gini slope "
         f"{fmt(ev['oot']['gini_slope'])} per month.</p>"
     )

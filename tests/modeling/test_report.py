@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from html_check import assert_self_contained
 from report_page import parse
 
 from risk_model.modeling import plots
@@ -201,6 +202,7 @@ def test_every_section_is_there_in_order(facts, figures):
 
 def test_no_external_reference(facts, figures):
     page = render_report(facts, figures)
+    assert_self_contained(page)  # also: it parses and closes every element
     parsed = parse(page)
     for tag, attributes in parsed.tags:
         assert tag not in ("script", "link", "iframe", "object", "embed", "base")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from html_check import assert_self_contained
 from mlflow.tracking import MlflowClient
 from report_page import parse
 
@@ -57,6 +58,7 @@ def test_report_is_written_logged_and_linked(trained_run, train_store, tmp_path)
     page = f"(#/experiments/{run.info.experiment_id}/runs/{version.run_id}/artifacts/report.html)"
     assert f"[`report.html`]{page}" in version.description
     page = path.read_text(encoding="utf-8")
+    assert_self_contained(page)
     assert version.run_id in page and path.name.removesuffix("-report.html") in page
 
 
