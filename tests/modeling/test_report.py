@@ -289,6 +289,12 @@ def test_missing_reason_accuracy_says_not_measured(facts, figures):
     assert "not measured" in parsed.sections["summary"]
 
 
+def test_the_footer_says_where_every_number_is(facts):
+    assert "<code>report.json</code> of the same MLflow run" in render_report(facts)
+    untracked = render_report(dataclasses.replace(facts, run_id=None))
+    assert "MLflow run" not in untracked and "<code>spec.json</code> of the artefact" in untracked
+
+
 def test_without_truth_the_truth_columns_go_and_the_limits_say_so(facts, figures):
     evaluation = {k: v for k, v in facts.evaluation.items() if k not in ("truth", "gini_ratio")}
     bare = dataclasses.replace(

@@ -47,7 +47,7 @@ def _champion_run(store: str):
 def test_report_is_written_logged_and_linked(trained_run, train_store, tmp_path):
     out, stdout = trained_run
     path = _report(out)
-    assert f"model report                       {path}" in stdout or str(path) in stdout
+    assert str(path) in stdout
     client, version = _champion_run(train_store)
     local = Path(client.download_artifacts(version.run_id, "report.html", str(tmp_path)))
     assert local.read_bytes() == path.read_bytes()
