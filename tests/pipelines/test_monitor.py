@@ -16,9 +16,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from browser import browse, chromium, png_pixels
 from html_check import assert_self_contained
 from mlflow.tracking import MlflowClient
 
@@ -31,6 +33,8 @@ from risk_model.synthetic.config import config_from_dict
 from risk_model.synthetic.extract import extract_at
 
 CASH_OUT_SHARE = 0.6  # the small world's generator has 0.015
+BATCH_BLUE = (0x25, 0x63, 0xEB)  # the report's batch bars
+RED_BADGE = (0xC5, 0x30, 0x30)  # the red light
 
 
 def _run(command, argv: list[str]) -> tuple[int, str, str]:
@@ -127,19 +131,44 @@ def test_same_world_stays_green_and_is_logged_against_the_model_version(
     assert artifacts == {"monitoring.html", "monitoring.json"}
 
 
-def test_cash_out_wave_turns_red_on_the_cash_out_features(wave_batch, model_dir, tmp_path):
+@pytest.fixture(scope="module")
+def wave_report(wave_batch, model_dir, tmp_path_factory):
+    """Monitor the cash-out wave once: (exit code, stdout, stderr, report folder)."""
     histories, scores = wave_batch
-    out = tmp_path / "report"
+    out = tmp_path_factory.mktemp("wave_report")
     argv = [str(scores), "--histories", str(histories), "--model", str(model_dir)]
-    code, stdout, err = _run(monitor, [*argv, "--out", str(out), "--no-tracking"])
+    return (*_run(monitor, [*argv, "--out", str(out), "--no-tracking"]), out)
+
+
+def test_cash_out_wave_turns_red_on_the_cash_out_features(wave_report, model_dir):
+    code, stdout, err, out = wave_report
     assert code == 1, err
     figures = _figures(out)
     assert figures["light"] == "red" and "overall      red" in stdout
     red = {f["name"] for f in figures["features"] if "red" in (f["csi_light"], f["missing_light"])}
     family = {c["name"]: c["family"] for c in load_artefact(model_dir).spec["catalogue"]}
     assert red and {family[name] for name in red} == {"cashout"}, red
-    page = (out / "monitoring.html").read_text(encoding="utf-8")
-    assert_self_contained(page)
+    assert_self_contained((out / "monitoring.html").read_text(encoding="utf-8"))
+
+
+def _near(pixels: np.ndarray, colour: tuple[int, int, int]) -> int:
+    """Pixels within a small distance of ``colour``."""
+    return int((np.abs(pixels.astype(int) - colour).sum(axis=2) < 12).sum())
+
+
+def test_report_opens_in_headless_chromium(wave_report, tmp_path):
+    browser = chromium()
+    page = wave_report[3] / "monitoring.html"
+    shot = tmp_path / "monitoring.png"
+    browse(browser, page, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400")
+    pixels = png_pixels(shot)
+    assert pixels.shape == (2400, 1200, 3)
+    assert (pixels < 245).any(axis=2).mean() > 0.05, "the page rendered (almost) blank"
+    assert _near(pixels, BATCH_BLUE) > 500, "no plot drawn: the inline figures did not decode"
+    assert _near(pixels, RED_BADGE) > 100, "no red light drawn"
+    dom = browse(browser, page, tmp_path, "--dump-dom").stdout
+    for title in ("Summary", "Score distribution", "Band mix", "Features"):
+        assert f"<h2>{title}</h2>" in dom
 
 
 def test_scores_alone_compare_the_score_and_bands(same_batch, model_dir, tmp_path):

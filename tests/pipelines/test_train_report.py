@@ -1,8 +1,7 @@
 """The training's model report: written beside the artefact, logged, linked, and drawn by Chromium.
 
-The screenshot test needs a real headless Chromium (Debian package ``chromium``). It skips
-when none is installed, unless ``CLOSURE_RISK_REQUIRE_CHROMIUM=1`` (set by ``.ci/run``, which
-installs it), where a missing browser fails the test instead.
+The screenshot test needs a real headless Chromium (``tests/browser.py``: it skips without
+one, unless ``CLOSURE_RISK_REQUIRE_CHROMIUM=1``, set by ``.ci/run``).
 """
 
 from __future__ import annotations
@@ -11,14 +10,11 @@ import contextlib
 import io
 import json
 import logging
-import os
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
+from browser import browse, chromium, png_pixels
 from html_check import assert_self_contained
 from mlflow.tracking import MlflowClient
 from report_page import parse
@@ -27,7 +23,6 @@ from pipelines._train_progress import set_log_levels
 from pipelines.train import main
 from risk_model.modeling.report import SECTIONS
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 WINDOW = (1400, 3000)
 HEADER_INK = (0x1D, 0x24, 0x33)  # the page header's background
 PLOT_BLUE = (31, 119, 180)  # matplotlib's first colour: a plot was decoded and drawn
@@ -90,54 +85,24 @@ def test_report_numbers_are_the_logged_evaluation(trained_run, train_store, tmp_
     assert "Not measured" not in parsed.sections["reasons"]
 
 
-def _chromium() -> str | None:
-    found = next((shutil.which(n) for n in CHROMIUM_NAMES if shutil.which(n)), None)
-    if found is None and os.environ.get("CLOSURE_RISK_REQUIRE_CHROMIUM") == "1":
-        pytest.fail("CLOSURE_RISK_REQUIRE_CHROMIUM=1 but no chromium on PATH")
-    return found
-
-
-def _png_pixels(path: Path) -> np.ndarray:
-    from PIL import Image  # matplotlib's own dependency
-
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def _browse(chromium: str, page: Path, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
-    command = [
-        chromium,
-        "--headless",
-        "--no-sandbox",  # root in CI containers
-        "--disable-gpu",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        *flags,
-        page.resolve().as_uri(),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-
-
 def test_report_renders_in_headless_chromium(trained_run, tmp_path):
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("no headless Chromium on PATH (apt-get install -y chromium)")
+    browser = chromium()
     page = _report(trained_run[0])
     shot = tmp_path / "report.png"
     width, height = WINDOW
-    _browse(chromium, page, tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}")
+    browse(browser, page, tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}")
     with shot.open("rb") as handle:
         header = handle.read(24)
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == WINDOW
-    pixels = _png_pixels(shot)
+    pixels = png_pixels(shot)
     painted = (pixels < 245).any(axis=2)
     assert painted.mean() > 0.05, "the page rendered (almost) blank"
     top = pixels[:40].reshape(-1, 3)
     assert (np.abs(top.astype(int) - HEADER_INK).sum(axis=1) < 12).mean() > 0.5  # styled
     blue = np.abs(pixels.reshape(-1, 3).astype(int) - PLOT_BLUE).sum(axis=1) < 12
     assert blue.sum() > 500, "no plot drawn: the inline figures did not decode"
-    dom = _browse(chromium, page, tmp_path, "--dump-dom").stdout
+    dom = browse(browser, page, tmp_path, "--dump-dom").stdout
     for _, title in SECTIONS:
         assert f"<h2>{title}</h2>" in dom
 
