@@ -40,34 +40,12 @@ from typing import Any
 import numpy as np
 
 from risk_model.modeling.metrics import psi_of_shares
-from risk_model.modeling.reference import Binned, TrainingReference
+from risk_model.modeling.reference import Binned, FeatureReference, TrainingReference
 
 GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
 LIGHTS = (GREEN, AMBER, RED)
 PSI_AMBER, PSI_RED = 0.10, 0.25
 MISSING_AMBER, MISSING_RED = 0.05, 0.10  # absolute change of the missing share
-
-__all__ = [
-    "AMBER",
-    "GREEN",
-    "GREY",
-    "MISSING_AMBER",
-    "MISSING_RED",
-    "PSI_AMBER",
-    "PSI_RED",
-    "RED",
-    "Drift",
-    "FeatureDrift",
-    "MonitorResult",
-    "NoReferenceError",
-    "band_drift",
-    "calendar_features",
-    "feature_drift",
-    "missing_light",
-    "monitor",
-    "psi_light",
-    "score_drift",
-]
 
 
 class NoReferenceError(ValueError):
@@ -281,33 +259,29 @@ def feature_drift(
     if sorted(names) != sorted(expected):
         raise ValueError("feature columns differ from the reference's features")
     column = {name: j for j, name in enumerate(names)}
-    out = []
-    for ref in reference.features:
-        values = x[:, column[ref.name]]
-        present = values[~np.isnan(values)]
-        missing = float(1.0 - len(present) / len(values))
-        if ref.name in set(calendar):
-            out.append(
-                FeatureDrift(
-                    ref.name, None, GREY, ref.missing_rate, missing, GREY, None, CALENDAR_NOTE
-                )
-            )
-            continue
-        bins = None
-        if ref.values is not None and len(present):
-            bins = _compared(ref.name, ref.values, present)
-        out.append(
-            FeatureDrift(
-                name=ref.name,
-                csi=None if bins is None else bins.value,
-                csi_light=GREY if bins is None else bins.light,
-                missing_reference=ref.missing_rate,
-                missing_current=missing,
-                missing_light=missing_light(missing - ref.missing_rate),
-                bins=bins,
-            )
+    skip = set(calendar)
+    return tuple(_one_feature(f, x[:, column[f.name]], f.name in skip) for f in reference.features)
+
+
+def _one_feature(ref: FeatureReference, values: np.ndarray, calendar: bool) -> FeatureDrift:
+    present = values[~np.isnan(values)]
+    missing = float(1.0 - len(present) / len(values))
+    if calendar:
+        return FeatureDrift(
+            ref.name, None, GREY, ref.missing_rate, missing, GREY, None, CALENDAR_NOTE
         )
-    return tuple(out)
+    bins = None
+    if ref.values is not None and len(present):
+        bins = _compared(ref.name, ref.values, present)
+    return FeatureDrift(
+        name=ref.name,
+        csi=None if bins is None else bins.value,
+        csi_light=GREY if bins is None else bins.light,
+        missing_reference=ref.missing_rate,
+        missing_current=missing,
+        missing_light=missing_light(missing - ref.missing_rate),
+        bins=bins,
+    )
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,35 @@ def render_html(result: MonitorResult, *, source: dict[str, str] | None = None) 
         The page (UTF-8 text).
     """
     e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>closure-risk monitoring: {e(result.model_version)} as of {e(result.as_of)}"
+        "</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>closure-risk monitoring</h1>",
+        f"<p>{_badge(result.light, 'verdict')}</p>",
+        _header(result, source or {}),
+        "<h2>Summary</h2>",
+        _summary(result),
+        f'<p class="note">{e(_lights_text(result))}</p>',
+        "<h2>Score distribution</h2>",
+        "<p>Calibrated probabilities of the batch in the reference's quantile bins.</p>",
+        _distribution_plot(result.score, "probability"),
+        _bin_table(result.score),
+        "<h2>Band mix</h2>",
+        _distribution_plot(result.bands, "risk band"),
+        _bin_table(result.bands),
+        "<h2>Features</h2>",
+        *_features_section(result),
+    ]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(f'<p class="meta">Written {stamp} by python -m pipelines.monitor.</p>')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _header(result: MonitorResult, source: dict[str, str]) -> str:
     ref = result.reference
     meta = [
         ("model", result.model_version),
@@ -216,59 +245,35 @@ def render_html(result: MonitorResult, *, source: dict[str, str] | None = None) 
             f"{ref['window']} window, {ref['rows']:,} rows, as of {ref['as_of'][0]} to "
             f"{ref['as_of'][1]} (stored in the model at training)",
         ),
-        *(source or {}).items(),
+        *source.items(),
     ]
-    header = "".join(f"<div><b>{e(k)}</b>: {e(str(v))}</div>" for k, v in meta)
-    lights_text = (
+    lines = "".join(f"<div><b>{html.escape(k)}</b>: {html.escape(str(v))}</div>" for k, v in meta)
+    return f'<div class="meta">{lines}</div>'
+
+
+def _lights_text(result: MonitorResult) -> str:
+    return (
         f"PSI, CSI and band shift: green below {PSI_AMBER:.2f}, amber {PSI_AMBER:.2f} to "
         f"{PSI_RED:.2f}, red above {PSI_RED:.2f}. Missing-rate shift (batch minus reference "
         f"share of missing values, either direction): green below {100 * MISSING_AMBER:.0f} pp, "
         f"amber {100 * MISSING_AMBER:.0f} to {100 * MISSING_RED:.0f} pp, red above "
         f"{100 * MISSING_RED:.0f} pp. CSI is computed over the values present; grey: no value "
-        "present on one side. Any red makes the command exit with status 1."
+        "present on one side, or a calendar feature. Any red makes the command exit with "
+        f"status 1. Sampling alone gives a score PSI of about {result.noise_psi:.3f} for a "
+        f"batch of {result.rows:,} against {result.reference['rows']:,} reference rows."
     )
-    noise = (
-        f"Sampling alone gives a score PSI of about {result.noise_psi:.3f} for a batch of "
-        f"{result.rows:,} against {ref['rows']:,} reference rows."
-    )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>closure-risk monitoring: {e(result.model_version)} as of {e(result.as_of)}"
-        "</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>closure-risk monitoring</h1>",
-        f"<p>{_badge(result.light, 'verdict')}</p>",
-        f'<div class="meta">{header}</div>',
-        "<h2>Summary</h2>",
-        _summary(result),
-        f'<p class="note">{e(lights_text)} {e(noise)}</p>',
-        "<h2>Score distribution</h2>",
-        "<p>Calibrated probabilities of the batch in the reference's ten quantile bins.</p>",
-        _distribution_plot(result.score, "probability"),
-        _bin_table(result.score),
-        "<h2>Band mix</h2>",
-        _distribution_plot(result.bands, "risk band"),
-        _bin_table(result.bands),
-        "<h2>Features</h2>",
-    ]
+
+
+def _features_section(result: MonitorResult) -> list[str]:
     if not result.features:
-        parts.append(
+        return [
             '<p class="note">Features were not compared: pass the histories the batch was '
             "scored from (<code>--histories FILE</code>) for the CSI and missing rates.</p>"
-        )
-    else:
-        parts += [
-            f"<p>Features of {result.feature_rows:,} scored accounts, rebuilt at the batch's "
-            "as-of date by the predictor's feature path.</p>",
-            _csi_plot(result.features),
-            _detail_plots(result.features),
-            _table(
-                FEATURE_COLUMNS,
-                _feature_rows(result.features),
-            ),
         ]
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(f'<p class="meta">Written {stamp} by python -m pipelines.monitor.</p>')
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return [
+        f"<p>Features of {result.feature_rows:,} scored accounts, rebuilt at the batch's "
+        "as-of date by the predictor's feature path.</p>",
+        _csi_plot(result.features),
+        _detail_plots(result.features),
+        _table(FEATURE_COLUMNS, _feature_rows(result.features)),
+    ]

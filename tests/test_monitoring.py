@@ -43,8 +43,10 @@ def reference():
     )
 
 
-def _monitor(reference, seed, n=3000, **shift):
+def _monitor(reference, seed, n=3000, sweep=None, **shift):
     prob, bands, x = _batch(seed, n, **shift)
+    if sweep is not None:
+        x[:, 3] = sweep  # months to the next sweep: one value per as-of date
     return M.monitor(
         reference,
         model_version="v1",
@@ -111,22 +113,13 @@ def test_missing_values_move_the_missing_light_not_the_csi(reference):
 
 
 def test_calendar_features_are_listed_not_compared(reference):
-    prob, bands, x = _batch(1, 3000)
-    x[:, 3] = 9.0  # another date: every account has another value
-    result = M.monitor(
-        reference,
-        model_version="v1",
-        as_of="2024-09-30",
-        prob=prob,
-        bands=bands,
-        features=x,
-        feature_names=NAMES,
-        calendar=["months_to_sweep"],
-    )
+    result = _monitor(reference, seed=1, sweep=9.0)  # another date: every account moves
     sweep = next(f for f in result.features if f.name == "months_to_sweep")
     assert (sweep.csi, sweep.csi_light, sweep.missing_light) == (None, "grey", "grey")
     assert sweep.note == M.CALENDAR_NOTE and result.light == "green"
     # Negative twin: compared as a plain feature, the date alone turns it red.
+    _, _, x = _batch(1, 3000)
+    x[:, 3] = 9.0
     compared = M.feature_drift(reference, x, NAMES)
     assert next(f for f in compared if f.name == "months_to_sweep").csi_light == "red"
 
