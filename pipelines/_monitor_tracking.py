@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 LOG = logging.getLogger("pipelines.monitor")
-EXPERIMENT = "closure-risk-monitoring"
+KIND_TAG, MONITORING = "kind", "monitoring"  # the tag of monitoring runs
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Registered:
     def tags(self) -> dict[str, str]:
         """Run tags naming the model."""
         values = {
-            "model_version_label": self.label,
+            "monitored_model_label": self.label,  # not model_version_label: training's tag
             "model_run_id": self.run_id,
             "registered_model_name": self.name,
             "registered_model_version": self.version,
@@ -49,8 +49,9 @@ class Registered:
 def find_registered(uri: str, label: str) -> Registered:
     """Find the training run of a model version label and its registered version(s).
 
-    The training run carries the tag ``model_version_label``; the registered version is
-    the one made from that run (the newest when there are several).
+    The training run carries the tag ``model_version_label`` (monitoring runs, tagged
+    ``kind=monitoring``, are passed over); the registered version is the one made from that
+    run (the newest when there are several).
     """
     from mlflow.tracking import MlflowClient
 
@@ -60,11 +61,12 @@ def find_registered(uri: str, label: str) -> Registered:
         return Registered(label)
     quoted = label.replace("'", "")
     runs = client.search_runs(
-        experiments, filter_string=f"tags.model_version_label = '{quoted}'", max_results=1
+        experiments, filter_string=f"tags.model_version_label = '{quoted}'", max_results=100
     )
-    if not runs:
+    trainings = [r for r in runs if r.data.tags.get(KIND_TAG) != MONITORING]
+    if not trainings:
         return Registered(label)
-    run_id = runs[0].info.run_id
+    run_id = trainings[0].info.run_id
     versions = client.search_model_versions(f"run_id = '{run_id}'")
     if not versions:
         return Registered(label, run_id)
@@ -114,7 +116,7 @@ def log_monitoring(
 
     experiment_id = setup_tracking(uri, experiment)
     name = f"monitor {registered.label} as of {result.as_of}"
-    all_tags = tags | registered.tags() | {"light": result.light, "kind": "monitoring"}
+    all_tags = tags | registered.tags() | {"light": result.light, KIND_TAG: MONITORING}
     with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags) as run:
         metrics = {k: float(v) for k, v in result.metrics().items()}
         model_id = registered.model_id

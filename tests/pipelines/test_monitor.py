@@ -106,11 +106,14 @@ def test_same_world_stays_green_and_is_logged_against_the_model_version(
     assert len(figures["features"]) == len(load_artefact(trained_run[0] / "latest").feature_names)
     assert "overall      green" in stdout
     assert_self_contained((out / "monitoring.html").read_text(encoding="utf-8"))
-    # The run: its own experiment, tagged like training's, linked to the registered version.
+    # Again: the first monitoring run must not hide the training run from the version lookup.
+    again = [*argv[:-1], str(tmp_path / "again"), "--tracking-uri", train_store]
+    assert _run(monitor, again)[0] == 0
+    # The runs: their own experiment, tagged like training's, linked to the registered version.
     client = MlflowClient(train_store)
     experiment = client.get_experiment_by_name("closure-risk-monitoring")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
-    (run,) = client.search_runs(
+    run, first = client.search_runs(
         [experiment.experiment_id], filter_string=f"tags.scores_file = '{scores.resolve()}'"
     )
     label = figures["model_version"]
@@ -122,6 +125,8 @@ def test_same_world_stays_green_and_is_logged_against_the_model_version(
     tags = run.data.tags
     assert tags["registered_model_name"] == "closure-risk"
     assert tags["registered_model_version"] == str(version.version)
+    assert first.data.tags["registered_model_version"] == str(version.version)
+    assert tags["monitored_model_label"] == label
     assert tags["model_run_id"] == trained.info.run_id and tags["light"] == "green"
     assert run.data.metrics["score_psi"] == pytest.approx(figures["score"]["psi"])
     assert version.source == f"models:/{tags['model_id']}"
