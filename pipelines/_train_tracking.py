@@ -115,7 +115,7 @@ def log_and_register(
     from risk_model.modeling.tracking import log_training
 
     result = trained.result
-    split, names = result.split, result.feature_names
+    split = result.split
     mlflow.set_tags(
         {
             "mlflow.runName": trained.version,
@@ -138,7 +138,6 @@ def log_and_register(
             dataset=trained.frame.drop(columns=[C.CAUSE]),
             dataset_digest=packaged.spec["data_fingerprint"],
             dataset_source=str(inputs.source.resolve()),
-            example_features=selection[names],
         )
         run_id = None
         if report is not None:

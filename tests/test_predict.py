@@ -250,11 +250,13 @@ def test_champion_from_the_registry_scores_like_the_artefact(model, predictor, s
         P.load("0123456789abcdef0123456789abcdef", tracking_uri=model.tracking_uri)
 
 
-def test_mlflow_pyfunc_returns_the_predictor_probabilities(model, predictor, sample):
+def test_mlflow_pyfunc_scores_records_like_the_predictor(model, predictor, sample):
     mlflow.set_tracking_uri(model.tracking_uri)
     pyfunc = mlflow.pyfunc.load_model("models:/closure-risk@champion")
-    frame, _ = predictor.features(sample, model.as_of)
-    out = pyfunc.predict(frame[predictor.artefact.feature_names].astype("float64"))
-    batch = predictor.predict(sample, model.as_of, reasons="none")
-    np.testing.assert_array_equal(out["probability"].to_numpy(), batch[P.PROBABILITY].to_numpy())
-    assert out["band"].tolist() == batch[P.BAND].tolist()
+    records = json.loads(json.dumps(sample.slice(0, 20).to_pylist(), default=str))
+    out = pyfunc.predict(pd.DataFrame(records), params={"as_of": model.as_of.isoformat()})
+    batch = predictor.predict(sample.slice(0, 20), model.as_of, reasons="all")
+    assert (out["status"] == "scored").all()
+    np.testing.assert_array_equal(out[P.PROBABILITY].to_numpy(float), batch[P.PROBABILITY])
+    assert out[P.REASONS].tolist() == batch[P.REASONS].tolist()
+    assert out[P.BAND].tolist() == batch[P.BAND].tolist()

@@ -24,15 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 from mlflow.types.utils import _infer_schema
 
+from risk_model.modeling.mlflow_adapter import (
+    ARTEFACT_NAME,
+    input_contract,
+    serving_input_example,
+    serving_signature,
+)
 from risk_model.modeling.promotion import PromotionConfig
 from risk_model.modeling.registry_lock import RegistryOutcome, register_and_promote
 
@@ -198,7 +202,6 @@ def log_training(
     dataset: pd.DataFrame,
     dataset_digest: str,
     dataset_source: str,
-    example_features: pd.DataFrame,
 ) -> ModelInfo:
     """Log params, metrics, artifacts, the input data set and the model into the active run.
 
@@ -221,8 +224,6 @@ def log_training(
         Fingerprint of the full frame (sha256 hex; the first 16 characters are the digest).
     dataset_source : str
         Where the data came from (directory).
-    example_features : pandas.DataFrame
-        Feature rows (model columns); the first five are the input example.
 
     Returns
     -------
@@ -250,16 +251,14 @@ def log_training(
     )
     mlflow.log_input(data, context="training")
     mlflow.set_tags({"dataset_rows": str(len(dataset)), "dataset_sha256": dataset_digest})
-    example = example_features.head(5).astype(np.float64)
-    output = pd.DataFrame(
-        {"probability": [0.1] * len(example), "points": [600.0] * len(example)}
-    ).assign(band="low")
+    # The served model takes account records (a made-up example, never customer data).
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(PYFUNC_CODE),
-        artifacts={"artefact": str(artefact_dir)},
-        signature=infer_signature(example, output),
-        input_example=example,
+        artifacts={ARTEFACT_NAME: str(artefact_dir)},
+        signature=serving_signature(),
+        input_example=serving_input_example(),
+        metadata={"input_contract": input_contract()},
         pip_requirements=_requirements(),
         code_paths=[str(Path(__file__).resolve().parents[1])],
     )

@@ -152,7 +152,7 @@ def rows(frame):
 @pytest.fixture(scope="module")
 def logged(rows, mlflow_uri, tmp_path_factory):
     """Three logged (unregistered) models: strong, weak (shuffled labels), other features."""
-    train, selection = rows
+    train, _ = rows
     root = tmp_path_factory.mktemp("artefacts")
     shuffled = np.random.default_rng(0).permutation(train["label"].to_numpy())
     made = {
@@ -172,7 +172,6 @@ def logged(rows, mlflow_uri, tmp_path_factory):
                 dataset=train.drop(columns=["cause"]).head(100),
                 dataset_digest="0" * 64,
                 dataset_source=str(root),
-                example_features=selection[FEATURES],
             )
         out[kind] = (info.model_uri, directory)
     return out
@@ -206,8 +205,8 @@ def _alias(uri, name, alias):
 def test_log_training_and_register_need_an_active_run(mlflow_uri, logged, rows):
     with pytest.raises(RuntimeError, match="active run"):
         tracking.log_training(**dict.fromkeys(["params", "report", "artefact_dir"]), plots=[],
-                              catalogue=[], dataset=None, dataset_digest="", dataset_source="",
-                              example_features=None)  # fmt: skip
+                              catalogue=[], dataset=None, dataset_digest="",
+                              dataset_source="")  # fmt: skip
     _, selection = rows
     with pytest.raises(RuntimeError, match="active run"):
         tracking.register_and_promote(

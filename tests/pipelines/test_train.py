@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from pipelines.train import main
 from risk_model import contract as C
 from risk_model.modeling.artefact import load_artefact
+from risk_model.predict import Predictor
 from risk_model.records import to_flat, to_nested
 
 
@@ -82,27 +83,30 @@ def test_summary_artefact_and_registry(trained_run, train_store):
     assert [m.step for m in history] == [0, 1, 2]
 
 
-def test_champion_loads_in_a_fresh_process(trained_run, train_store, tmp_path):
+def test_champion_loads_in_a_fresh_process(trained_run, small_world, train_store, tmp_path):
     out, _ = trained_run
-    artefact = load_artefact(out / "latest")
-    rng = np.random.default_rng(0)
-    rows = rng.normal(size=(50, len(artefact.feature_names))) * 3
-    rows[::7, 0] = np.nan
-    frame = pd.DataFrame(rows, columns=artefact.feature_names)
-    frame.to_parquet(tmp_path / "rows.parquet")
+    histories = pq.read_table(small_world / "histories.parquet").slice(0, 30)
+    pq.write_table(histories, tmp_path / "records.parquet")
+    as_of = "2024-05-31"
     code = (
-        "import mlflow, pandas as pd, sys\n"
+        "import mlflow, pandas as pd\n"
         "m = mlflow.pyfunc.load_model('models:/closure-risk@champion')\n"
-        f"pd.DataFrame(m.predict(pd.read_parquet(r'{tmp_path / 'rows.parquet'}')))"
-        f".to_parquet(r'{tmp_path / 'out.parquet'}')\n"
+        f"frame = pd.read_parquet(r'{tmp_path / 'records.parquet'}')\n"
+        f"out = m.predict(frame, params={{'as_of': '{as_of}', 'if_none_scored': 'report'}})\n"
+        "out = out[['account_id', 'probability', 'status']].astype({'probability': float})\n"
+        f"out.to_parquet(r'{tmp_path / 'out.parquet'}')\n"
     )
     env = os.environ | {"MLFLOW_TRACKING_URI": train_store, "MLFLOW_DISABLE_TELEMETRY": "true"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path, timeout=120)
     served = pd.read_parquet(tmp_path / "out.parquet")
-    expected = artefact.predict_proba(artefact.matrix(frame))
-    assert list(served.columns) == ["probability", "points", "band"]
-    assert np.array_equal(served["probability"].to_numpy(), expected)
-    assert np.array_equal(served["points"].to_numpy(), artefact.points(expected))
+    predictor = Predictor(load_artefact(out / "latest"))
+    scores, rejects = predictor.score_table(histories, dt.date.fromisoformat(as_of))
+    assert served["status"].value_counts().to_dict() == {
+        k: v for k, v in {"scored": scores.num_rows, "rejected": rejects.num_rows}.items() if v
+    }
+    scored = served[served["status"] == "scored"]
+    assert scored["account_id"].tolist() == scores["account_id"].to_pylist()
+    assert np.array_equal(scored["probability"].to_numpy(float), scores["probability"].to_numpy())
 
 
 def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, tmp_path, caplog):
