@@ -71,7 +71,9 @@ def model_server(
         When the server exits or does not answer in time (its log's tail is quoted).
     """
     port = free_port()
-    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "OMP_WAIT_POLICY": "passive"}
+    from risk_model.modeling.mlflow_adapter import QUIET_ENVIRONMENT
+
+    env = QUIET_ENVIRONMENT | os.environ | {"OMP_WAIT_POLICY": "passive"}
     # `mlflow models serve` execs `uvicorn` by name: this interpreter's scripts come first.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     if tracking_uri:

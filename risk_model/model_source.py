@@ -46,8 +46,10 @@ def _download(uri: str, tracking_uri: str | None) -> ModelArtefact:
     """Download an MLflow model (or a run's model) and load its verified artefact."""
     import mlflow  # imported lazily: a local artefact needs no MLflow start-up
 
+    from risk_model.modeling.mlflow_adapter import quiet
     from risk_model.modeling.tracking import resolve_tracking_uri
 
+    quiet()  # no progress line per downloaded file
     store = resolve_tracking_uri(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="closure-risk-model-") as tmp:
         try:

@@ -28,6 +28,7 @@ arrive as numpy arrays and dates as ``datetime.date`` (both are read).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import mlflow
@@ -52,6 +53,18 @@ from risk_model import scores
 from risk_model import serving as S
 
 ARTEFACT_NAME = "artefact"
+# MLflow's defaults that only add noise here: a progress line per downloaded file (a model
+# holds ~90: the artefact and the library's code) and usage telemetry.
+QUIET_ENVIRONMENT = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
+
+
+def quiet() -> None:
+    """Switch off MLflow's download progress bar and telemetry, unless the caller set them."""
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 class ClosureRiskModel(mlflow.pyfunc.PythonModel):
@@ -152,8 +165,10 @@ def input_contract() -> dict[str, str]:
 
 __all__ = [
     "ARTEFACT_NAME",
+    "QUIET_ENVIRONMENT",
     "ClosureRiskModel",
     "input_contract",
+    "quiet",
     "serving_input_example",
     "serving_signature",
     "set_model",

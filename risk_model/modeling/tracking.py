@@ -34,6 +34,7 @@ from mlflow.types.utils import _infer_schema
 from risk_model.modeling.mlflow_adapter import (
     ARTEFACT_NAME,
     input_contract,
+    quiet,
     serving_input_example,
     serving_signature,
 )
@@ -90,8 +91,7 @@ def setup_tracking(uri: str, experiment: str) -> str:
     The experiment is tagged as model development (also when it already existed), so the
     UI opens the runs table rather than the GenAI overview.
     """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    quiet()
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
