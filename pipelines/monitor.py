@@ -212,7 +212,12 @@ def batch_features(
 
 def run(args: argparse.Namespace) -> int:
     """Monitor ``args.scores``; return the exit code."""
-    from risk_model.monitoring import NoReferenceError, calendar_features, monitor
+    from risk_model.monitoring import (
+        NoReferenceError,
+        calendar_features,
+        monitor,
+        require_reference,
+    )
 
     scores = read_scores(args.scores)
     label = scores["model_version"][0].as_py()
@@ -221,22 +226,13 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is not a directory")
     predictor, registered = load_model(args, label)
-    features, feature_rows = None, 0
+    try:  # before the features are built: nothing to compare them with
+        require_reference(predictor.artefact.reference, label)
+    except NoReferenceError as exc:
+        raise InputError(str(exc)) from exc
+    features = None
     if args.histories is not None:
-        features, rejected = batch_features(
-            predictor, args.histories, scores[C.ACCOUNT_ID].combine_chunks(), as_of, args.batch_rows
-        )
-        feature_rows = len(features)
-        if rejected:
-            LOG.warning("%d scored account(s) are refused by validation now: left out", rejected)
-        if feature_rows < scores.num_rows - rejected:
-            LOG.warning(
-                "%d of %d scored accounts are not in %s (or not open at %s)",
-                scores.num_rows - rejected - feature_rows,
-                scores.num_rows,
-                args.histories,
-                as_of,
-            )
+        features = scored_features(predictor, args, scores, as_of)
     try:
         result = monitor(
             predictor.artefact.reference,
@@ -248,8 +244,6 @@ def run(args: argparse.Namespace) -> int:
             feature_names=predictor.artefact.feature_names if features is not None else None,
             calendar=calendar_features(predictor.catalogue),
         )
-    except NoReferenceError as exc:
-        raise InputError(str(exc)) from exc
     except ValueError as exc:
         raise InputError(f"{args.scores}: {exc}") from exc
     files = write_outputs(out, result, args, registered)
@@ -257,6 +251,26 @@ def run(args: argparse.Namespace) -> int:
         log_run(args, result, registered, files)
     print(summary(result, files[0]))
     return EXIT_RED if result.light == "red" else EXIT_OK
+
+
+def scored_features(
+    predictor: Predictor, args: argparse.Namespace, scores: pa.Table, as_of: dt.date
+) -> np.ndarray:
+    """Features of the scored accounts from ``--histories``; warn about those left out."""
+    ids = scores[C.ACCOUNT_ID].combine_chunks()
+    features, rejected = batch_features(predictor, args.histories, ids, as_of, args.batch_rows)
+    if rejected:
+        LOG.warning("%d scored account(s) are refused by validation now: left out", rejected)
+    absent = scores.num_rows - rejected - len(features)
+    if absent > 0:
+        LOG.warning(
+            "%d of %d scored accounts are not in %s (or not open at %s)",
+            absent,
+            scores.num_rows,
+            args.histories,
+            as_of,
+        )
+    return features
 
 
 def write_outputs(

@@ -52,6 +52,16 @@ class NoReferenceError(ValueError):
     """The model carries no training reference, so there is nothing to compare with."""
 
 
+def require_reference(reference: TrainingReference | None, model_version: str) -> TrainingReference:
+    """Return ``reference``; raise :class:`NoReferenceError` naming the model when it is None."""
+    if reference is None:
+        raise NoReferenceError(
+            f"model {model_version} has no training reference (its artefact was written "
+            "before monitoring existed, without reference.json): retrain it to monitor it"
+        )
+    return reference
+
+
 def psi_light(value: float | None) -> str:
     """Light of a PSI, CSI or band shift: green < 0.10 <= amber <= 0.25 < red; grey if none."""
     if value is None or not np.isfinite(value):
@@ -413,11 +423,7 @@ def monitor(
     ValueError
         When the batch is empty or does not match the model (bands, features).
     """
-    if reference is None:
-        raise NoReferenceError(
-            f"model {model_version} has no training reference (its artefact was written "
-            "before monitoring existed, without reference.json): retrain it to monitor it"
-        )
+    reference = require_reference(reference, model_version)
     drifts: tuple[FeatureDrift, ...] = ()
     rows = 0
     if features is not None:

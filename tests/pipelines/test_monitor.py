@@ -204,6 +204,7 @@ def test_model_without_reference_still_scores_and_monitoring_says_so(
     assert code == 0, err
     assert pq.read_table(rescored).equals(pq.read_table(scores))
     argv = [str(scores), "--model", str(old), "--no-tracking", "--out", str(tmp_path / "r")]
+    argv += ["--histories", str(histories)]
     code, _, err = _run(monitor, argv)
     assert code == 2
     assert "has no training reference" in err and "retrain" in err
