@@ -55,6 +55,9 @@ def find_registered(uri: str, label: str) -> Registered:
     """
     from mlflow.tracking import MlflowClient
 
+    from risk_model.modeling.mlflow_adapter import quiet
+
+    quiet()  # before MLflow's first call: no telemetry
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     if not experiments:

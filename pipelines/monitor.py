@@ -352,8 +352,6 @@ def summary(result: MonitorResult, report: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit code (see the module docstring)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors (2) and --help (0)
