@@ -74,6 +74,7 @@ KINDS = (KIND_PURCHASE, KIND_REPAYMENT, KIND_REFUND)
 CHANNELS = ("offline_qr", "online_shop", "in_app_order", "other")
 CAUSES = ("overdue", "cashout", "regulatory", "dormancy", "migration")
 CAUSE_UNKNOWN = "unknown"
+CAUSE_OTHER = "other"  # a reason's cause when the factor points to no closure cause
 CAUSE_PROBABILITY_COLUMNS = tuple(f"p_{cause}" for cause in CAUSES)
 
 # Values beyond these are treated as corrupt input, not as extreme customers.

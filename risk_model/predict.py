@@ -108,7 +108,9 @@ class Predictor:
     def __init__(
         self, artefact: ModelArtefact, *, num_threads: int = 1, limits: EventLimits = DEFAULT_LIMITS
     ) -> None:
-        from risk_model.features import feature_names  # features import lightgbm-free code
+        # features import lightgbm-free code
+        from risk_model.features import feature_names
+        from risk_model.features.catalogue import causes_under
 
         self.artefact = artefact
         self.limits = limits
@@ -122,7 +124,9 @@ class Predictor:
                 f"model {self.model_version} does not match this package's features "
                 f"(uncatalogued: {missing}, unknown: {unknown})"
             )
-        self.catalogue = [by_name[n] for n in artefact.feature_names]
+        # Each feature's cause as the model's policy calendar has it (age is regulatory
+        # only under an age rule): reasons and top_cause read these entries.
+        self.catalogue = causes_under([by_name[n] for n in artefact.feature_names], artefact.policy)
         self.causes = [entry["cause"] for entry in self.catalogue]
         self.lowest_band = artefact.scale.band_names[0]
         position = {name: i for i, name in enumerate(feature_names())}

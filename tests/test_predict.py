@@ -116,8 +116,10 @@ def test_reasons_are_positive_sorted_and_readable(batch_all):
         amounts = [r["contribution"] for r in reasons]
         assert all(a > 0 for a in amounts) and amounts == sorted(amounts, reverse=True)
         for r in reasons:
-            assert r["cause"] in C.CAUSES
+            assert r["cause"] in (*C.CAUSES, C.CAUSE_OTHER)  # other: no closure cause
             assert r["text"] and not re.search(r"\b(nan|inf)\b", r["text"], re.IGNORECASE)
+            assert r["text"][0].isupper() and r["text"].endswith(".")
+            assert r["detail"].startswith(f"{r['code']} = ") and "log-odds" in r["detail"]
         assert top in C.CAUSES or top is None
         assert reasons or top is None  # no risk-raising factor: no top cause either
 
@@ -260,3 +262,28 @@ def test_mlflow_pyfunc_scores_records_like_the_predictor(model, predictor, sampl
     np.testing.assert_array_equal(out[P.PROBABILITY].to_numpy(float), batch[P.PROBABILITY])
     assert out[P.REASONS].tolist() == batch[P.REASONS].tolist()
     assert out[P.BAND].tolist() == batch[P.BAND].tolist()
+
+
+def test_reason_causes_follow_the_models_policy_calendar(predictor, sample, model, tmp_path):
+    from risk_model.features.catalogue import causes_under
+    from risk_model.modeling.artefact import save_artefact
+
+    art = predictor.artefact
+    assert predictor.catalogue == causes_under(
+        [next(e for e in art.spec["catalogue"] if e["name"] == n) for n in art.feature_names],
+        art.policy,
+    )
+    by_name = {e["name"]: e["cause"] for e in predictor.catalogue}
+    assert by_name["age_years"] == "regulatory"  # the test world's sweeps target the young
+    # the same model under a calendar without sweeps or migration: no rule, no such cause
+    spec = {**art.spec, "policy": {}}
+    path = save_artefact(
+        tmp_path / "no_policy", booster=art.booster, spec=spec, merchant_risk=art.merchant_risk
+    )
+    bare = P.load(path)
+    profile = {"age_years", "is_student", "months_since_kyc", "legacy_unmigrated"}
+    assert {e["cause"] for e in bare.catalogue if e["name"] in profile} == {C.CAUSE_OTHER}
+    out = bare.predict(sample, model.as_of, reasons="all")
+    causes = {r["cause"] for reasons in out[P.REASONS] for r in reasons}
+    assert C.CAUSE_OTHER in causes and "migration" not in causes
+    assert not {"regulatory", "migration", C.CAUSE_OTHER} & set(out[P.TOP_CAUSE].dropna())

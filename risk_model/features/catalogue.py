@@ -17,7 +17,7 @@ payments and does not move with the scoring date, so the two modes are close but
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,9 +25,12 @@ import pandas as pd
 
 from risk_model import contract as C
 from risk_model.modeling.templates import render
+from risk_model.policy import PolicyCalendar
 
 FAMILIES = ("overdue", "cashout", "activity", "profile")
 SCOPES = ("account", "date")
+OTHER = C.CAUSE_OTHER  # the cause of an attribute that points to no closure cause
+FEATURE_CAUSES = (*C.CAUSES, OTHER)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,8 @@ class FeatureSpec:
     family : str
         One of ``overdue``, ``cashout``, ``activity``, ``profile``.
     cause : str
-        Closure cause the feature speaks to (one of ``contract.CAUSES``).
+        Closure cause the feature speaks to (one of ``contract.CAUSES``), or
+        :data:`OTHER` for an attribute that points to no closure cause.
     definition : str
         What is computed, precisely.
     window : str
@@ -66,6 +70,11 @@ class FeatureSpec:
         The analyst register's value template (``{value:.1f} months``); the reason's
         detail reads ``<name> = <value>; contribution <c> log-odds``. Default: from the
         unit (:func:`default_detail`).
+    rule : str
+        The policy rule through which the feature speaks to its cause (a value of
+        :data:`risk_model.policy.SWEEP_RULES` or ``"migration"``); empty when it always
+        does. Under a calendar without the rule its cause is :data:`OTHER`
+        (:func:`causes_under`).
     """
 
     name: str
@@ -81,13 +90,14 @@ class FeatureSpec:
     reason_negative: str = ""
     reason_missing: str = ""
     detail: str = ""
+    rule: str = ""
 
     def __post_init__(self) -> None:
         if not self.detail:
             object.__setattr__(self, "detail", default_detail(self.unit))
         if self.family not in FAMILIES:
             raise ValueError(f"{self.name}: unknown family {self.family!r}")
-        if self.cause not in C.CAUSES:
+        if self.cause not in FEATURE_CAUSES:
             raise ValueError(f"{self.name}: unknown cause {self.cause!r}")
         if self.direction not in (-1, 0, 1):
             raise ValueError(f"{self.name}: direction must be -1, 0 or +1")
@@ -142,10 +152,10 @@ def reason_template(entry: Mapping[str, Any], value: float) -> tuple[str, float]
 
 
 def _f(name, family, cause, window, direction, unit, definition, reason="", scope="account",
-       *, zero="", negative="", missing=""):  # fmt: skip
+       *, zero="", negative="", missing="", rule=""):  # fmt: skip
     return FeatureSpec(
         name, family, cause, definition, window, direction, unit, reason, scope,
-        reason_zero=zero, reason_negative=negative, reason_missing=missing,
+        reason_zero=zero, reason_negative=negative, reason_missing=missing, rule=rule,
     )  # fmt: skip
 
 
@@ -365,7 +375,7 @@ _ACTIVITY = [
        "before.",
        missing="You have made no purchases in the last 6 months."),
     _f("count_trend_3v3", "activity", "dormancy", "last 6 months", -1, "ratio",
-       "Same trend as spend_trend_3v3 for the number of purchases; NaN if both 0.",
+       "Same trend as spend_trend_3v3 for the number of purchases.",
        "The number of your purchases of the last 3 months changed by {value:+z.0%} from "
        "the 3 months before.",
        missing="You have made no purchases in the last 6 months."),
@@ -376,38 +386,44 @@ _ACTIVITY = [
 ]
 
 _PROFILE = [
-    _f("tenure_months", "profile", "dormancy", "at as-of", 0, "months",
+    _f("tenure_months", "profile", "other", "at as-of", 0, "months",
        "Months since the account was opened.",
        "Your account was opened {value:z.0f} month{s} ago.",
        zero="Your account was opened this month."),
     _f("age_years", "profile", "regulatory", "at as-of", 0, "years",
        "as-of year - birth year.",
-       "You are {value:z.0f} year{s} old."),
+       "You are {value:z.0f} year{s} old.",
+       rule="age"),
     _f("is_student", "profile", "regulatory", "at as-of", 1, "flag",
        "1 if the holder is registered as a student.",
        "You are registered as a student.",
-       zero="You are not registered as a student."),
+       zero="You are not registered as a student.",
+       rule="student"),
     _f("months_since_kyc", "profile", "regulatory", "at as-of", 1, "months",
        "Months since the latest identity check; NaN if unknown or after the as-of date.",
        "Your identity was last checked {value:z.0f} month{s} ago.",
        zero="Your identity was checked this month.",
-       missing="We have no record of an identity check for you."),
+       missing="We have no record of an identity check for you.",
+       rule="kyc"),
     _f("other_credit_lines", "profile", "regulatory", "at as-of", 1, "count",
        "Credit lines held elsewhere (snapshot field, used as given).",
-       "You hold {value:z.0f} credit line{s} with other lenders."),
-    _f("city_tier", "profile", "regulatory", "at as-of", 0, "tier",
+       "You hold {value:z.0f} credit line{s} with other lenders.",
+       rule="credit_lines"),
+    _f("city_tier", "profile", "other", "at as-of", 0, "tier",
        "Tier of the holder's city (1 = largest).",
        "Your city is in tier {value:z.0f} (tier 1 is the largest cities)."),
     _f("legacy_unmigrated", "profile", "migration", "at as-of", 1, "flag",
        "1 if on the legacy product and not migrated by the as-of date.",
        "Your account is still on the old version of the product, which is being retired.",
-       zero="Your account is on the current version of the product."),
+       zero="Your account is on the current version of the product.",
+       rule="migration"),
     _f("months_since_migrated", "profile", "migration", "at as-of", 0, "months",
        "Months since migration to the current version; NaN if not migrated by then.",
        "Your account moved to the current version of the product {value:z.0f} month{s} "
        "ago.",
        zero="Your account moved to the current version of the product this month.",
-       missing="Your account has not moved to the current version of the product."),
+       missing="Your account has not moved to the current version of the product.",
+       rule="migration"),
     _f("months_since_sweep", "profile", "regulatory", "at as-of", 0, "months",
        "Months since the start of the latest regulatory sweep on or before the as-of date.",
        reason="The latest regulatory review began {value:z.0f} month{s} ago.",
@@ -433,7 +449,8 @@ _PROFILE = [
        "{value:z.0f} month{s}.",
        zero="The old version of the product that your account is on is retired this month.",
        negative="The old version of the product that your account is on was retired {value:z.0f} "
-                "month{s} ago."),
+                "month{s} ago.",
+       rule="migration"),
     _f("months_since_migration_offer", "profile", "migration", "at as-of", 0, "months",
        "Months since migration was first offered (negative before the offer).",
        reason="Moving to the current version of the product has been offered for {value:z.0f} "
@@ -448,6 +465,7 @@ _PROFILE = [
 
 FEATURES: tuple[FeatureSpec, ...] = (*_OVERDUE, *_CASHOUT, *_ACTIVITY, *_PROFILE)
 _NAMES = tuple(f.name for f in FEATURES)
+_RULES = {f.name: f.rule for f in FEATURES}
 if len(set(_NAMES)) != len(_NAMES):  # pragma: no cover - guards edits of the catalogue
     raise RuntimeError("duplicate feature names in the catalogue")
 
@@ -473,6 +491,36 @@ def feature_names() -> list[str]:
         Names, in the column order of :func:`build_features` output.
     """
     return list(_NAMES)
+
+
+def causes_under(
+    entries: Sequence[Mapping[str, Any]], policy: PolicyCalendar | None
+) -> list[dict[str, Any]]:
+    """Return copies of catalogue entries with each cause as the policy calendar has it.
+
+    A feature with a ``rule`` speaks to its cause only where the calendar has that rule
+    (:meth:`PolicyCalendar.rules`): age is a regulatory factor under an age rule, a
+    profile factor (:data:`OTHER`) otherwise. Entries of models trained before the field
+    existed take the rule of this package's feature of the same name.
+
+    Parameters
+    ----------
+    entries : sequence of mapping
+        Catalogue entries (a model's ``spec.json`` catalogue).
+    policy : PolicyCalendar or None
+        The model's calendar (None: no policy known).
+
+    Returns
+    -------
+    list of dict
+    """
+    rules = (policy or PolicyCalendar()).rules()
+    out = []
+    for entry in entries:
+        rule = entry.get("rule", _RULES.get(entry["name"], "")) or ""
+        cause = entry["cause"] if not rule or rule in rules else OTHER
+        out.append({**entry, "cause": cause})
+    return out
 
 
 def catalogue_frame() -> pd.DataFrame:

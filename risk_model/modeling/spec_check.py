@@ -11,7 +11,7 @@ checks every field scoring reads and fails closed with
 * ``feature_names``: unique names matching :data:`FEATURE_NAME`, each with a catalogue
   entry; ``monotone_constraints``: one of -1, 0, +1 per feature;
 * ``catalogue``: entries with string ``name``, a known ``cause``
-  (``contract.CAUSES``), templates (``reason``, its ``reason_zero`` /
+  (``contract.CAUSES`` or ``other``), templates (``reason``, its ``reason_zero`` /
   ``reason_negative`` / ``reason_missing`` variants, ``detail``) in the safe grammar
   (:mod:`risk_model.modeling.templates`) and string texts;
 * ``calibration``, ``scale``, ``feature_transforms``: see :mod:`spec_values
@@ -93,8 +93,9 @@ def _check_entry(where: str, i: int, entry: Any) -> str:
     name = entry.get("name")
     if not isinstance(name, str) or not FEATURE_NAME.fullmatch(name):
         fail(where, f"{field}.name", f"not a feature name: {shown(name)}")
-    if entry.get("cause") not in C.CAUSES:
-        fail(where, f"{field}.cause", f"must be one of {', '.join(C.CAUSES)}")
+    causes = (*C.CAUSES, C.CAUSE_OTHER)
+    if entry.get("cause") not in causes:
+        fail(where, f"{field}.cause", f"must be one of {', '.join(causes)}")
     for key in _TEXT_KEYS:
         if entry.get(key) is not None and not isinstance(entry[key], str):
             fail(where, f"{field}.{key}", "must be a string")

@@ -18,7 +18,7 @@ from typing import Any
 
 from risk_model import contract as C
 from risk_model.dates import month_start
-from risk_model.policy import PolicyCalendar
+from risk_model.policy import SWEEP_RULES, PolicyCalendar
 
 # Order in which simultaneous causes are recorded: the first firing cause wins.
 CAUSE_PRIORITY: tuple[str, ...] = ("regulatory", "cashout", "overdue", "migration", "dormancy")
@@ -222,8 +222,9 @@ def default_policy(start: str, n_months: int) -> PolicyCalendar:
     Returns
     -------
     PolicyCalendar
-        Sweeps at months ``n_months // 3`` and ``round(0.72 n_months)``; migration offer at
-        ``n_months // 6`` and deadline at ``round(0.55 n_months)`` (all month starts).
+        Sweeps at months ``n_months // 3`` and ``round(0.72 n_months)`` targeting every
+        :data:`~risk_model.policy.SWEEP_RULES`; migration offer at ``n_months // 6`` and
+        deadline at ``round(0.55 n_months)`` (all month starts).
     """
     first = dt.date.fromisoformat(start + "-01")
     sweeps = sorted({n_months // 3, round(0.72 * n_months)})
@@ -231,6 +232,7 @@ def default_policy(start: str, n_months: int) -> PolicyCalendar:
         regulatory_sweeps=tuple(month_start(first, m) for m in sweeps),
         migration_offer=month_start(first, n_months // 6),
         migration_deadline=month_start(first, max(round(0.55 * n_months), n_months // 6)),
+        sweep_rules=SWEEP_RULES,  # what latent.regulatory_hazard targets
     )
 
 

@@ -1,3 +1,4 @@
+import datetime as dt
 import re
 from dataclasses import asdict
 
@@ -7,7 +8,8 @@ import pytest
 from risk_model import contract as C
 from risk_model import reasons as R
 from risk_model.features import FEATURES, FeatureSpec, catalogue_frame, feature_names
-from risk_model.features.catalogue import date_features
+from risk_model.features.catalogue import causes_under, date_features
+from risk_model.policy import PolicyCalendar
 
 
 def test_names_are_unique_and_returned_as_a_copy():
@@ -20,7 +22,7 @@ def test_names_are_unique_and_returned_as_a_copy():
 
 def test_every_spec_is_complete():
     for spec in FEATURES:
-        assert spec.cause in C.CAUSES
+        assert spec.cause in (*C.CAUSES, C.CAUSE_OTHER)
         assert spec.definition and spec.window and spec.unit
         if spec.direction != 0:
             assert spec.explain(1.0)  # the template formats with a value
@@ -208,3 +210,37 @@ def test_a_missing_value_is_never_described_as_a_number():
 )
 def test_the_sentence_rule_catches_phrases_and_internal_names(text):
     assert not (text[:1].isupper() and text.endswith(".")) or _FORMULA.search(text)
+
+
+def _causes(policy):
+    entries = [asdict(f) for f in FEATURES]
+    return {e["name"]: e["cause"] for e in causes_under(entries, policy)}
+
+
+def test_a_feature_speaks_to_a_cause_only_where_the_policy_says_so():
+    sweep = (dt.date(2024, 1, 1),)
+    full = _causes(PolicyCalendar(sweep, dt.date(2024, 2, 1), dt.date(2024, 9, 1)))
+    assert full["age_years"] == full["is_student"] == full["months_since_kyc"] == "regulatory"
+    assert full["legacy_unmigrated"] == "migration"
+    none = _causes(None)  # a real extract with no policy known
+    assert none["age_years"] == none["is_student"] == none["legacy_unmigrated"] == C.CAUSE_OTHER
+    students = _causes(PolicyCalendar(sweep, sweep_rules=("student",)))
+    assert students["is_student"] == "regulatory" and students["age_years"] == C.CAUSE_OTHER
+    # attributes that point to no closure cause, and features that need no rule
+    assert full["city_tier"] == full["tenure_months"] == C.CAUSE_OTHER
+    assert none["dpd_now"] == "overdue" and none["months_since_purchase"] == "dormancy"
+
+
+def test_every_profile_cause_has_a_rule_or_is_other():
+    for spec in FEATURES:
+        if spec.family == "profile" and spec.scope == "account":
+            assert spec.rule or spec.cause == C.CAUSE_OTHER, spec.name
+    assert all(not f.rule for f in FEATURES if f.family != "profile")
+
+
+def test_old_model_entries_take_the_packages_rule():
+    entry = {"name": "age_years", "cause": "regulatory", "reason": ""}  # spec before rules
+    assert causes_under([entry], None)[0]["cause"] == C.CAUSE_OTHER
+    assert causes_under([entry], PolicyCalendar((dt.date(2024, 1, 1),)))[0]["cause"] == (
+        "regulatory"
+    )
