@@ -39,7 +39,6 @@ from risk_model.scores import (
     MODEL_VERSION,
     OUTPUT_COLUMNS,
     REASONS,
-    to_frame,
     unreadable_record_problem,
 )
 from risk_model.validation import conform
@@ -242,15 +241,18 @@ class _Result:
     ) -> None:
         """Score ``table`` (its rows are the records at ``positions``) in one batch."""
         positions = np.asarray(list(positions), dtype=np.int64)
-        # One record: its own latest month end; recency is a property of a batch.
-        self.as_of = resolve_as_of(table, as_of, recency=len(self.records) > 1)
+        batch = len(self.records) > 1
+        if as_of is None or batch:  # recency is a property of a batch, not of one record
+            self.as_of = resolve_as_of(table, as_of, recency=batch)
+        else:
+            self.as_of = as_of
         scores, rejects = predictor.score_table(table, self.as_of, reasons=reasons)
         rejected_rows = rejects["row"].to_numpy()
         for row, reason in zip(rejected_rows, rejects["reason"].to_pylist(), strict=True):
             self.rejected[int(positions[row])] = reason
         kept = np.setdiff1d(np.arange(len(positions)), rejected_rows)
-        frame = to_frame(scores)
-        for position, values in zip(positions[kept], frame.to_dict(orient="records"), strict=True):
+        # Plain Python values, equal (==) to Predictor.predict's (as predict_one returns them).
+        for position, values in zip(positions[kept], scores.to_pylist(), strict=True):
             self.scored[int(position)] = values
 
     def score_one_by_one(self, predictor: Predictor, as_of: Any, reasons: ReasonsMode) -> None:
