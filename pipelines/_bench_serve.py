@@ -1,27 +1,46 @@
-"""Run ``mlflow models serve`` on the loopback address and talk to it (tests and benchmark).
+"""``python -m pipelines.benchmark serve``: HTTP latency of ``mlflow models serve``.
 
-:func:`model_server` starts the server for a model URI on 127.0.0.1 on a free port, waits
-until it answers ``/ping`` and stops it (its whole process group) on exit; :func:`post`
-sends one JSON request and returns the status and the parsed body.
+Starts the command a user runs (README) on 127.0.0.1 on a free port for the registered
+champion (``--model``), sends one-account requests (account records of a cached synthetic
+world, ``data/bench/``, as JSON with its as-of date) from 1, 4 and 8 client threads
+(``--concurrency``; each thread keeps one HTTP connection, stdlib ``http.client``), a bounded
+number per level (``--requests``, at most ``--max-seconds``), stops the server and prints p50
+/ p99 latency, throughput and errors (any answer but 200) per level. Exit code 1 on errors.
+
+The same helpers serve the tests: :func:`model_server` starts the server, waits until it
+answers ``/ping`` and stops it (its whole process group) on exit; :func:`post` sends one JSON
+request and returns the status and the parsed body.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import datetime as dt
 import http.client
+import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 HOST = "127.0.0.1"
+DEFAULT_MODEL = "models:/closure-risk@champion"
+MAX_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -142,3 +161,152 @@ def post(
         return response.status, json.loads(payload)
     except ValueError:
         return response.status, payload.decode("utf-8", errors="replace")
+
+
+# --- the benchmark: `python -m pipelines.benchmark serve` ---------------------------------
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the ``serve`` sub-command on the benchmark's sub-parsers."""
+    p = sub.add_parser("serve", help="HTTP latency of `mlflow models serve`, one account a request")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="registered model URI to serve")
+    p.add_argument(
+        "--tracking-uri", help="MLflow store (default MLFLOW_TRACKING_URI or ./mlflow.db)"
+    )
+    p.add_argument("--requests", type=_positive, default=1500, help="timed requests per level")
+    p.add_argument(
+        "--concurrency", type=_levels, default=(1, 4, 8), help="comma-separated client threads"
+    )
+    p.add_argument("--max-seconds", type=float, default=90.0, help="time bound of each level")
+    p.add_argument("--warmup", type=int, default=50, help="untimed requests first")
+    p.add_argument("--accounts", type=_positive, default=1000, help="distinct accounts sent")
+    p.add_argument("--months", type=int, default=12, help="history months of the sent accounts")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", default="2024-07", help="first month (as-of: its last month end)")
+    p.add_argument("--data-dir", type=Path, default=None, help="cache of generated worlds")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give numbers like 1,4,8, got {text!r}") from None
+    if not levels or min(levels) < 1 or max(levels) > MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"each level must be 1..{MAX_CONCURRENCY}, got {text!r}")
+    return levels
+
+
+@dataclass(frozen=True)
+class Level:
+    """What one concurrency level measured."""
+
+    concurrency: int
+    latencies_ms: np.ndarray
+    errors: int
+    seconds: float
+
+    def row(self) -> str:
+        """Return the printed line of this level."""
+        lat = self.latencies_ms
+        p50, p99 = np.percentile(lat, [50, 99]) if lat.size else (float("nan"),) * 2
+        rate = lat.size / self.seconds if self.seconds else float("nan")
+        return (
+            f"{self.concurrency:>11} {lat.size + self.errors:>9,} {p50:>8.1f} {p99:>8.1f} "
+            f"{rate:>10.1f} {self.errors:>7}"
+        )
+
+
+def request_bodies(histories: pa.Table, as_of: dt.date) -> list[bytes]:
+    """One JSON request per account, as a client would send it."""
+    records = histories.to_pylist()
+    return [
+        json.dumps(
+            {"dataframe_records": [record], "params": {"as_of": as_of.isoformat()}},
+            default=lambda value: value.isoformat(),
+        ).encode()
+        for record in records
+    ]
+
+
+def run_level(
+    server: Server, bodies: list[bytes], concurrency: int, count: int, max_seconds: float
+) -> Level:
+    """Send ``count`` requests from ``concurrency`` threads (stops at ``max_seconds``)."""
+    lock = threading.Lock()
+    sent = itertools.count()
+    latencies: list[float] = []
+    errors = [0]
+    deadline = time.monotonic() + max_seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+        try:
+            while time.monotonic() < deadline:
+                i = next(sent)
+                if i >= count:
+                    return
+                began = time.perf_counter()
+                try:
+                    status, _ = post(server, bodies[i % len(bodies)], connection=conn)
+                except (OSError, http.client.HTTPException):
+                    status = 0
+                    conn.close()
+                    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+                took = (time.perf_counter() - began) * 1000
+                with lock:
+                    if status == 200:
+                        latencies.append(took)
+                    else:
+                        errors[0] += 1
+        finally:
+            conn.close()
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Level(concurrency, np.array(latencies), errors[0], time.perf_counter() - began)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """HTTP latency and throughput of the served model, one account per request."""
+    import pyarrow.parquet as pq
+
+    from pipelines.benchmark import BENCH_DIR, month_ends, world_dir
+    from risk_model.modeling.tracking import resolve_tracking_uri
+
+    folder = world_dir(args.accounts, args.months, args.seed, args.data_dir or BENCH_DIR,
+                       start=args.start)  # fmt: skip
+    as_of = month_ends(folder, 1)[0]
+    histories = pq.read_table(folder / "histories.parquet").slice(0, args.accounts)
+    bodies = request_bodies(histories, as_of)
+    uri = resolve_tracking_uri(args.tracking_uri)
+    with tempfile.TemporaryDirectory(prefix="closure-risk-serve-") as tmp:
+        log = Path(tmp) / "server.log"
+        began = time.perf_counter()
+        with model_server(args.model, tracking_uri=uri, log=log) as server:
+            started = time.perf_counter() - began
+            warm = run_level(server, bodies, 1, args.warmup, args.max_seconds)
+            levels = [
+                run_level(server, bodies, c, args.requests, args.max_seconds)
+                for c in args.concurrency
+            ]
+    print(f"model {args.model} on {uri}; server up in {started:.1f} s")
+    print(
+        f"{len(bodies):,} distinct accounts ({args.months} months, seed {args.seed}, as-of "
+        f"{as_of}), one account per request, warm-up {warm.latencies_ms.size + warm.errors}"
+    )
+    print(f"{'concurrency':>11} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests/s':>10} "
+          f"{'errors':>7}")  # fmt: skip
+    for level in levels:
+        print(level.row())
+    return 1 if any(level.errors for level in [warm, *levels]) else 0

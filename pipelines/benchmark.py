@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m pipelines.benchmark features|separation|score|extract|recourse``.
+"""Benchmarks: ``python -m pipelines.benchmark features|separation|score|extract|recourse|serve``.
 
 ``features``: time and peak memory of :func:`risk_model.features.build_features` on a
 synthetic world (generated once and cached under ``data/bench/``), against the floor of
@@ -15,6 +15,9 @@ mostly of one cause vs all others, at a few as-of dates (a sanity check of the f
 ``extract``: the package against a plain LightGBM on the raw statement columns, on
 statements-only single-as-of extracts of generated worlds, same account folds
 (``pipelines/_bench_extract.py``).
+
+``serve``: HTTP latency and throughput of ``mlflow models serve`` for one-account requests at
+several client concurrencies (``pipelines/_bench_serve.py``).
 
 Add a sub-command by writing ``run_<name>(args)`` and an entry in ``COMMANDS``.
 """
@@ -37,6 +40,7 @@ import numpy as np
 from pipelines._bench_extract import add_extract_parser, run_extract
 from pipelines._bench_recourse import add_recourse_parser, run_recourse
 from pipelines._bench_score import add_score_parser, run_score
+from pipelines._bench_serve import add_serve_parser, run_serve
 
 log = logging.getLogger("benchmark")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -308,6 +312,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "separation": run_separation,
     "score": run_score,
     "extract": run_extract,
+    "serve": run_serve,
     "recourse": run_recourse,
     "_measure": _measure,  # internal: one measurement in a fresh process
 }
@@ -330,6 +335,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_score_parser(sub)
     add_extract_parser(sub)
     add_recourse_parser(sub)
+    add_serve_parser(sub)
     return parser.parse_args(argv)
 
 
