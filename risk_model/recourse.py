@@ -283,7 +283,7 @@ def describe(state: AccountState, i: int, plan: tuple[Action, ...]) -> list[dict
             if np.isnan(months):
                 text = "Complete an identity check: we have none on record."
             else:
-                whole = max(int(months), 1)
+                whole = max(round(months), 1)  # as the reason shows it
                 text = (
                     "Renew your identity check: it was last done "
                     f"{whole} month{'s' if whole != 1 else ''} ago."

@@ -8,6 +8,7 @@ from factory import account, statement, transaction
 
 from risk_model import contract as C
 from risk_model import recourse as RC
+from risk_model.features import FEATURES
 from risk_model.records import from_records
 from risk_model.validation import ContractError, validate_histories
 
@@ -284,7 +285,9 @@ def test_identity_check_and_migration_are_dated_today():
     assert after[C.PRODUCT_VERSION] == "legacy"  # the version it was opened on
     (text,) = [a["text"] for a in RC.describe(RC.read_state(valid, AS_OF), 0, (RC.Action(
         RC.RENEW_KYC),))]  # fmt: skip
-    assert text == "Renew your identity check: it was last done 39 months ago."
+    assert text == "Renew your identity check: it was last done 40 months ago."  # 39.8
+    kyc = next(f for f in FEATURES if f.name == "months_since_kyc")
+    assert kyc.explain(39.8) == "Your identity was last checked 40 months ago."  # the same
 
 
 def test_nothing_to_renew_or_migrate_for_fresh_current_accounts():
