@@ -43,14 +43,13 @@ def test_reference_describes_the_rows_it_was_built_from(reference, trained, spec
     assert sum(reference.band_shares) == pytest.approx(1.0)
 
 
+def _saved(tmp_path, trained, spec, reference):
+    art = dict(booster=trained.booster, spec=spec, merchant_risk=None, reference=reference)
+    return save_artefact(tmp_path / "art", **art)
+
+
 def test_artefact_round_trips_the_reference_under_its_checksum(tmp_path, trained, spec, reference):
-    path = save_artefact(
-        tmp_path / "art",
-        booster=trained.booster,
-        spec=spec,
-        merchant_risk=None,
-        reference=reference,
-    )
+    path = _saved(tmp_path, trained, spec, reference)
     assert REFERENCE_FILE in json.loads((path / CHECKSUMS_FILE).read_text())["files"]
     assert load_artefact(path).reference == reference
     # Negative twin: one changed share is refused by the checksum.
@@ -98,13 +97,7 @@ def _resigned(path, body):
 def test_malformed_reference_is_refused_on_load(
     tmp_path, trained, spec, reference, change, message
 ):
-    path = save_artefact(
-        tmp_path / "art",
-        booster=trained.booster,
-        spec=spec,
-        merchant_risk=None,
-        reference=reference,
-    )
+    path = _saved(tmp_path, trained, spec, reference)
     body = reference.to_dict()
     change(body)
     _resigned(path, body)
