@@ -1,4 +1,8 @@
-"""Evaluation plots as PNG files (matplotlib, Agg backend, no display needed).
+"""Evaluation plots as PNG files (matplotlib's object API: no display, no pyplot state).
+
+Figures are built as :class:`matplotlib.figure.Figure` objects, never through pyplot, so
+training leaves the caller's matplotlib backend alone (a notebook keeps drawing inline after
+``pipelines.train``) and plots can be written from any thread.
 
 Each ``plot_*`` function writes one file and returns its path; :func:`save_plots` writes
 them all from a training result.
@@ -10,27 +14,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib as mpl
-
-mpl.use("Agg")  # file output only; must precede pyplot
-
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from risk_model.modeling.metrics import decile_table
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _subplots(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """One figure with one axes, outside pyplot (nothing to close, no backend switch)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def plot_roc(path: Path, y: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
     """ROC curves of several probability vectors on the same rows."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _subplots((5, 5))
     for name, p in curves.items():
         fpr, tpr, _ = roc_curve(y, p)
         ax.plot(fpr, tpr, label=name)
@@ -52,7 +58,7 @@ def plot_reliability(
     """
     table = decile_table(y, p, bins)
     mean_p, rate = table["mean_p"].to_numpy(), table["observed_rate"].to_numpy()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _subplots((5, 5))
     top = max(mean_p.max(), rate.max()) * 1.05
     low = mean_p.min() if mean_p.min() > 0 else 0.0
     log = low > 0 and top / low > 20
@@ -81,7 +87,7 @@ def plot_ks(path: Path, y: np.ndarray, p: np.ndarray) -> Path:
     neg = np.cumsum(1 - ys) / max((1 - ys).sum(), 1)
     share = np.arange(1, len(ys) + 1) / len(ys)
     k = int(np.argmax(np.abs(pos - neg)))
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots((6, 4))
     ax.plot(share, pos, label="closed")
     ax.plot(share, neg, label="not closed")
     ax.vlines(share[k], neg[k], pos[k], color="red", label=f"KS = {pos[k] - neg[k]:.3f}")
@@ -92,7 +98,7 @@ def plot_ks(path: Path, y: np.ndarray, p: np.ndarray) -> Path:
 
 def plot_score_distribution(path: Path, y: np.ndarray, points: np.ndarray) -> Path:
     """Histogram of points by label (densities)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots((6, 4))
     low, high = float(points.min()), float(points.max())
     bins = np.linspace(low, high if high > low else low + 1.0, 40)
     for value, name in ((0, "not closed"), (1, "closed")):
@@ -106,7 +112,7 @@ def plot_score_distribution(path: Path, y: np.ndarray, points: np.ndarray) -> Pa
 
 def plot_gini_by_month(path: Path, series: dict[str, dict[str, float]]) -> Path:
     """Gini per as-of month for each named series (model, truth)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots((6, 4))
     months = sorted({month for by_month in series.values() for month in by_month})
     position = {month: i for i, month in enumerate(months)}
     for name, by_month in series.items():
@@ -122,7 +128,7 @@ def plot_gini_by_month(path: Path, series: dict[str, dict[str, float]]) -> Path:
 def plot_gini_by_cause(path: Path, series: dict[str, dict[str, float]]) -> Path:
     """Gini of each closure cause (against all negatives) for each named series."""
     causes = sorted({cause for by_cause in series.values() for cause in by_cause})
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots((6, 4))
     width = 0.8 / max(len(series), 1)
     for k, (name, by_cause) in enumerate(series.items()):
         x = np.arange(len(causes)) + (k - (len(series) - 1) / 2) * width
@@ -137,7 +143,7 @@ def plot_gini_by_cause(path: Path, series: dict[str, dict[str, float]]) -> Path:
 def plot_importance(path: Path, names: Sequence[str], gain: np.ndarray, top: int = 30) -> Path:
     """Top features by total gain."""
     order = np.argsort(-np.asarray(gain), kind="stable")[:top][::-1]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.25 * len(order) + 1)))
+    fig, ax = _subplots((7, max(3, 0.25 * len(order) + 1)))
     ax.barh([names[i] for i in order], np.asarray(gain)[order])
     ax.set(xlabel="total gain", title="Feature importance (gain)")
     return _save(fig, path)
@@ -145,7 +151,7 @@ def plot_importance(path: Path, names: Sequence[str], gain: np.ndarray, top: int
 
 def plot_family_contributions(path: Path, by_family: dict[str, float]) -> Path:
     """Mean absolute TreeSHAP contribution (log-odds) per feature family."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots((6, 4))
     ax.bar(list(by_family), list(by_family.values()))
     ax.set(ylabel="mean |contribution| (log-odds)", title="Contribution by feature family (OOT)")
     return _save(fig, path)

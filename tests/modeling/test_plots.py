@@ -10,14 +10,14 @@ from risk_model.modeling.metrics import decile_table
 @pytest.fixture
 def kept_figures(monkeypatch):
     figures = []
-    real = plots.plt.subplots
+    real = plots._subplots
 
     def keep(*args, **kwargs):
         fig, ax = real(*args, **kwargs)
         figures.append((fig, ax))
         return fig, ax
 
-    monkeypatch.setattr(plots.plt, "subplots", keep)
+    monkeypatch.setattr(plots, "_subplots", keep)
     return figures
 
 
@@ -74,3 +74,22 @@ def test_reliability_of_rare_events_uses_log_axes(tmp_path, kept_figures):
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     plots.plot_reliability(tmp_path / "r2.png", y, np.clip(p, 0.2, 0.3))  # a narrow range
     assert kept_figures[1][1].get_xscale() == "linear"
+
+
+def test_plots_leave_the_callers_matplotlib_alone(tmp_path):
+    """Training draws no pyplot figure and keeps the backend (a notebook still draws inline)."""
+    import subprocess
+    import sys
+
+    png = str(tmp_path / "ks.png")
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "import matplotlib.pyplot as plt, numpy as np\n"
+        "from risk_model.modeling import plots\n"
+        f"plots.plot_ks({png!r}, np.array([0.0, 1, 0]), np.array([0.1, 0.9, 0.2]))\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert plt.get_fignums() == [], plt.get_fignums()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ks.png").stat().st_size > 0
