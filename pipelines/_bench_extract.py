@@ -169,7 +169,9 @@ def package_scores(
     from risk_model.modeling.snapshots import served_frame
     from risk_model.modeling.train import catalogue_records, train_model
 
-    served, _, _ = served_frame(histories, frame, split, policy=policy)
+    served, _, _ = served_frame(
+        histories, frame, split, policy=policy, horizon_months=config.horizon_months
+    )
     catalogue = catalogue_records(FEATURES)
     result = train_model(frame, feature_names(), catalogue, config, served=served, split=split)
     test = served.loc[split.mask("oot"), result.feature_names].to_numpy(np.float32)

@@ -221,7 +221,9 @@ def _train_and_evaluate(
         split = split_rows(frame, config)
         log.info("split by %s: %s", split.kind, split.reason)
     with stages("served features"):
-        served, table, table_as_of = served_frame(histories, frame, split, policy=inputs.policy)
+        served, table, table_as_of = served_frame(
+            histories, frame, split, policy=inputs.policy, horizon_months=config.horizon_months
+        )
     catalogue = catalogue_records(FEATURES)
     with fit_progress(config.model.capacity_search, quiet=quiet) as shown:
         result = train_model(

@@ -1,14 +1,13 @@
-"""The provider's policy calendar: dates of regulatory sweeps and product migration.
+"""The provider's policy calendar: regulatory sweeps (dates, length, who they target) and migration.
 
-Policy dates are public or announced in advance (a regulator's deadline, a product's
-retirement date), so features may use both the time since a past policy date and the
-time until an announced one. Real data may know none of them: every field is optional.
+Policy dates and rules are public or announced in advance (a regulator's deadline and the
+account types it names, a product's retirement date), so features may use both the time
+since a past policy date and the time until an announced one, and whether an account meets
+a published sweep rule. Real data may know none of them: every field is optional.
 
-The calendar also says which rules apply (:meth:`PolicyCalendar.rules`): the attributes
-regulatory sweeps target (:data:`SWEEP_RULES`) and the product migration. A feature
-speaks to a closure cause through a rule only where the calendar has that rule (age is a
-regulatory factor only under an age rule); elsewhere it is a profile factor
-(:func:`risk_model.features.catalogue.causes_under`).
+The published rule also says which causes profile attributes speak to
+(:meth:`PolicyCalendar.rules`): age is a regulatory factor only under a rule that names age;
+elsewhere it is a profile factor (:func:`risk_model.features.catalogue.causes_under`).
 """
 
 from __future__ import annotations
@@ -17,10 +16,57 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-# What regulatory sweeps may target: students, the young (an age limit), identity checks
-# older than a limit, and holders of many other credit lines (multi-borrowing caps).
-SWEEP_RULES = ("student", "age", "kyc", "credit_lines")
+import numpy as np
+
+#: What regulatory sweeps may target, by the profile feature a rule clause names: students,
+#: the young (an age limit), identity checks older than a limit, and holders of many other
+#: credit lines (multi-borrowing caps).
+RULE_OF_FEATURE = {
+    "is_student": "student", "age_years": "age", "months_since_kyc": "kyc",
+    "other_credit_lines": "credit_lines",
+}  # fmt: skip
+RULE_FEATURES = tuple(RULE_OF_FEATURE)
+SWEEP_RULES = tuple(RULE_OF_FEATURE.values())
 MIGRATION_RULE = "migration"
+RULE_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+            "==": np.equal}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TargetCondition:
+    """One clause of a published sweep rule: ``feature op value`` (e.g. ``age_years < 22``).
+
+    Parameters
+    ----------
+    feature : str
+        A profile feature of :data:`RULE_FEATURES`, evaluated at the as-of date.
+    op : str
+        One of ``<``, ``<=``, ``>``, ``>=``, ``==``.
+    value : float
+        Threshold.
+    """
+
+    feature: str
+    op: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.feature not in RULE_FEATURES:
+            raise ValueError(
+                f"sweep rule feature must be one of {RULE_FEATURES}, got {self.feature!r}"
+            )
+        if self.op not in RULE_OPS:
+            raise ValueError(f"sweep rule op must be one of {sorted(RULE_OPS)}, got {self.op!r}")
+        object.__setattr__(self, "value", float(self.value))
+
+    def holds(self, values: np.ndarray) -> np.ndarray:
+        """Where the clause holds (False where the value is missing)."""
+        with np.errstate(invalid="ignore"):
+            return RULE_OPS[self.op](values, self.value) & ~np.isnan(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"feature": self.feature, "op": self.op, "value": self.value}
 
 
 @dataclass(frozen=True)
@@ -35,22 +81,21 @@ class PolicyCalendar:
         Date legacy-product holders were first offered migration.
     migration_deadline : datetime.date, optional
         Date after which non-migrated legacy accounts are closed.
-    sweep_rules : tuple of str, optional
-        What the sweeps target (values of :data:`SWEEP_RULES`); None when not recorded
-        (a calendar written before the rules were: every rule, if there are sweeps).
+    sweep_months : int
+        Announced length of each sweep in calendar months (from its first day).
+    sweep_targets : tuple of TargetCondition, optional
+        The published rule: an account is targeted by a sweep when *any* clause holds.
+        ``None`` when not recorded; then the targeting features are missing and, if there
+        are sweeps, every attribute of :data:`SWEEP_RULES` is taken to be one they target.
     """
 
     regulatory_sweeps: tuple[dt.date, ...] = field(default_factory=tuple)
     migration_offer: dt.date | None = None
     migration_deadline: dt.date | None = None
-    sweep_rules: tuple[str, ...] | None = None
+    sweep_months: int = 1
+    sweep_targets: tuple[TargetCondition, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.sweep_rules is not None:
-            unknown = set(self.sweep_rules) - set(SWEEP_RULES)
-            if unknown:
-                raise ValueError(f"unknown sweep rules {sorted(unknown)}; known: {SWEEP_RULES}")
-            object.__setattr__(self, "sweep_rules", tuple(self.sweep_rules))
         if list(self.regulatory_sweeps) != sorted(self.regulatory_sweeps):
             raise ValueError("regulatory_sweeps must be in ascending order")
         if (
@@ -59,34 +104,52 @@ class PolicyCalendar:
             and self.migration_deadline < self.migration_offer
         ):
             raise ValueError("migration_deadline must not precede migration_offer")
+        if isinstance(self.sweep_months, bool) or not isinstance(self.sweep_months, int):
+            raise ValueError(f"sweep_months must be an integer, got {self.sweep_months!r}")
+        if self.sweep_months < 1:
+            raise ValueError(f"sweep_months must be >= 1, got {self.sweep_months}")
+        if self.sweep_targets is not None:
+            if not all(isinstance(c, TargetCondition) for c in self.sweep_targets):
+                raise ValueError("sweep_targets must hold TargetCondition clauses")
+            object.__setattr__(self, "sweep_targets", tuple(self.sweep_targets))
 
     def rules(self) -> frozenset[str]:
         """Return the rules in force: sweep targets (if there are sweeps) and migration."""
-        sweeps = (
-            set(SWEEP_RULES if self.sweep_rules is None else self.sweep_rules)
-            if self.regulatory_sweeps
-            else set()
-        )
+        sweeps: set[str] = set()
+        if self.regulatory_sweeps:
+            targets = self.sweep_targets
+            sweeps = (
+                set(SWEEP_RULES)
+                if targets is None
+                else {RULE_OF_FEATURE[c.feature] for c in targets}
+            )
         migration = {MIGRATION_RULE} if self.migration_deadline is not None else set()
         return frozenset(sweeps | migration)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (ISO dates; ``sweep_rules`` only when recorded)."""
-        out: dict[str, Any] = {
+        """Return a JSON-ready dict (ISO dates)."""
+        return {
             "regulatory_sweeps": [d.isoformat() for d in self.regulatory_sweeps],
             "migration_offer": _iso(self.migration_offer),
             "migration_deadline": _iso(self.migration_deadline),
+            "sweep_months": self.sweep_months,
+            "sweep_targets": (
+                None if self.sweep_targets is None else [c.to_dict() for c in self.sweep_targets]
+            ),
         }
-        if self.sweep_rules is not None:
-            out["sweep_rules"] = list(self.sweep_rules)
-        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> PolicyCalendar:
-        """Build from :meth:`to_dict` output; ``None`` or ``{}`` gives an empty calendar."""
+        """Build from :meth:`to_dict` output; ``None`` or ``{}`` gives an empty calendar.
+
+        Calendars written before sweep lengths and rules existed load with one-month sweeps
+        and the rule not recorded.
+        """
         data = data or {}
-        keys = {"regulatory_sweeps", "migration_offer", "migration_deadline", "sweep_rules"}
-        unknown = set(data) - keys
+        unknown = set(data) - {
+            "regulatory_sweeps", "migration_offer", "migration_deadline", "sweep_months",
+            "sweep_targets",
+        }  # fmt: skip
         if unknown:
             raise ValueError(f"unknown policy calendar keys: {sorted(unknown)}")
         return cls(
@@ -95,8 +158,25 @@ class PolicyCalendar:
             ),
             migration_offer=_date(data.get("migration_offer")),
             migration_deadline=_date(data.get("migration_deadline")),
-            sweep_rules=None if data.get("sweep_rules") is None else tuple(data["sweep_rules"]),
+            sweep_months=data.get("sweep_months", 1),
+            sweep_targets=_targets(data.get("sweep_targets")),
         )
+
+    def sweep_windows(self) -> list[tuple[dt.date, dt.date]]:
+        """Each sweep as ``(first day, first day after it)``."""
+        return [(d, _add_months(d, self.sweep_months)) for d in self.regulatory_sweeps]
+
+
+def _targets(clauses: list[dict[str, Any]] | None) -> tuple[TargetCondition, ...] | None:
+    return None if clauses is None else tuple(TargetCondition(**c) for c in clauses)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """Return the same day ``months`` later (clamped to the month's last day)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = (dt.date(year + (month == 11), (month + 1) % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month + 1, min(day.day, last))
 
 
 def _iso(value: dt.date | None) -> str | None:

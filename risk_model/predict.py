@@ -155,7 +155,11 @@ class Predictor:
         from risk_model.features.build import feature_rows
 
         rows = feature_rows(
-            valid, as_of, merchant_risk=self.artefact.merchant_risk, policy=self.artefact.policy
+            valid,
+            as_of,
+            merchant_risk=self.artefact.merchant_risk,
+            policy=self.artefact.policy,
+            horizon_months=self.artefact.horizon_months,
         )
         open_mask = np.zeros(valid.num_rows, dtype=bool)
         if rows is None:

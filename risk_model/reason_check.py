@@ -133,7 +133,13 @@ def _explain_date(
     from risk_model.modeling.dataset import attach_labels
 
     art = scorer.artefact
-    frame = build_features(histories, [as_of], merchant_risk=art.merchant_risk, policy=art.policy)
+    frame = build_features(
+        histories,
+        [as_of],
+        merchant_risk=art.merchant_risk,
+        policy=art.policy,
+        horizon_months=art.horizon_months,
+    )
     labelled = attach_labels(frame, closures, art.horizon_months)
     closed = labelled[(labelled["label"] == 1) & labelled[C.CAUSE].isin(C.CAUSES)]
     closed = closed.reset_index(drop=True)

@@ -70,6 +70,7 @@ def build_features(
     *,
     merchant_risk: pa.Table | None = None,
     policy: PolicyCalendar | None = None,
+    horizon_months: int = 3,
 ) -> pd.DataFrame:
     """Point-in-time features of every open account at every as-of date.
 
@@ -85,6 +86,8 @@ def build_features(
         merchant statistics from ``histories`` itself, leave-one-account-out, per as-of.
     policy : PolicyCalendar, optional
         Policy dates; ``None`` or empty makes the policy-distance features NaN.
+    horizon_months : int
+        Label horizon of the model the features feed (the window of ``sweep_exposure``).
 
     Returns
     -------
@@ -93,7 +96,9 @@ def build_features(
         account_id): ``account_id`` (str), ``as_of`` (datetime64[s], midnight of the
         date), then :func:`feature_names` columns as float32 (NaN = missing).
     """
-    rows = feature_rows(histories, as_of, merchant_risk=merchant_risk, policy=policy)
+    rows = feature_rows(
+        histories, as_of, merchant_risk=merchant_risk, policy=policy, horizon_months=horizon_months
+    )
     return _empty_frame(feature_names()) if rows is None else rows.frame()
 
 
@@ -141,6 +146,7 @@ def feature_rows(
     *,
     merchant_risk: pa.Table | None = None,
     policy: PolicyCalendar | None = None,
+    horizon_months: int = 3,
 ) -> FeatureRows | None:
     """Compute :func:`build_features` as arrays; ``None`` when there are no rows to build.
 
@@ -166,7 +172,7 @@ def feature_rows(
     feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk))
     feats.update(activity.compute(tx, grid, n_acc))
     in_order = np.array_equal(order, np.arange(n_acc))  # one account, or ids sorted already
-    profiles = profile.compute(histories, grid, policy)
+    profiles = profile.compute(histories, grid, policy, horizon_months)
     feats.update(profiles if in_order else {k: v[:, order] for k, v in profiles.items()})
 
     opened = profile.open_days(histories)[order]

@@ -25,11 +25,12 @@ import pandas as pd
 
 from risk_model import contract as C
 from risk_model.modeling.templates import render
-from risk_model.policy import PolicyCalendar
+from risk_model.policy import SWEEP_RULES, PolicyCalendar
 
 FAMILIES = ("overdue", "cashout", "activity", "profile")
 SCOPES = ("account", "date")
 OTHER = C.CAUSE_OTHER  # the cause of an attribute that points to no closure cause
+ANY_SWEEP_RULE = "sweep"  # the rule of features about a sweep rule as a whole (any clause)
 FEATURE_CAUSES = (*C.CAUSES, OTHER)
 
 
@@ -72,7 +73,8 @@ class FeatureSpec:
         unit (:func:`default_detail`).
     rule : str
         The policy rule through which the feature speaks to its cause (a value of
-        :data:`risk_model.policy.SWEEP_RULES` or ``"migration"``); empty when it always
+        :data:`risk_model.policy.SWEEP_RULES`, ``"migration"``, or :data:`ANY_SWEEP_RULE` for
+        features about the sweep rule as a whole); empty when it always
         does. Under a calendar without the rule its cause is :data:`OTHER`
         (:func:`causes_under`).
     """
@@ -460,6 +462,22 @@ _PROFILE = [
                 "month{s}.",
        missing="No move to the current version of the product has been offered.",
        scope="date"),
+    _f("sweep_targeted", "profile", "regulatory", "at as-of", 1, "flag",
+       "1 if any clause of the policy calendar's published sweep rule holds at the as-of "
+       "date, 0 if none does; NaN when no rule is known or an input is missing.",
+       "Your account is of a kind that announced regulatory reviews cover.",
+       zero="Your account is not of a kind that announced regulatory reviews cover.",
+       missing="It is not known whether announced regulatory reviews cover your account.",
+       rule=ANY_SWEEP_RULE),
+    _f("sweep_exposure", "profile", "regulatory", "label horizon", 1, "months",
+       "sweep_targeted x months of the label horizon after the as-of date that fall inside an "
+       "announced sweep (policy sweep dates and length).",
+       "A regulatory review that covers accounts like yours runs for {value:z.0f} of the "
+       "coming months.",
+       zero="No announced regulatory review covers your account in the coming months.",
+       missing="It is not known whether a regulatory review covers your account in the coming "
+               "months.",
+       rule=ANY_SWEEP_RULE),
 ]
 # fmt: on
 
@@ -518,7 +536,8 @@ def causes_under(
     out = []
     for entry in entries:
         rule = entry.get("rule", _RULES.get(entry["name"], "")) or ""
-        cause = entry["cause"] if not rule or rule in rules else OTHER
+        in_force = rule in rules or (rule == ANY_SWEEP_RULE and bool(rules & set(SWEEP_RULES)))
+        cause = entry["cause"] if not rule or in_force else OTHER
         out.append({**entry, "cause": cause})
     return out
 

@@ -16,7 +16,7 @@ NAMES = (
     "tenure_months", "age_years", "is_student", "months_since_kyc", "other_credit_lines",
     "city_tier", "legacy_unmigrated", "months_since_migrated", "months_since_sweep",
     "months_to_sweep", "months_to_migration_deadline", "legacy_months_to_deadline",
-    "months_since_migration_offer",
+    "months_since_migration_offer", "sweep_targeted", "sweep_exposure",
 )  # fmt: skip
 
 
@@ -35,11 +35,25 @@ def open_days(histories: pa.Table) -> np.ndarray:
     return _column(histories, C.OPEN_DATE)
 
 
+def _sweep_months_ahead(
+    days: np.ndarray, policy: PolicyCalendar, horizon_months: int
+) -> np.ndarray:
+    """Months of ``(as_of, as_of + horizon]`` that fall inside an announced sweep, per as-of."""
+    ahead = np.zeros(len(days))
+    after_asof = days + 1  # the as-of date is included up to its end
+    for first, after in policy.sweep_windows():
+        start, end = day_number(first), day_number(after)
+        window_end = after_asof + horizon_months * DAYS_PER_MONTH
+        overlap = np.minimum(end, window_end) - np.maximum(start, after_asof)
+        ahead += np.clip(overlap, 0, None) / DAYS_PER_MONTH
+    return ahead
+
+
 @functools.lru_cache(maxsize=16)
 def _policy_terms(
-    asof_days: tuple[int, ...], policy: PolicyCalendar
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(n_asof, 1) months since / to the sweep, to the deadline, since the offer.
+    asof_days: tuple[int, ...], policy: PolicyCalendar, horizon_months: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(n_asof, 1) months since / to the sweep, to the deadline, since the offer, in a sweep.
 
     They depend on the dates and the calendar only: memoised (scoring repeats them).
     """
@@ -62,16 +76,38 @@ def _policy_terms(
         until[:, None] / DAYS_PER_MONTH,
         months_to(policy.migration_deadline)[:, None],
         -months_to(policy.migration_offer)[:, None],
+        _sweep_months_ahead(days, policy, horizon_months)[:, None],
     )
     for term in terms:
         term.setflags(write=False)
     return terms
 
 
+def _targeted(out: dict[str, np.ndarray], policy: PolicyCalendar) -> np.ndarray:
+    """Return 1 where a clause of the published sweep rule holds, else 0 or NaN.
+
+    0 where every clause is known not to hold; NaN when an input is missing or no rule is
+    known.
+    """
+    if not policy.sweep_targets:
+        return np.full(out["tenure_months"].shape, np.nan)
+    shape = np.broadcast_shapes(*(out[c.feature].shape for c in policy.sweep_targets))
+    any_holds, all_known = np.zeros(shape, dtype=bool), np.ones(shape, dtype=bool)
+    for clause in policy.sweep_targets:
+        values = np.broadcast_to(out[clause.feature], shape)
+        any_holds |= clause.holds(values)
+        all_known &= ~np.isnan(values)
+    return np.where(any_holds, 1.0, np.where(all_known, 0.0, np.nan))
+
+
 def compute(
-    histories: pa.Table, grid: Grid, policy: PolicyCalendar | None
+    histories: pa.Table, grid: Grid, policy: PolicyCalendar | None, horizon_months: int = 3
 ) -> dict[str, np.ndarray]:
-    """Return profile features as (n_asof, n_acc) arrays."""
+    """Return profile features as (n_asof, n_acc) arrays.
+
+    ``horizon_months`` is the label horizon of the model the features feed: the sweep
+    exposure counts the months of that horizon inside an announced sweep.
+    """
     n_acc = histories.num_rows
     asof = grid.asof_day.astype(np.float64)[:, None]
     year = (
@@ -101,13 +137,18 @@ def compute(
         "legacy_unmigrated": unmigrated.astype(np.float64),
         "months_since_migrated": np.where(migrated_by, (asof - migrated) / DAYS_PER_MONTH, np.nan),
     }
-    terms = _policy_terms(tuple(int(d) for d in grid.asof_day), policy or PolicyCalendar())
-    since_sweep, to_sweep, to_deadline, since_offer = terms
+    policy = policy or PolicyCalendar()
+    terms = _policy_terms(tuple(int(d) for d in grid.asof_day), policy, horizon_months)
+    since_sweep, to_sweep, to_deadline, since_offer, sweep_ahead = terms
     out["months_since_sweep"] = since_sweep
     out["months_to_sweep"] = to_sweep
     out["months_to_migration_deadline"] = to_deadline
     out["legacy_months_to_deadline"] = np.where(unmigrated, to_deadline, np.nan)
     out["months_since_migration_offer"] = since_offer
+    # the sweep's hazard falls on targeted accounts during the sweep only: one column holds
+    # that interaction, which shallow trees otherwise spread over every targeted account
+    out["sweep_targeted"] = _targeted(out, policy)
+    out["sweep_exposure"] = out["sweep_targeted"] * sweep_ahead
     shape = (len(year), n_acc)
     # one float32 block filled by broadcasting assignment (the same cast as astype)
     block = np.empty((len(NAMES), *shape), dtype=np.float32)

@@ -58,7 +58,9 @@ def snapshot_frame(
         ``account_id``, ``as_of``, features, ``label``, ``cause`` (and ``truth_p_close``),
         sorted by (as_of, account_id).
     """
-    features = build_features(histories, dates, merchant_risk=merchant_risk, policy=policy)
+    features = build_features(
+        histories, dates, merchant_risk=merchant_risk, policy=policy, horizon_months=horizon_months
+    )
     frame = attach_labels(features, closures, horizon_months)
     del features
     if not attach_truth(frame, truth, horizon_months) and TRUTH_P in frame:
@@ -78,6 +80,7 @@ def served_frame(
     split: Split,
     *,
     policy: PolicyCalendar,
+    horizon_months: int,
 ) -> tuple[pd.DataFrame, pa.Table, dt.date]:
     """``frame`` with its selection and OOT rows' features rebuilt by the scoring path.
 
@@ -91,6 +94,8 @@ def served_frame(
         Row assignment of ``frame``.
     policy : PolicyCalendar
         Policy calendar.
+    horizon_months : int
+        Label horizon (as :func:`snapshot_frame` was given).
 
     Returns
     -------
@@ -108,7 +113,9 @@ def served_frame(
     keys = frame.loc[evaluated, [C.ACCOUNT_ID, C.AS_OF]]
     dates = sorted(pd.Timestamp(d).date() for d in keys[C.AS_OF].unique())
     names = feature_names()
-    rebuilt = build_features(histories, dates, merchant_risk=table, policy=policy)
+    rebuilt = build_features(
+        histories, dates, merchant_risk=table, policy=policy, horizon_months=horizon_months
+    )
     rebuilt = rebuilt.set_index([C.ACCOUNT_ID, C.AS_OF])
     wanted = pd.MultiIndex.from_frame(keys)
     missing = ~wanted.isin(rebuilt.index)

@@ -18,7 +18,7 @@ from typing import Any
 
 from risk_model import contract as C
 from risk_model.dates import month_start
-from risk_model.policy import SWEEP_RULES, PolicyCalendar
+from risk_model.policy import PolicyCalendar, TargetCondition
 
 # Order in which simultaneous causes are recorded: the first firing cause wins.
 CAUSE_PRIORITY: tuple[str, ...] = ("regulatory", "cashout", "overdue", "migration", "dormancy")
@@ -181,7 +181,9 @@ class WorldConfig:
         if not 0.0 <= self.macro_drift <= 5.0:
             raise ValueError(f"macro_drift must be in [0, 5], got {self.macro_drift!r}")
         if self.policy is None:
-            object.__setattr__(self, "policy", default_policy(self.start, self.n_months))
+            object.__setattr__(
+                self, "policy", default_policy(self.start, self.n_months, self.sweep_months)
+            )
         elif not isinstance(self.policy, PolicyCalendar):
             raise ValueError("policy must be a PolicyCalendar or None")
 
@@ -209,7 +211,17 @@ def month_index(config: WorldConfig, day: dt.date) -> int:
     return (day.year - start.year) * 12 + day.month - start.month
 
 
-def default_policy(start: str, n_months: int) -> PolicyCalendar:
+#: The sweeps' published rule, as the world applies it (see ``latent.regulatory_hazard``):
+#: students, holders under 22, identity checks older than three years, > 6 other lines.
+SWEEP_TARGETS = (
+    TargetCondition("is_student", "==", 1),
+    TargetCondition("age_years", "<", 22),
+    TargetCondition("months_since_kyc", ">", 36),
+    TargetCondition("other_credit_lines", ">", 6),
+)
+
+
+def default_policy(start: str, n_months: int, sweep_months: int = 2) -> PolicyCalendar:
     """Build the default calendar for a window: two sweeps, one migration offer and deadline.
 
     Parameters
@@ -218,13 +230,15 @@ def default_policy(start: str, n_months: int) -> PolicyCalendar:
         First window month, ``"YYYY-MM"``.
     n_months : int
         Window length in months.
+    sweep_months : int
+        Length of each sweep in months.
 
     Returns
     -------
     PolicyCalendar
-        Sweeps at months ``n_months // 3`` and ``round(0.72 n_months)`` targeting every
-        :data:`~risk_model.policy.SWEEP_RULES`; migration offer at ``n_months // 6`` and
-        deadline at ``round(0.55 n_months)`` (all month starts).
+        Sweeps at months ``n_months // 3`` and ``round(0.72 n_months)`` with the published
+        rule :data:`SWEEP_TARGETS`; migration offer at ``n_months // 6`` and deadline at
+        ``round(0.55 n_months)`` (all month starts).
     """
     first = dt.date.fromisoformat(start + "-01")
     sweeps = sorted({n_months // 3, round(0.72 * n_months)})
@@ -232,7 +246,8 @@ def default_policy(start: str, n_months: int) -> PolicyCalendar:
         regulatory_sweeps=tuple(month_start(first, m) for m in sweeps),
         migration_offer=month_start(first, n_months // 6),
         migration_deadline=month_start(first, max(round(0.55 * n_months), n_months // 6)),
-        sweep_rules=SWEEP_RULES,  # what latent.regulatory_hazard targets
+        sweep_months=sweep_months,
+        sweep_targets=SWEEP_TARGETS,
     )
 
 

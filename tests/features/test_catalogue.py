@@ -9,7 +9,7 @@ from risk_model import contract as C
 from risk_model import reasons as R
 from risk_model.features import FEATURES, FeatureSpec, catalogue_frame, feature_names
 from risk_model.features.catalogue import causes_under, date_features
-from risk_model.policy import PolicyCalendar
+from risk_model.policy import PolicyCalendar, TargetCondition
 
 
 def test_names_are_unique_and_returned_as_a_copy():
@@ -224,7 +224,9 @@ def test_a_feature_speaks_to_a_cause_only_where_the_policy_says_so():
     assert full["legacy_unmigrated"] == "migration"
     none = _causes(None)  # a real extract with no policy known
     assert none["age_years"] == none["is_student"] == none["legacy_unmigrated"] == C.CAUSE_OTHER
-    students = _causes(PolicyCalendar(sweep, sweep_rules=("student",)))
+    students = _causes(
+        PolicyCalendar(sweep, sweep_targets=(TargetCondition("is_student", "==", 1),))
+    )
     assert students["is_student"] == "regulatory" and students["age_years"] == C.CAUSE_OTHER
     # attributes that point to no closure cause, and features that need no rule
     assert full["city_tier"] == full["tenure_months"] == C.CAUSE_OTHER
@@ -244,3 +246,11 @@ def test_old_model_entries_take_the_packages_rule():
     assert causes_under([entry], PolicyCalendar((dt.date(2024, 1, 1),)))[0]["cause"] == (
         "regulatory"
     )
+
+
+def test_sweep_targeting_features_are_regulatory_only_under_a_sweep_rule():
+    sweep = (dt.date(2024, 1, 1),)
+    ruled = _causes(PolicyCalendar(sweep, sweep_targets=(TargetCondition("age_years", "<", 22),)))
+    assert ruled["sweep_targeted"] == ruled["sweep_exposure"] == "regulatory"
+    unruled = _causes(PolicyCalendar(sweep, sweep_targets=()))
+    assert unruled["sweep_targeted"] == unruled["sweep_exposure"] == C.CAUSE_OTHER

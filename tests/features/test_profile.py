@@ -5,7 +5,7 @@ from feature_records import D, account, histories
 
 from risk_model.features import build_features
 from risk_model.features.monthly import DAYS_PER_MONTH
-from risk_model.policy import PolicyCalendar
+from risk_model.policy import PolicyCalendar, TargetCondition
 
 AS_OF = D(2024, 6, 30)
 POLICY = PolicyCalendar(
@@ -66,3 +66,48 @@ def test_no_policy_gives_missing_distances():
         .isna()
         .all(axis=None)
     )
+
+
+RULED = PolicyCalendar(
+    regulatory_sweeps=(D(2024, 8, 1),),
+    sweep_months=2,
+    sweep_targets=(TargetCondition("age_years", "<", 22), TargetCondition("is_student", "==", 1)),
+)
+
+
+@pytest.fixture(scope="module")
+def ruled():
+    t = histories(
+        account("young", birth_year=2005, is_student=False),
+        account("student", birth_year=1980, is_student=True),
+        account("other", birth_year=1980, is_student=False),
+        account("unknown", birth_year=1980, is_student=None),
+    )
+    return build_features(t, AS_OF, policy=RULED, horizon_months=3).set_index("account_id")
+
+
+def test_published_rule_marks_targeted_accounts(ruled):
+    assert ruled.loc["young", "sweep_targeted"] == 1
+    assert ruled.loc["student", "sweep_targeted"] == 1
+    assert ruled.loc["other", "sweep_targeted"] == 0
+    assert math.isnan(ruled.loc["unknown", "sweep_targeted"])  # no clause proven either way
+
+
+def test_exposure_counts_the_horizon_months_inside_a_sweep_for_targeted_accounts(ruled):
+    # the horizon runs 3 average months from July 1; the sweep (Aug 1 - Oct 1) starts 31
+    # days in and outlasts it: all but July is exposed
+    expected = (3 * DAYS_PER_MONTH - 31) / DAYS_PER_MONTH
+    assert ruled.loc["young", "sweep_exposure"] == pytest.approx(expected, rel=1e-6)
+    assert ruled.loc["other", "sweep_exposure"] == 0
+
+
+def test_a_shorter_horizon_sees_less_of_the_sweep():
+    t = histories(account("young", birth_year=2005))
+    one = build_features(t, AS_OF, policy=RULED, horizon_months=1)
+    assert one["sweep_exposure"].iloc[0] == pytest.approx(0.0, abs=1e-6)  # July only
+    two = build_features(t, AS_OF, policy=RULED, horizon_months=2)
+    assert 0.9 < two["sweep_exposure"].iloc[0] < 1.1  # August
+
+
+def test_no_rule_leaves_targeting_missing(frame):
+    assert frame[["sweep_targeted", "sweep_exposure"]].isna().all(axis=None)

@@ -43,7 +43,9 @@ def served_setup(world):
         world.histories, world.closures, dates, horizon_months=3, policy=policy, truth=None
     )
     split = split_rows(frame, CONFIG)
-    served, table, table_as_of = served_frame(world.histories, frame, split, policy=policy)
+    served, table, table_as_of = served_frame(
+        world.histories, frame, split, policy=policy, horizon_months=3
+    )
     return frame, split, served, table, table_as_of, policy
 
 
@@ -69,7 +71,11 @@ def test_only_selection_and_oot_rows_are_rebuilt(served_setup):
 def test_served_rows_ignore_payments_after_the_table_date(world, served_setup):
     frame, split, served, table, table_as_of, policy = served_setup
     later = served_frame(
-        _with_late_spree(world.histories, table_as_of), frame, split, policy=policy
+        _with_late_spree(world.histories, table_as_of),
+        frame,
+        split,
+        policy=policy,
+        horizon_months=3,
     )
     rebuilt = split.mask("val") | split.mask("oot")
     assert later[1].equals(table)  # the spree is after the table date: same table

@@ -1,4 +1,5 @@
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pyarrow.compute as pc
@@ -131,3 +132,28 @@ def test_chunks_are_self_contained_contract_tables():
     # chunk by chunk, so nothing may refer across chunks).
     for table in (chunk.closures, chunk.truth):
         assert pc.all(pc.is_in(table[C.ACCOUNT_ID], value_set=ids)).as_py()
+
+
+def test_published_sweep_rule_names_the_accounts_sweeps_close(small_world):
+    """Regulatory closures inside a sweep fall on accounts the calendar's rule targets."""
+    from risk_model.features import build_features
+
+    policy = small_world.config.policy
+    closures = small_world.closures.to_pandas()
+    checked = 0
+    for first, after in policy.sweep_windows():
+        as_of = first - dt.timedelta(days=1)
+        frame = build_features(small_world.histories, [as_of], policy=policy)
+        targeted = frame.set_index("account_id")["sweep_targeted"]
+        swept = closures[
+            (closures["cause"] == "regulatory")
+            & (closures["closure_date"] >= first)
+            & (closures["closure_date"] < after)
+        ]["account_id"]
+        known = targeted.reindex(swept).dropna()
+        assert len(known) >= 10
+        assert (known == 1).mean() >= 0.9
+        # twin: the rest of the population is mostly not targeted
+        assert (targeted == 1).mean() < 0.5
+        checked += 1
+    assert checked == 2
