@@ -216,15 +216,14 @@ def _pick(found: list[tuple[tuple[Action, ...], float]]) -> tuple[tuple[Action, 
     mildest: dict[tuple[str, ...], tuple[tuple[Action, ...], float]] = {}
     for plan, p in found:
         kinds = tuple(a.code for a in plan)
-        level = max((a.level for a in plan if a.code == REDUCE_UTILISATION), default=0.0)
         held = mildest.get(kinds)
-        held_level = -1.0 if held is None else _level(held[0])
-        if held is None or level > held_level or (level == held_level and p < held[1]):
+        if held is None or (_level(plan), -p) > (_level(held[0]), -held[1]):
             mildest[kinds] = (plan, p)
     return min(mildest.values(), key=lambda item: item[1])
 
 
 def _level(plan: tuple[Action, ...]) -> float:
+    """Return the plan's utilisation level (higher is milder; 0 without the action)."""
     return max((a.level for a in plan if a.code == REDUCE_UTILISATION), default=0.0)
 
 

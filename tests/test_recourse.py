@@ -304,3 +304,10 @@ def test_payments_need_the_statement_cut_at_the_as_of_date():
     state = RC.read_state(valid.slice(0, 1), mid_month)
     codes = {a.code for a in RC.applicable(state, 0)}
     assert RC.PAY_OVERDUE not in codes and RC.REDUCE_UTILISATION not in codes
+
+
+def test_no_account_no_recourse(predictor, model, thousand):
+    valid = thousand[0].slice(0, 0)
+    out = RC.find_recourse(predictor, valid, model.as_of, probability=np.zeros(0))
+    assert out.type == RC.RECOURSE_TYPE and len(out) == 0
+    assert RC.apply_plans(valid, model.as_of, np.zeros(0, np.int64), []).num_rows == 0
