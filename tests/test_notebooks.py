@@ -5,7 +5,9 @@ notebook and executed by nbclient in a kernel of this interpreter, in file order
 ``CLOSURE_RISK_NOTEBOOKS`` pointing at one temporary folder shared by the module: notebook
 02 trains the small model there and 03 and 04 reuse it instead of training their own (each
 still trains it when run alone). The kernel's working directory is an empty temporary
-folder that must stay empty: a notebook writes only under ``CLOSURE_RISK_NOTEBOOKS``.
+folder that must stay empty, no entry may appear at the checkout's top level (``mlflow.db``,
+``mlruns/``) and nothing in ``data/`` may change: a notebook writes only under
+``CLOSURE_RISK_NOTEBOOKS``.
 
 Every figure a notebook draws is saved as PNG in ``<that folder>/figures/`` beside the
 executed ``.ipynb`` (run with ``--basetemp DIR`` to keep and look at them).
@@ -23,6 +25,7 @@ from pathlib import Path
 import jupytext
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.py"))
@@ -68,6 +71,13 @@ def kernel_path(tmp_path_factory) -> Path:
     return root
 
 
+def _entries(folder: Path) -> dict[str, int]:
+    """Names and modification times of a folder's entries (what a stray write would change)."""
+    if not folder.is_dir():
+        return {}
+    return {entry.name: entry.stat().st_mtime_ns for entry in folder.iterdir()}
+
+
 def _save_figures(nb, stem: str, folder: Path) -> list[Path]:
     folder.mkdir(exist_ok=True)
     saved = []
@@ -81,28 +91,63 @@ def _save_figures(nb, stem: str, folder: Path) -> list[Path]:
     return saved
 
 
+class Run:
+    """Executes notebooks in a kernel of this interpreter and checks where they wrote."""
+
+    def __init__(self, work: Path, kernel_path: Path, tmp_path: Path, monkeypatch) -> None:
+        monkeypatch.setenv("CLOSURE_RISK_NOTEBOOKS", str(work))
+        monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
+        # Connection files and IPython's history go to temporary folders, not the home folder.
+        monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+        monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+        # The kernel imports this checkout's package whatever is installed.
+        paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+        monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        self.cwd = tmp_path / "cwd"
+        self.cwd.mkdir()
+        # Top level: names only (importing the package may add __pycache__ inside its folders).
+        self.top, self.data = set(_entries(ROOT)), _entries(ROOT / "data")
+
+    def execute(self, nb) -> float:
+        """Run every cell; return the seconds taken (CellExecutionError on any error)."""
+        client = NotebookClient(
+            nb,
+            kernel_name=KERNEL,
+            timeout=CELL_TIMEOUT,
+            resources={"metadata": {"path": str(self.cwd)}},
+        )
+        start = time.perf_counter()
+        client.execute()
+        return time.perf_counter() - start
+
+    def stray_writes(self) -> list[str]:
+        """What was written outside ``CLOSURE_RISK_NOTEBOOKS`` (empty when nothing was)."""
+        out = [f"working directory: {p.name}" for p in self.cwd.iterdir()]
+        out += [f"checkout: {name}" for name in sorted(set(_entries(ROOT)) - self.top)]
+        if _entries(ROOT / "data") != self.data:
+            out.append("checkout: data/")
+        return out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(source: Path, work: Path, kernel_path: Path, tmp_path, monkeypatch):
+    run = Run(work, kernel_path, tmp_path, monkeypatch)
     nb = jupytext.read(source)
-    monkeypatch.setenv("CLOSURE_RISK_NOTEBOOKS", str(work))
-    monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
-    # The kernel imports this checkout's package whatever is installed.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    client = NotebookClient(
-        nb,
-        kernel_name=KERNEL,
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    start = time.perf_counter()
-    client.execute()  # raises CellExecutionError naming the cell on any error
-    seconds = time.perf_counter() - start
+    seconds = run.execute(nb)
     (work / f"{source.stem}.ipynb").write_text(jupytext.writes(nb, "ipynb"), encoding="utf-8")
     figures = _save_figures(nb, source.stem, work / "figures")
     print(f"{source.stem}: {seconds:.1f} s, {len(figures)} figures in {work / 'figures'}")
     assert figures, f"{source.name} drew no figure"
-    assert not list(cwd.iterdir()), f"{source.name} wrote into its working directory"
+    assert run.stray_writes() == [], f"{source.name} wrote outside CLOSURE_RISK_NOTEBOOKS"
+
+
+def test_an_error_fails_the_run_and_a_stray_write_is_seen(
+    work: Path, kernel_path: Path, tmp_path, monkeypatch
+):
+    run = Run(work, kernel_path, tmp_path, monkeypatch)
+    cells = "# %%\nfrom pathlib import Path\nPath('stray.txt').write_text('x')\n\n# %%\n1 / 0\n"
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        run.execute(jupytext.reads(cells, fmt="py:percent"))
+    assert run.stray_writes() == ["working directory: stray.txt"]
