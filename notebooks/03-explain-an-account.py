@@ -146,7 +146,7 @@ for cause, one in explained.items():
 # %% [markdown]
 # ## Where the log-odds come from: contributions by feature family
 #
-# The contributions of all 71 features add up, with the model's baseline (its average
+# The contributions of every feature add up, with the model's baseline (its average
 # log-odds), to the account's raw score; the calibration map then turns that into the
 # probability. Grouped by family (overdue, cash-out, activity, profile, and the calendar
 # features that are the same for every account on a date), they show which part of the
@@ -205,7 +205,7 @@ for row, (cause, account) in enumerate(picked.items()):
         left.text(
             value + (0.02 if value >= 0 else -0.02) * span,
             y,
-            f"{value:+.2f}",
+            f"{value:+.2f}" if abs(value) >= 0.005 else "0.00",
             va="center",
             ha="left" if value >= 0 else "right",
             fontsize=8,

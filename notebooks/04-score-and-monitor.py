@@ -39,6 +39,9 @@ import os
 import warnings
 from pathlib import Path
 
+# The scoring command's progress bar is for terminals; tqdm reads this when first imported.
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -69,7 +72,6 @@ WORK = Path(os.environ.get("CLOSURE_RISK_NOTEBOOKS") or ROOT / "data" / "noteboo
 WORLD = WorldConfig(n_accounts=2_500, n_months=36, seed=7, n_merchants=500)
 MODELS, STORE = WORK / "models", f"sqlite:///{WORK / 'mlflow.db'}"
 logging.basicConfig(level=logging.WARNING)  # the commands log warnings only
-os.environ.setdefault("TQDM_DISABLE", "1")  # the scoring command's progress bar is for terminals
 LIGHT_COLOURS = {"green": "#16a34a", "amber": "#f59e0b", "red": "#dc2626", "grey": "#94a3b8"}
 
 
