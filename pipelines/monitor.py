@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--tracking-uri",
-        help="MLflow store (default MLFLOW_TRACKING_URI or the project's mlflow.db)",
+        help="MLflow store (default MLFLOW_TRACKING_URI, else ./mlflow.db)",
     )
     parser.add_argument(
         "--experiment",

@@ -22,7 +22,6 @@ from risk_model.modeling.artefact import ModelArtefact, load_artefact
 from risk_model.modeling.errors import ArtefactError, ModelLoadError
 
 DEFAULT_MODEL = "models:/closure-risk@champion"
-ARTEFACT_NAME = "artefact"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 __all__ = ["DEFAULT_MODEL", "ModelLoadError", "load_model_artefact"]
@@ -33,67 +32,25 @@ def _resolve_local(model: str | os.PathLike[str]) -> Path:
     path = Path(model)
     if not (path / "MLmodel").is_file():
         return path
-    import yaml  # an MLflow dependency; MLmodel is YAML
+    from risk_model.modeling.mlflow_adapter import artefact_dir  # MLflow only for its models
 
-    meta = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
-    artifacts = meta.get("flavors", {}).get("python_function", {}).get("artifacts") or {}
-    if ARTEFACT_NAME not in artifacts:
-        raise ModelLoadError(f"MLflow model {path} carries no {ARTEFACT_NAME!r} artifact")
-    return path / artifacts[ARTEFACT_NAME]["path"]
+    return artefact_dir(path)
 
 
 def _download(uri: str, tracking_uri: str | None) -> ModelArtefact:
     """Download an MLflow model (or a run's model) and load its verified artefact."""
-    import mlflow  # imported lazily: a local artefact needs no MLflow start-up
+    # Imported here: a local artefact needs no MLflow start-up.
+    from risk_model.modeling.mlflow_adapter import download_model, resolve_tracking_uri
 
-    from risk_model.modeling.mlflow_adapter import quiet
-    from risk_model.modeling.tracking import resolve_tracking_uri
-
-    quiet()  # no progress line per downloaded file
     store = resolve_tracking_uri(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="closure-risk-model-") as tmp:
         try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=_artifact_location(uri, store), dst_path=tmp, tracking_uri=store
-            )
+            local = download_model(uri, store, tmp)
         except Exception as exc:  # MLflow raises many types for unknown models / stores
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"cannot load model {uri!r} from {store}: {first}") from exc
         # The artefact is read fully into memory, so the download can be deleted after.
         return load_artefact(_resolve_local(local))
-
-
-def _artifact_location(uri: str, store: str) -> str:
-    """Resolve a ``models:/`` or ``runs:/`` URI to a concrete artifact location in ``store``.
-
-    MLflow resolves such URIs with its process-wide tracking and registry URIs, not with
-    the ``tracking_uri`` given to ``download_artifacts``; resolving them here with a client
-    bound to ``store`` keeps the lookup on the store the caller named, without touching
-    global state.
-    """
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=store, registry_uri=store)
-    if uri.startswith("runs:/"):
-        run_id, _, name = uri.removeprefix("runs:/").partition("/")
-        run = client.get_run(run_id)
-        found = client.search_logged_models(
-            experiment_ids=[run.info.experiment_id],
-            filter_string=f"source_run_id = '{run_id}' AND name = '{name}'",
-        )
-        if not found:
-            raise ValueError(f"run {run_id} logged no model named {name!r}")
-        return found[0].artifact_location
-    reference = uri.removeprefix("models:/")
-    if reference.startswith("m-"):
-        return client.get_logged_model(reference).artifact_location
-    name, sep, alias = reference.partition("@")
-    if sep:
-        version = client.get_model_version_by_alias(name, alias).version
-    else:
-        name, _, version = name.partition("/")
-    source = client.get_model_version_download_uri(name, version)
-    return _artifact_location(source, store) if source.startswith("models:/m-") else source
 
 
 def load_model_artefact(
@@ -107,7 +64,7 @@ def load_model_artefact(
         An artefact directory, an MLflow model directory, a ``models:/...`` or
         ``runs:/...`` URI, or an MLflow run id; default :data:`DEFAULT_MODEL`.
     tracking_uri : str, optional
-        MLflow store; default ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
+        MLflow store; default ``MLFLOW_TRACKING_URI``, else ``./mlflow.db``.
 
     Returns
     -------

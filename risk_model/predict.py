@@ -489,7 +489,7 @@ def load(
         Artefact directory, ``models:/...`` / ``runs:/...`` URI or MLflow run id;
         default the registry's champion (:data:`DEFAULT_MODEL`).
     tracking_uri : str, optional
-        MLflow store; default ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
+        MLflow store; default ``MLFLOW_TRACKING_URI``, else ``./mlflow.db``.
     num_threads : int
         LightGBM threads for batch scoring.
     limits : EventLimits

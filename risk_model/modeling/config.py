@@ -316,7 +316,7 @@ class TrackingConfig:
     Parameters
     ----------
     tracking_uri : str, optional
-        Store URI; ``None`` uses ``MLFLOW_TRACKING_URI`` or the project's SQLite store.
+        Store URI; ``None`` uses ``MLFLOW_TRACKING_URI``, else ``./mlflow.db``.
     experiment : str
         Experiment name.
     registered_model : str

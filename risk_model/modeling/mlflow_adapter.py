@@ -1,4 +1,18 @@
-"""Everything closure-risk asks of MLflow, in one place: the served model and its signature.
+"""Everything closure-risk asks of MLflow, in one place.
+
+The only library module that imports MLflow when it is imported; every other module
+imports MLflow (or this module) inside the functions that need it, so scoring from an
+artefact folder never starts MLflow. Here:
+
+* the store: :func:`resolve_tracking_uri` (an explicit URI, else ``MLFLOW_TRACKING_URI``,
+  else ``./mlflow.db`` in the current directory, with artifacts in ``./mlruns`` beside
+  it), :func:`setup_tracking` and :func:`quiet`;
+* registry resolution: :func:`model_location` (``models:/NAME@alias``, ``models:/NAME/3``,
+  ``models:/m-<id>``, ``runs:/<run>/model``) and :func:`download_model`, both on the store
+  the caller names, :func:`alias_version`, and :func:`artefact_dir` (the artefact inside an
+  MLflow model folder, as its ``MLmodel`` records it);
+* the served model: :class:`ClosureRiskModel`, its signature, input example and metadata,
+  and :func:`log_served_model`.
 
 The registered model is a pyfunc logged *from code* (``pyfunc_model.py`` sets
 :class:`ClosureRiskModel`); it carries the artefact directory as the artifact
@@ -29,13 +43,17 @@ arrive as numpy arrays and dates as ``datetime.date`` (both are read).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
 import pyarrow as pa
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.models import ModelSignature
+from mlflow.models.model import ModelInfo
+from mlflow.tracking import MlflowClient
 from mlflow.types.schema import (
     AnyType,
     Array,
@@ -53,6 +71,12 @@ from risk_model import scores
 from risk_model import serving as S
 
 ARTEFACT_NAME = "artefact"
+STORE_FILE = "mlflow.db"
+SQLITE_PREFIX = "sqlite:///"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+# Tag the MLflow UI reads to choose the experiment page (values from mlflow 3.17's UI:
+# "genai_development" opens the GenAI overview, this one the classic runs table).
+EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 # MLflow's defaults that only add noise here: a progress line per downloaded file (a model
 # holds ~90: the artefact and the library's code) and usage telemetry.
 QUIET_ENVIRONMENT = {
@@ -65,6 +89,150 @@ def quiet() -> None:
     """Switch off MLflow's download progress bar and telemetry, unless the caller set them."""
     for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+
+
+# --- the store ----------------------------------------------------------------------------
+
+
+def resolve_tracking_uri(explicit: str | None = None) -> str:
+    """Tracking URI: ``explicit``, else ``MLFLOW_TRACKING_URI``, else ``./mlflow.db``.
+
+    The default is the SQLite file in the current directory (absolute path), as the
+    ``mlflow`` command line uses it, so ``mlflow ui`` and ``mlflow models serve`` run from
+    the same folder find the same store.
+    """
+    if explicit:
+        return explicit
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"{SQLITE_PREFIX}{Path.cwd() / STORE_FILE}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifact location of new experiments: ``mlruns/`` beside a SQLite store, else MLflow's."""
+    if uri.startswith(SQLITE_PREFIX):
+        database = uri.removeprefix(SQLITE_PREFIX).split("?", 1)[0]
+        return (Path(database).parent / "mlruns").resolve().as_uri()
+    return None
+
+
+def client(uri: str) -> MlflowClient:
+    """Return a client bound to ``uri`` for tracking and registry (no process-wide state)."""
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def setup_tracking(uri: str, experiment: str) -> str:
+    """Point MLflow at ``uri`` and return the experiment id (created when missing).
+
+    The experiment is tagged as model development (also when it already existed), so the
+    UI opens the runs table rather than the GenAI overview.
+    """
+    quiet()
+    mlflow.set_tracking_uri(uri)
+    store = client(uri)
+    found = store.get_experiment_by_name(experiment)
+    if found is None:
+        try:
+            return store.create_experiment(
+                experiment,
+                artifact_location=artifact_root(uri),
+                tags={EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT},
+            )
+        except MlflowException:
+            # Another process created it between our lookup and our insert: use theirs.
+            found = store.get_experiment_by_name(experiment)
+            if found is None:
+                raise
+    if found.tags.get(EXPERIMENT_KIND_TAG) != MODEL_DEVELOPMENT:
+        store.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT)
+    return found.experiment_id
+
+
+# --- registry resolution ------------------------------------------------------------------
+
+
+def alias_version(store: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """Return the version of registered model ``name`` holding ``alias``, or None."""
+    try:
+        return store.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def model_location(uri: str, store: str) -> str:
+    """Resolve a ``models:/`` or ``runs:/`` URI to its artifact location in ``store``.
+
+    MLflow resolves such URIs with its process-wide tracking and registry URIs, not with
+    the ``tracking_uri`` given to ``download_artifacts``; resolving them here with a client
+    bound to ``store`` keeps the lookup on the store the caller named.
+    """
+    registry = client(store)
+    if uri.startswith("runs:/"):
+        run_id, _, name = uri.removeprefix("runs:/").partition("/")
+        run = registry.get_run(run_id)
+        found = registry.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run_id}' AND name = '{name}'",
+        )
+        if not found:
+            raise ValueError(f"run {run_id} logged no model named {name!r}")
+        return found[0].artifact_location
+    reference = uri.removeprefix("models:/")
+    if reference.startswith("m-"):
+        return registry.get_logged_model(reference).artifact_location
+    name, sep, alias = reference.partition("@")
+    if sep:
+        version = registry.get_model_version_by_alias(name, alias).version
+    else:
+        name, _, version = name.partition("/")
+    source = registry.get_model_version_download_uri(name, version)
+    return model_location(source, store) if source.startswith("models:/m-") else source
+
+
+def download_model(uri: str, store: str, destination: str | os.PathLike[str]) -> Path:
+    """Download the MLflow model ``uri`` of ``store`` into ``destination``; return its folder."""
+    quiet()
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=model_location(uri, store), dst_path=os.fspath(destination), tracking_uri=store
+    )
+    return Path(local)
+
+
+def artefact_dir(model_dir: str | os.PathLike[str]) -> Path:
+    """Return the closure-risk artefact folder inside an MLflow model folder (its ``MLmodel``).
+
+    Raises
+    ------
+    ModelLoadError
+        When the folder is not an MLflow model or carries no artefact.
+    """
+    from risk_model.modeling.errors import ModelLoadError
+
+    folder = Path(model_dir)
+    try:
+        flavor = mlflow.models.Model.load(os.fspath(folder)).flavors.get("python_function", {})
+        return folder / flavor["artifacts"][ARTEFACT_NAME]["path"]
+    except (KeyError, TypeError, OSError, MlflowException) as error:
+        raise ModelLoadError(
+            f"MLflow model {folder} carries no {ARTEFACT_NAME!r} artifact ({error})"
+        ) from error
+
+
+# --- the served model ---------------------------------------------------------------------
+
+
+def log_served_model(artefact: Path, requirements: list[str]) -> ModelInfo:
+    """Log the artefact as the served pyfunc (from code) into the active run."""
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(PYFUNC_CODE),
+        artifacts={ARTEFACT_NAME: str(artefact)},
+        signature=serving_signature(),
+        input_example=serving_input_example(),  # a made-up account, never customer data
+        metadata={"input_contract": input_contract()},
+        pip_requirements=requirements,
+        code_paths=[str(Path(__file__).resolve().parents[1])],
+    )
 
 
 class ClosureRiskModel(mlflow.pyfunc.PythonModel):
@@ -165,11 +333,22 @@ def input_contract() -> dict[str, str]:
 
 __all__ = [
     "ARTEFACT_NAME",
+    "EXPERIMENT_KIND_TAG",
+    "MODEL_DEVELOPMENT",
     "QUIET_ENVIRONMENT",
     "ClosureRiskModel",
+    "alias_version",
+    "artefact_dir",
+    "artifact_root",
+    "client",
+    "download_model",
     "input_contract",
+    "log_served_model",
+    "model_location",
     "quiet",
+    "resolve_tracking_uri",
     "serving_input_example",
     "serving_signature",
     "set_model",
+    "setup_tracking",
 ]

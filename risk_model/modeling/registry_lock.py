@@ -21,14 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
+from risk_model.modeling import mlflow_adapter
 from risk_model.modeling.artefact import ArtefactError, load_artefact
 from risk_model.modeling.metrics import gini
 from risk_model.modeling.promotion import (
@@ -41,6 +39,10 @@ from risk_model.modeling.promotion import (
     not_comparable_reason,
     paired_bootstrap_gini,
 )
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
 
 SQLITE_PREFIX = "sqlite:///"
 MODEL_DESCRIPTION = (
@@ -156,37 +158,26 @@ class RegistryOutcome:
     champion_version: str | None = None
 
 
-def _artefact_in_model(local: Path) -> Path:
-    """Artefact directory inside a downloaded pyfunc model (path recorded in MLmodel)."""
-    flavor = mlflow.models.Model.load(str(local)).flavors.get("python_function", {})
-    try:
-        return local / flavor["artifacts"]["artefact"]["path"]
-    except KeyError as exc:
-        raise ArtefactError("the registered model carries no closure-risk artefact") from exc
-
-
-def _score_version(name: str, version: str, frame: pd.DataFrame) -> tuple[np.ndarray, int]:
+def _score_version(
+    store: str, name: str, version: str, frame: pd.DataFrame
+) -> tuple[np.ndarray, int]:
     """Probabilities of a registered version on ``frame`` and its horizon.
 
     Raises ArtefactError or KeyError when it cannot score the rows.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=tmp
-        )
-        artefact = load_artefact(_artefact_in_model(Path(local)))
+        local = mlflow_adapter.download_model(f"models:/{name}/{version}", store, tmp)
+        artefact = load_artefact(mlflow_adapter.artefact_dir(local))
         return artefact.predict_proba(artefact.matrix(frame)), artefact.horizon_months
 
 
 def _current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
-    try:
-        return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    return mlflow_adapter.alias_version(client, name, CHAMPION)
 
 
 def _compare_with(
     champion: ModelVersion | None,
+    store: str,
     name: str,
     rows: tuple[pd.DataFrame, np.ndarray, np.ndarray | None, np.ndarray],
     horizon_months: int,
@@ -194,6 +185,8 @@ def _compare_with(
     config: PromotionConfig,
 ) -> tuple[ChampionInfo | None, GiniComparison | None]:
     """Describe the champion and, when comparable, bootstrap it against the new scores."""
+    from mlflow.exceptions import MlflowException
+
     if champion is None:
         return None, None
     horizon = champion.tags.get("horizon_months")
@@ -208,7 +201,7 @@ def _compare_with(
         return info, None  # skip the download: nothing to score against
     frame, label, groups, new_prob = rows
     try:
-        prob, horizon_found = _score_version(name, info.version, frame)
+        prob, horizon_found = _score_version(store, name, info.version, frame)
     except (ArtefactError, KeyError, ValueError, OSError, MlflowException) as exc:
         return replace(info, scoring_error=f"{type(exc).__name__}: {exc}"), None
     if horizon_found != horizon_months:
@@ -235,6 +228,8 @@ def _record(
     new_gini: float,
 ) -> None:
     """Decision and evidence as run tags / metrics and as model version tags."""
+    import mlflow
+
     comparison = decision.comparison
     figures = comparison.as_dict() if comparison else {}
     metrics = {
@@ -326,11 +321,13 @@ def register_and_promote(
     RegistryOutcome
         Version, alias, reason and the comparison figures.
     """
+    import mlflow
+
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("register_and_promote needs an active run (use training_run)")
     config = (promotion or PromotionConfig()).check()
-    client = MlflowClient(uri)
+    client = mlflow_adapter.client(uri)
     new = load_artefact(artefact_dir)
     new_prob = new.predict_proba(new.matrix(selection_features))
     rows = (selection_features, np.asarray(selection_label), selection_groups, new_prob)
@@ -339,7 +336,7 @@ def register_and_promote(
         for _ in range(_CAS_ATTEMPTS):
             champion = _current_champion(client, registered_model)
             info, comparison = _compare_with(
-                champion, registered_model, rows, horizon_months, eval_fingerprint, config
+                champion, uri, registered_model, rows, horizon_months, eval_fingerprint, config
             )
             decision = decide(
                 champion=info,

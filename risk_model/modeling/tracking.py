@@ -1,8 +1,10 @@
 """MLflow tracking without a server: one run per training, model registry with aliases.
 
-Store: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<project root>/mlflow.db``
-(anchored to the project, not the current directory). For SQLite stores the artifacts go
-to ``mlruns/`` beside the database file. Telemetry is switched off.
+Store: an explicit URI (``--tracking-uri``), else ``MLFLOW_TRACKING_URI``, else
+``./mlflow.db`` in the current directory; for SQLite stores the artifacts go to ``mlruns/``
+beside the database file. Telemetry and download progress bars are switched off. The store,
+experiment set-up and the served model live in :mod:`risk_model.modeling.mlflow_adapter`
+(re-exported here); MLflow itself is imported inside the functions that log.
 
 A training wraps all its stages in :func:`training_run` (the run ends FINISHED, FAILED
 or KILLED), logs with :func:`log_training` and registers with
@@ -15,31 +17,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
 import pandas as pd
-from mlflow.data.dataset_source_registry import resolve_dataset_source
-from mlflow.data.meta_dataset import MetaDataset
-from mlflow.models.model import ModelInfo
-from mlflow.tracking import MlflowClient
-from mlflow.types.utils import _infer_schema
 
 from risk_model.modeling.mlflow_adapter import (
-    ARTEFACT_NAME,
-    input_contract,
-    quiet,
-    serving_input_example,
-    serving_signature,
+    log_served_model,
+    resolve_tracking_uri,
+    setup_tracking,
 )
 from risk_model.modeling.promotion import PromotionConfig
 from risk_model.modeling.registry_lock import RegistryOutcome, register_and_promote
+
+if TYPE_CHECKING:
+    import mlflow
+    from mlflow.models.model import ModelInfo
 
 __all__ = [
     "PromotionConfig",
@@ -47,14 +44,10 @@ __all__ = [
     "TrainingTerminated",
     "log_training",
     "register_and_promote",
+    "resolve_tracking_uri",
     "setup_tracking",
     "training_run",
 ]
-
-PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-# Tag the MLflow UI reads to choose the experiment page (values from mlflow 3.17's UI:
-# "genai_development" opens the GenAI overview, this one the classic runs table).
-EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 
 
 def _requirements() -> list[str]:
@@ -68,48 +61,6 @@ def _requirements() -> list[str]:
 def project_root() -> Path:
     """Root of the closure-risk checkout (two levels above this package)."""
     return Path(__file__).resolve().parents[2]
-
-
-def resolve_tracking_uri(explicit: str | None = None) -> str:
-    """Tracking URI: explicit value, else ``MLFLOW_TRACKING_URI``, else the project store."""
-    if explicit:
-        return explicit
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    return f"sqlite:///{project_root() / 'mlflow.db'}"
-
-
-def _artifact_root(uri: str) -> str | None:
-    if uri.startswith("sqlite:///"):
-        return (Path(uri.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
-    return None
-
-
-def setup_tracking(uri: str, experiment: str) -> str:
-    """Point MLflow at ``uri`` and return the experiment id (created when missing).
-
-    The experiment is tagged as model development (also when it already existed), so the
-    UI opens the runs table rather than the GenAI overview.
-    """
-    quiet()
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        try:
-            return client.create_experiment(
-                experiment,
-                artifact_location=_artifact_root(uri),
-                tags={EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT},
-            )
-        except mlflow.exceptions.MlflowException:
-            # Another training created it between our lookup and our insert: use theirs.
-            found = client.get_experiment_by_name(experiment)
-            if found is None:
-                raise
-    if found.tags.get(EXPERIMENT_KIND_TAG) != MODEL_DEVELOPMENT:
-        client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT)
-    return found.experiment_id
 
 
 def ui_command(uri: str) -> str:
@@ -152,6 +103,8 @@ def training_run(
     previous handler restored), FAILED on any other exception; the exception is
     re-raised and its type and message kept in the run tag ``failure``.
     """
+    import mlflow
+
     experiment_id = setup_tracking(uri, experiment)
     run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
     on_main = threading.current_thread() is threading.main_thread()
@@ -172,6 +125,8 @@ def training_run(
 
 
 def _log_metrics(report: dict[str, Any]) -> None:
+    import mlflow
+
     flat: dict[str, float] = {}
     for part in ("oot", "truth"):
         if part not in report:
@@ -231,6 +186,11 @@ def log_training(
         The logged (not yet registered) model; pass ``model_uri`` to
         :func:`register_and_promote`.
     """
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.types.utils import _infer_schema
+
     if mlflow.active_run() is None:
         raise RuntimeError("log_training needs an active run (use training_run)")
     mlflow.log_params({k: str(v) for k, v in params.items()})
@@ -251,14 +211,4 @@ def log_training(
     )
     mlflow.log_input(data, context="training")
     mlflow.set_tags({"dataset_rows": str(len(dataset)), "dataset_sha256": dataset_digest})
-    # The served model takes account records (a made-up example, never customer data).
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(PYFUNC_CODE),
-        artifacts={ARTEFACT_NAME: str(artefact_dir)},
-        signature=serving_signature(),
-        input_example=serving_input_example(),
-        metadata={"input_contract": input_contract()},
-        pip_requirements=_requirements(),
-        code_paths=[str(Path(__file__).resolve().parents[1])],
-    )
+    return log_served_model(artefact_dir, _requirements())

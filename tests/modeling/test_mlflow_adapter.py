@@ -1,6 +1,8 @@
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -90,3 +92,62 @@ def test_the_pyfunc_answers_400_when_nothing_scores(predictor):
     report = {"if_none_scored": "report", "as_of": S.EXAMPLE_AS_OF}
     out = model.predict(None, pd.DataFrame([bad]), report)
     assert out[S.STATUS].tolist() == [S.REJECTED]
+
+
+LIBRARY = Path(__file__).resolve().parents[2] / "risk_model"
+
+
+def _imported(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    return [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+
+
+def _module_level_mlflow_imports(path: Path) -> list[int]:
+    """Lines of ``import mlflow...`` outside function and class bodies and TYPE_CHECKING."""
+    found = []
+    for top in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(top, ast.FunctionDef | ast.ClassDef):
+            continue
+        if isinstance(top, ast.If) and "TYPE_CHECKING" in ast.unparse(top.test):
+            continue
+        for node in ast.walk(top):
+            if any(n == "mlflow" or n.startswith("mlflow.") for n in _imported(node)):
+                found.append(node.lineno)
+    return found
+
+
+def test_only_the_adapter_imports_mlflow_when_imported():
+    offenders = {
+        str(path.relative_to(LIBRARY)): lines
+        for path in sorted(LIBRARY.rglob("*.py"))
+        if (lines := _module_level_mlflow_imports(path))
+    }
+    assert offenders == {"modeling/mlflow_adapter.py": offenders["modeling/mlflow_adapter.py"]}
+    assert offenders["modeling/mlflow_adapter.py"]
+
+
+def test_the_check_sees_a_module_level_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os\nfrom mlflow.tracking import MlflowClient\ndef f():\n    import mlflow\n"
+    )
+    assert _module_level_mlflow_imports(probe) == [2]
+
+
+def test_scoring_from_a_folder_does_not_start_mlflow():
+    code = "import sys, risk_model.predict, risk_model.serving; print('mlflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_artefact_dir_reads_mlmodel_and_refuses_other_folders(tmp_path):
+    from risk_model.modeling.errors import ModelLoadError
+
+    flavor = "flavors:\n  python_function:\n"
+    artefact = "    artifacts:\n      artefact:\n        path: a/v1\n"
+    (tmp_path / "MLmodel").write_text(flavor + artefact)
+    assert A.artefact_dir(tmp_path) == tmp_path / "a" / "v1"
+    (tmp_path / "MLmodel").write_text(flavor + "    loader_module: x\n")
+    with pytest.raises(ModelLoadError, match="carries no 'artefact' artifact"):
+        A.artefact_dir(tmp_path)

@@ -41,12 +41,13 @@ REPORT = {
 # --- store, experiment, run ---------------------------------------------------------------
 
 
-def test_default_store_is_anchored_to_the_project(monkeypatch, tmp_path):
+def test_default_store_is_mlflow_db_in_the_current_directory(monkeypatch, tmp_path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(tmp_path)  # the current directory must not matter
-    uri = tracking.resolve_tracking_uri()
-    assert uri == f"sqlite:///{tracking.project_root() / 'mlflow.db'}"
-    assert (tracking.project_root() / "risk_model" / "modeling").is_dir()
+    monkeypatch.chdir(tmp_path)  # not the source tree: a non-editable install works too
+    assert tracking.resolve_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert tracking.resolve_tracking_uri() == f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}"
 
 
 def test_environment_and_explicit_uri_win(monkeypatch):
