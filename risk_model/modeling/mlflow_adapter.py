@@ -43,6 +43,7 @@ arrive as numpy arrays and dates as ``datetime.date`` (both are read).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ from risk_model import serving as S
 ARTEFACT_NAME = "artefact"
 STORE_FILE = "mlflow.db"
 SQLITE_PREFIX = "sqlite:///"
+_LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 # Tag the MLflow UI reads to choose the experiment page (values from mlflow 3.17's UI:
 # "genai_development" opens the GenAI overview, this one the classic runs table).
@@ -178,7 +180,7 @@ def model_location(uri: str, store: str) -> str:
             raise ValueError(f"run {run_id} logged no model named {name!r}")
         return found[0].artifact_location
     reference = uri.removeprefix("models:/")
-    if reference.startswith("m-"):
+    if _LOGGED_MODEL_ID.match(reference):  # not a registered name that starts with "m-"
         return registry.get_logged_model(reference).artifact_location
     name, sep, alias = reference.partition("@")
     if sep:

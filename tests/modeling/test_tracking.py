@@ -14,7 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES
-from risk_model.modeling import tracking
+from risk_model.modeling import mlflow_adapter, tracking
 from risk_model.modeling.artefact import FORMAT_VERSION, save_artefact
 from risk_model.modeling.promotion import PROMOTE_HINT, PromotionConfig
 from risk_model.modeling.registry_lock import lock_path, registry_lock
@@ -67,7 +67,7 @@ def test_artifacts_go_beside_the_database_and_ui_command(mlflow_uri):
 
 def test_experiment_kind_is_model_development_on_create_and_on_existing(mlflow_uri):
     client = MlflowClient(mlflow_uri)
-    key = tracking.EXPERIMENT_KIND_TAG
+    key = mlflow_adapter.EXPERIMENT_KIND_TAG
     created = client.get_experiment(tracking.setup_tracking(mlflow_uri, "kind-new"))
     assert created.tags[key] == "custom_model_development"
     plain_id = client.create_experiment("kind-old")  # as an older version made it
@@ -340,7 +340,7 @@ def test_registry_lock_is_exclusive_for_sqlite_and_absent_elsewhere(tmp_path):
 RACER = """
 import json, pathlib, sys, time
 import pandas as pd
-from risk_model.modeling import tracking
+from risk_model.modeling import mlflow_adapter, tracking
 from risk_model.modeling.promotion import PromotionConfig
 uri, name, model_uri, art, data, ready, go = sys.argv[1:8]
 selection = pd.read_parquet(data)
