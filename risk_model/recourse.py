@@ -157,22 +157,44 @@ def find_recourse(
         :data:`RECOURSE_TYPE`, one per account of ``valid``, in order.
     """
     threads = predictor.num_threads if num_threads is None else num_threads
-    if probability is None:
-        probability = _probabilities(predictor, valid, as_of, threads)
+    _, state, rank, chosen = _search(
+        predictor, valid, as_of, probability, max_actions, levels, threads
+    )
+    return _results(predictor, state, rank, chosen)
+
+
+def _search(
+    predictor: Predictor,
+    valid: pa.Table,
+    as_of: dt.date,
+    probability: np.ndarray | None,
+    max_actions: int,
+    levels: Sequence[float],
+    threads: int,
+) -> tuple[np.ndarray, AccountState, np.ndarray, dict[int, tuple[tuple[Action, ...], float]]]:
+    """Run the staged search: probabilities now, the state, band ranks, the chosen plans."""
+    state = read_state(valid, as_of)
+    first = None
+    if probability is None:  # one batch: every account as it is, and each single action
+        n = valid.num_rows
+        singles = [(i, (a,)) for i in range(n) for a in applicable(state, i, levels)]
+        now = [(i, ()) for i in range(n)]
+        scored = _score_plans(predictor, valid, as_of, state, now + singles, threads)
+        probability, first = scored[2][:n], tuple(part[n:] for part in scored)
     probability = np.asarray(probability, dtype=np.float64)
     rank = _band_ranks(predictor, probability)
-    state = read_state(valid, as_of)
     todo = [int(i) for i in np.flatnonzero(rank > 0)]
     options = {i: applicable(state, i, levels) for i in todo}
     chosen: dict[int, tuple[tuple[Action, ...], float]] = {}
     for size in range(1, max_actions + 1):
-        candidates = [(i, plan) for i in todo for plan in _plans(options[i], size)]
-        if not candidates:
-            break
-        rows = np.array([i for i, _ in candidates], dtype=np.int64)
-        plans = [plan for _, plan in candidates]
-        edited = with_plans(valid, as_of, state, rows, plans)
-        new_p = _probabilities(predictor, edited, as_of, threads)
+        if size == 1 and first is not None:
+            keep = np.flatnonzero(rank[first[0]] > 0)
+            rows, plans, new_p = first[0][keep], [first[1][j] for j in keep], first[2][keep]
+        else:
+            candidates = [(i, plan) for i in todo for plan in _plans(options[i], size)]
+            if not candidates:
+                break
+            rows, plans, new_p = _score_plans(predictor, valid, as_of, state, candidates, threads)
         new_rank = _band_ranks(predictor, new_p)
         lowers = new_p < probability[rows]
         if size == 1:  # later stages combine only the actions that help on their own
@@ -185,7 +207,24 @@ def find_recourse(
         for i, found in works.items():
             chosen[i] = _pick(found)
         todo = [i for i in todo if i not in chosen]
-    return _results(predictor, state, rank, chosen)
+    return probability, state, rank, chosen
+
+
+def _score_plans(
+    predictor: Predictor,
+    valid: pa.Table,
+    as_of: dt.date,
+    state: AccountState,
+    candidates: list[tuple[int, tuple[Action, ...]]],
+    threads: int = 1,
+) -> tuple[np.ndarray, list[tuple[Action, ...]], np.ndarray]:
+    """Score (account, plan) candidates in one batch: rows, plans, probabilities."""
+    rows = np.array([i for i, _ in candidates], dtype=np.int64)
+    plans = [plan for _, plan in candidates]
+    if not candidates:
+        return rows, plans, np.zeros(0)
+    edited = with_plans(valid, as_of, state, rows, plans)
+    return rows, plans, _probabilities(predictor, edited, as_of, threads)
 
 
 def _probabilities(
@@ -317,20 +356,25 @@ def recourse_rows(
     from risk_model.validation import ContractError
 
     threads = predictor.num_threads if num_threads is None else num_threads
-    scores, open_mask = predictor.score_arrow(valid, as_of, reasons="none", num_threads=threads)
-    if not open_mask.all():
-        ids = valid[C.ACCOUNT_ID].filter(pa.array(~open_mask)).to_pylist()
-        raise ContractError([not_open_problem(np.flatnonzero(~open_mask), ids, as_of)])
-    probability = scores[PROBABILITY].to_numpy()
-    found = find_recourse(predictor, valid, as_of, probability=probability, num_threads=threads)
+    not_open = pc.greater(valid[C.OPEN_DATE], pa.scalar(as_of, pa.date32()))
+    not_open = not_open.to_numpy(zero_copy_only=False).astype(bool)
+    if not_open.any():
+        ids = valid[C.ACCOUNT_ID].filter(pa.array(not_open)).to_pylist()
+        raise ContractError([not_open_problem(np.flatnonzero(not_open), ids, as_of)])
+    # The accounts as they are are scored in the batch of single actions (one feature pass).
+    probability, state, rank, chosen = _search(
+        predictor, valid, as_of, None, MAX_ACTIONS, UTILISATION_LEVELS, threads
+    )
+    found = _results(predictor, state, rank, chosen).to_pylist()
+    bands = predictor.artefact.bands(probability)
     out = []
-    for score, item in zip(scores.to_pylist(), found.to_pylist(), strict=True):
+    for i, item in enumerate(found):
         out.append(
             {
-                C.ACCOUNT_ID: score[C.ACCOUNT_ID],
-                C.AS_OF: score[C.AS_OF],
-                PROBABILITY: score[PROBABILITY],
-                BAND: score[BAND],
+                C.ACCOUNT_ID: valid[C.ACCOUNT_ID][i].as_py(),
+                C.AS_OF: as_of,
+                PROBABILITY: float(probability[i]),
+                BAND: bands[i],
                 "status": item["status"],
                 "actions": item["actions"],
                 "new_probability": item["probability"],
