@@ -1,6 +1,6 @@
 """``python -m pipelines.benchmark serve``: HTTP latency of ``mlflow models serve``.
 
-Starts the command a user runs (README) on 127.0.0.1 on a free port for the registered
+Starts the command a user runs (docs/serving.md) on 127.0.0.1 on a free port for the registered
 champion (``--model``), sends one-account requests (account records of a cached synthetic
 world, ``data/bench/``, as JSON with its as-of date) from 1, 4 and 8 client threads
 (``--concurrency``; each thread keeps one HTTP connection, stdlib ``http.client``), a bounded
@@ -60,7 +60,7 @@ def free_port() -> int:
 
 
 def serve_command(model_uri: str, port: int) -> list[str]:
-    """Return the command a user runs (README), with this interpreter's MLflow."""
+    """Return the command a user runs (docs/serving.md), with this interpreter's MLflow."""
     return [
         sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
         "--env-manager", "local", "-h", HOST, "-p", str(port),

@@ -66,7 +66,7 @@ def missing(name: str) -> Problem:
         name,
         "missing_field",
         "required field is missing",
-        f"add the field '{name}' (see the data contract in the README)",
+        f"add the field '{name}' (see the data contract in docs/contract.md)",
     )
 
 

@@ -224,7 +224,7 @@ OPTIONAL_COLUMNS = (TRANSACTIONS, STATEMENTS)
 
 
 def markdown_tables() -> str:
-    """Render the contract as Markdown tables (used to keep the README in sync).
+    """Render the contract as Markdown tables (used to keep docs/contract.md in sync).
 
     Returns
     -------
