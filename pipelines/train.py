@@ -56,6 +56,7 @@ from risk_model.modeling.tracking import project_root, resolve_tracking_uri
 
 if TYPE_CHECKING:
     from risk_model.modeling.artefact import ModelArtefact
+    from risk_model.modeling.stage_cache import StageCache
     from risk_model.modeling.train import TrainResult
 
 log = logging.getLogger("pipelines.train")
@@ -122,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tracking-uri", help="MLflow tracking URI")
     parser.add_argument("--no-tracking", action="store_true", help="skip MLflow logging")
     parser.add_argument("--quiet", action="store_true", help="no progress, warnings only")
+    parser.add_argument("--cache-dir", type=Path, help="features cache (default: data/cache)")
+    parser.add_argument("--no-cache", action="store_true", help="always compute the features")
     parser.add_argument(
         "--promote",
         action="store_true",
@@ -184,21 +187,31 @@ def _snapshots(inputs: Inputs, config: TrainConfig) -> tuple[pa.Table, list[dt.d
 
 
 def _train_and_evaluate(
-    inputs: Inputs, config: TrainConfig, stages: Stages, *, quiet: bool = False
+    inputs: Inputs,
+    config: TrainConfig,
+    stages: Stages,
+    *,
+    quiet: bool = False,
+    cache: StageCache | None = None,
 ) -> Trained:
-    """Snapshots -> split -> served features -> fit -> calibrate -> evaluate."""
+    """Snapshots -> split -> served features -> fit -> calibrate -> evaluate.
+
+    Features and served features are read from ``cache`` when it holds them.
+    """
     from risk_model.features import FEATURES, feature_names
     from risk_model.modeling.evaluation import evaluate_served
     from risk_model.modeling.package import version_label
-    from risk_model.modeling.snapshots import served_frame, snapshot_frame
     from risk_model.modeling.spec import frame_fingerprint
+    from risk_model.modeling.stage_cache import cached_served_frame, cached_snapshot_frame
     from risk_model.modeling.train import catalogue_records, split_rows, train_model
 
     with stages("snapshots"):
         histories, dates, how = _snapshots(inputs, config)
         log.info("snapshots: %s", how)
     with stages("features"):
-        frame = snapshot_frame(
+        frame, key, hit = cached_snapshot_frame(
+            cache,
+            inputs.source,
             histories,
             inputs.closures,
             dates,
@@ -206,6 +219,7 @@ def _train_and_evaluate(
             policy=inputs.policy,
             truth=inputs.truth,
         )
+        log.info("features: %s", f"from cache (key {key[:12]})" if hit else "computed")
         log.info(
             "%d rows, %d months, base rate %.4f",
             len(frame),
@@ -221,9 +235,16 @@ def _train_and_evaluate(
         split = split_rows(frame, config)
         log.info("split by %s: %s", split.kind, split.reason)
     with stages("served features"):
-        served, table, table_as_of = served_frame(
-            histories, frame, split, policy=inputs.policy, horizon_months=config.horizon_months
+        served, table, table_as_of, hit = cached_served_frame(
+            cache,
+            key,
+            histories,
+            frame,
+            split,
+            policy=inputs.policy,
+            horizon_months=config.horizon_months,
         )
+        log.info("served features: %s", "from cache" if hit else "computed")
     catalogue = catalogue_records(FEATURES)
     with fit_progress(config.model.capacity_search, quiet=quiet) as shown:
         result = train_model(
@@ -385,9 +406,11 @@ def _stages(
 ) -> int:
     """Train, evaluate, package, plot and (when tracked) log and register."""
     from pipelines._train_report import write_report
+    from risk_model.modeling.stage_cache import open_cache
 
     root = project_root()
-    trained = _train_and_evaluate(inputs, config, stages, quiet=args.quiet)
+    cache = open_cache(args.cache_dir, enabled=not args.no_cache)
+    trained = _train_and_evaluate(inputs, config, stages, quiet=args.quiet, cache=cache)
     with stages("artefact"):
         packaged = _package(trained, config, inputs, args.out or root / "data" / "models")
     with stages("plots"):

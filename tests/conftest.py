@@ -23,3 +23,13 @@ def predictor(model):
     from risk_model.predict import load
 
     return load(model.artefact)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _features_cache(tmp_path_factory):
+    """Trainings in tests share one features cache in a temporary folder, not ./data/cache."""
+    from risk_model.modeling import stage_cache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stage_cache, "DEFAULT_DIR", tmp_path_factory.mktemp("features_cache"))
+        yield
