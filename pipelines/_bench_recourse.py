@@ -11,7 +11,8 @@ model (default: the registry champion):
 * the plans offered (number of actions, kinds) and the batch time;
 * **latency** of :meth:`Predictor.recourse` for ``--accounts`` single records above the
   lowest band (plain dicts, as a service receives them; 1 LightGBM thread): p50, p99,
-  max, with the load average before and after (the target assumes a quiet machine).
+  max, with the load average before and after (the target assumes a quiet machine), and
+  ``predict_one`` on the same records, interleaved, as a reference for the load.
 """
 
 from __future__ import annotations
@@ -119,16 +120,19 @@ def run_recourse(args: argparse.Namespace) -> int:
     for record in records[:20]:  # warm-up
         predictor.recourse(record, as_of)
     gc.collect()
-    times = np.empty(len(records))
+    # predict_one on the same records, interleaved: the same load for both figures
+    times = np.empty((2, len(records)))
     for i, record in enumerate(records):
-        start = time.perf_counter()
-        predictor.recourse(record, as_of)
-        times[i] = time.perf_counter() - start
+        for k, call in enumerate((predictor.predict_one, predictor.recourse)):
+            start = time.perf_counter()
+            call(record, as_of)
+            times[k, i] = time.perf_counter() - start
     times *= 1e3
-    print(
-        f"Predictor.recourse latency over {len(records):,} accounts above the lowest band: "
-        f"p50 {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms, "
-        f"max {times.max():.1f} ms (1 thread)"
-    )
+    for k, label in enumerate(("predict_one (reference)", "Predictor.recourse")):
+        print(
+            f"{label} latency over {len(records):,} accounts above the lowest band: "
+            f"p50 {np.percentile(times[k], 50):.1f} ms, p99 {np.percentile(times[k], 99):.1f} "
+            f"ms, max {times[k].max():.1f} ms (1 thread)"
+        )
     print("load average (1, 5, 15 min) at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0

@@ -38,3 +38,13 @@ def test_separation_prints_a_row_per_cause(data_dir, capsys):
 def test_unknown_command_is_refused():
     with pytest.raises(SystemExit):
         benchmark.main(["nope"])
+
+
+def test_recourse_benchmark_prints_coverage_and_latency(model, capsys):
+    argv = ["recourse", "--data", str(model.world), "--model", str(model.artefact)]
+    assert benchmark.main([*argv, "--accounts", "10"]) == 0
+    out = capsys.readouterr().out
+    for label in ("above the lowest band:", "recourse offered:", "coverage where one exists:",
+                  "plans offered:", "predict_one (reference) latency over 10 accounts",
+                  "Predictor.recourse latency over 10 accounts"):  # fmt: skip
+        assert label in out
