@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +186,11 @@ class StageCache:
             )
             final = self.root / stage / key
             shutil.rmtree(final, ignore_errors=True)  # a damaged entry of the same key
-            os.replace(partial, final)
+            try:
+                os.replace(partial, final)
+            except OSError:
+                if not (final / ENTRY_FILE).is_file():  # else another run wrote it meanwhile
+                    raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
 
@@ -208,7 +213,10 @@ class StageCache:
         if tables is not None:
             return tables, key, True
         tables = compute()
-        self.save(stage, key, tables, parts)
+        try:
+            self.save(stage, key, tables, parts)
+        except OSError as exc:  # a cache is an optimisation: a full or read-only disk is no failure
+            warnings.warn(f"features cache not written ({exc})", RuntimeWarning, stacklevel=2)
         return tables, key, False
 
 

@@ -190,6 +190,15 @@ def test_a_damaged_entry_is_recomputed(world, expected, tmp_path, damage):
     _same_frame(again, expected[0])
 
 
+def test_an_unwritable_cache_warns_and_computes(world, expected, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    with pytest.warns(RuntimeWarning, match="features cache not written"):
+        frame, _, hit = _frame(StageCache(blocker), world)
+    assert not hit
+    _same_frame(frame, expected[0])
+
+
 def test_no_cache_computes_and_writes_nothing(world, expected, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cache = open_cache(enabled=False)

@@ -112,9 +112,11 @@ def test_champion_loads_in_a_fresh_process(trained_run, small_world, train_store
 def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, tmp_path, caplog):
     out, _ = trained_run
     caplog.set_level(logging.INFO)
-    code, _ = _run(["--data", str(small_world), "--out", str(tmp_path), "--no-tracking"])
+    argv = ["--data", str(small_world), "--out", str(tmp_path), "--no-tracking", "--no-cache"]
+    code, _ = _run(argv)
     assert code == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.train"]
+    assert "features: computed" in lines  # features recomputed: the whole path is deterministic
     assert any(line.startswith("capacity search 1/") for line in lines)  # the fit's progress
     assert any(line.startswith("final fit (depth ") for line in lines)
     assert not [r for r in caplog.records if r.name.startswith("matplotlib")]
@@ -128,8 +130,9 @@ def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, t
 
 
 def test_champion_kept_when_the_challenger_is_worse(
-    trained_run, small_world, train_store, tmp_path
+    trained_run, small_world, train_store, tmp_path, caplog
 ):
+    caplog.set_level(logging.INFO)
     weak = tmp_path / "weak.toml"
     weak.write_text(
         "[model]\nnum_boost_round = 1\nnum_leaves = 2\nmonotone = false\ncapacity_search = false\n"
@@ -147,6 +150,13 @@ def test_champion_kept_when_the_challenger_is_worse(
         ]
     )
     assert code == 0
+    # Another model configuration on the same data reads the features from the cache.
+    lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.train"]
+    assert any(line.startswith("features: from cache (key ") for line in lines)
+    assert "served features: from cache" in lines
+    spec = json.loads((tmp_path / "m" / "latest" / "spec.json").read_text())
+    first = json.loads((trained_run[0] / "latest" / "spec.json").read_text())
+    assert spec["data_fingerprint"] == first["data_fingerprint"]
     assert "challenger" in stdout
     client = MlflowClient(train_store)
     champion = client.get_model_version_by_alias("closure-risk", "champion")
