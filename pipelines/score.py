@@ -177,6 +177,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--tracking-uri",
         help="MLflow store (default MLFLOW_TRACKING_URI, else ./mlflow.db)",
     )
+    spark = parser.add_argument_group("Apache Spark (pip install -e '.[spark]')")
+    spark.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: this process (default); spark: tasks on a Spark cluster, outputs are "
+        "parquet datasets (pipelines/_score_spark.py)",
+    )
+    spark.add_argument("--master", help="Spark master (default local[*], or spark-submit's)")
+    spark.add_argument("--partitions", type=int, help="least number of scoring tasks")
+    spark.add_argument(
+        "--overwrite", action="store_true", help="replace existing Spark output datasets"
+    )
     args = parser.parse_args(argv)
     if min(args.batch_rows, args.threads, args.workers) < 1:
         parser.error("--batch-rows, --threads and --workers must be >= 1")
@@ -297,6 +310,10 @@ def run(args: argparse.Namespace) -> int:
     """Score ``args.input`` into the scores and rejects files; return the exit code."""
     from risk_model.validation import ContractError
 
+    if args.engine == "spark":
+        from pipelines._score_spark import run_spark
+
+        return run_spark(args)
     out, rejects_path = output_paths(args)
     source = open_input(args.input)
     columns = check_columns(source)

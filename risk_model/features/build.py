@@ -16,6 +16,9 @@ from risk_model import contract as C
 from risk_model.features import activity, cashout, overdue, profile
 from risk_model.features import merchant_risk as merchants
 from risk_model.features.catalogue import feature_names
+from risk_model.features.merchant_population import PopulationTotals
+from risk_model.features.merchant_population import population_partials as _population
+from risk_model.features.merchant_table import stats_partials, table_from_partials
 from risk_model.features.monthly import (
     day_number,
     make_grid,
@@ -71,6 +74,7 @@ def build_features(
     merchant_risk: pa.Table | None = None,
     policy: PolicyCalendar | None = None,
     horizon_months: int = 3,
+    population: PopulationTotals | None = None,
 ) -> pd.DataFrame:
     """Point-in-time features of every open account at every as-of date.
 
@@ -88,6 +92,10 @@ def build_features(
         Policy dates; ``None`` or empty makes the policy-distance features NaN.
     horizon_months : int
         Label horizon of the model the features feed (the window of ``sweep_exposure``).
+    population : PopulationTotals, optional
+        Training mode only: merchant and category totals of a population larger than
+        ``histories`` (summed from :func:`population_partials` of its parts); ``None``
+        takes them from ``histories`` itself.
 
     Returns
     -------
@@ -97,7 +105,12 @@ def build_features(
         date), then :func:`feature_names` columns as float32 (NaN = missing).
     """
     rows = feature_rows(
-        histories, as_of, merchant_risk=merchant_risk, policy=policy, horizon_months=horizon_months
+        histories,
+        as_of,
+        merchant_risk=merchant_risk,
+        policy=policy,
+        horizon_months=horizon_months,
+        population=population,
     )
     return _empty_frame(feature_names()) if rows is None else rows.frame()
 
@@ -147,6 +160,7 @@ def feature_rows(
     merchant_risk: pa.Table | None = None,
     policy: PolicyCalendar | None = None,
     horizon_months: int = 3,
+    population: PopulationTotals | None = None,
 ) -> FeatureRows | None:
     """Compute :func:`build_features` as arrays; ``None`` when there are no rows to build.
 
@@ -169,7 +183,7 @@ def feature_rows(
     feats: dict[str, np.ndarray] = {}
     feats.update(overdue.compute(st, grid, n_acc))
     feats.update(cashout.compute(tx, flags, grid, n_acc, st))
-    feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk))
+    feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk, population))
     feats.update(activity.compute(tx, grid, n_acc))
     in_order = np.array_equal(order, np.arange(n_acc))  # one account, or ids sorted already
     profiles = profile.compute(histories, grid, policy, horizon_months)
@@ -243,17 +257,58 @@ def fit_merchant_risk(histories: pa.Table, as_of: dt.date) -> pa.Table:
     -------
     pyarrow.Table
         One row per merchant seen, ``merchants.MERCHANT_RISK_SCHEMA``. Unlike training
-        features, the statistics include every account's own payments.
+        features, the statistics include every account's own payments. Equal, bit for
+        bit, to :func:`table_from_partials` of the :func:`merchant_risk_partials` of any
+        split of ``histories`` into parts (the Spark engine's map and reduce).
     """
     as_of = _as_dates(as_of)[0]
-    grid = make_grid(np.array([day_number(as_of)], dtype=np.int64))
+    return table_from_partials(*merchant_risk_partials(histories, as_of), as_of)
+
+
+def _pairs(histories: pa.Table, dates: list[dt.date]):
+    """Training pair rows of ``histories`` on the grid of ``dates`` (None: no transactions)."""
+    grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
+    if not histories.num_rows:
+        return None, grid
     _, rank = _rank(histories)
-    st = read_statements(histories, grid, rank) if histories.num_rows else None
-    tx = read_transactions(histories, grid, rank) if histories.num_rows else None
+    st = read_statements(histories, grid, rank)
+    tx = read_transactions(histories, grid, rank)
     if tx is None:
-        empty = merchants.MERCHANT_RISK_SCHEMA.empty_table()
-        key = merchants.AS_OF_METADATA_KEY
-        return empty.replace_schema_metadata({key: as_of.isoformat().encode()})
-    flags = cashout.purchase_flags(tx, st)
-    rows = merchants.pair_rows(tx, flags, grid.n_periods)
-    return merchants.stats_table(rows, grid, as_of)
+        return None, grid
+    return merchants.pair_rows(tx, cashout.purchase_flags(tx, st), grid.n_periods), grid
+
+
+def merchant_risk_partials(histories: pa.Table, as_of: dt.date) -> tuple[pa.Table, pa.Table]:
+    """Map step of :func:`fit_merchant_risk`: merchant and category partial sums.
+
+    Returns
+    -------
+    tuple of pyarrow.Table
+        ``MERCHANT_PARTIALS_SCHEMA`` and ``CATEGORY_PARTIALS_SCHEMA`` rows of these
+        accounts; combine the parts' with :func:`table_from_partials`.
+    """
+    from risk_model.features.merchant_table import (
+        CATEGORY_PARTIALS_SCHEMA,
+        MERCHANT_PARTIALS_SCHEMA,
+    )
+
+    rows, grid = _pairs(histories, _as_dates(as_of))
+    if rows is None:
+        return MERCHANT_PARTIALS_SCHEMA.empty_table(), CATEGORY_PARTIALS_SCHEMA.empty_table()
+    return stats_partials(rows, grid)
+
+
+def population_partials(histories: pa.Table, as_of: dt.date | Sequence[dt.date]) -> pa.Table:
+    """Map step of training-mode merchant statistics at every as-of date.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``merchant_population.POPULATION_SCHEMA`` rows; sum the parts' by key
+        (``PopulationTotals.of``) and pass the totals to :func:`build_features` of each
+        part as ``population``.
+    """
+    from risk_model.features.merchant_population import POPULATION_SCHEMA
+
+    rows, grid = _pairs(histories, _as_dates(as_of))
+    return POPULATION_SCHEMA.empty_table() if rows is None else _population(rows, grid)

@@ -25,6 +25,7 @@ from risk_model.features.merchant_pairs import (
     pair_rows,
     window_sums,
 )
+from risk_model.features.merchant_population import PopulationTotals
 from risk_model.features.merchant_table import (
     AS_OF_METADATA_KEY,
     MERCHANT_RISK_SCHEMA,
@@ -197,15 +198,20 @@ def compute(
     grid: Grid,
     n_acc: int,
     table: pa.Table | None,
+    population: PopulationTotals | None = None,
 ) -> dict[str, np.ndarray]:
-    """Return merchant-side features as (n_asof, n_acc) arrays ({} without transactions)."""
+    """Return merchant-side features as (n_asof, n_acc) arrays ({} without transactions).
+
+    Training mode (``table`` None) takes merchant totals from the batch, or from
+    ``population`` when given (a population larger than the batch).
+    """
     if tx is None or flags is None:
         return {}
     n_asof = len(grid.asof_day)
     out = nan_block(NAMES, n_asof, n_acc)
     if table is None:
         r = pair_rows(tx, flags, grid.n_periods)
-        window = MerchantWindow(r, grid)
+        window = MerchantWindow(r, grid) if population is None else population.window(r, grid)
     else:  # scoring reads only the accounts' last 6 months: drop older purchases up front
         since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
         r = pair_rows(tx, flags, grid.n_periods, since_period=since, training=False)

@@ -130,53 +130,145 @@ def scoring_stats(r: PairRows, table: pa.Table, use: np.ndarray) -> MerchantStat
     )
 
 
-def stats_table(r: PairRows, grid: Grid, as_of: dt.date) -> pa.Table:
-    """Merchant statistics at the (single) as-of date of ``grid``, as a fitted table."""
-    names = ("spend", "round_nl_spend", "night", "log_sum", "n")
+MERCHANT_PARTIALS_SCHEMA = pa.schema(
+    [
+        pa.field(C.MERCHANT_ID, pa.string(), nullable=False),
+        pa.field(C.MERCHANT_CATEGORY, pa.string()),  # combined by max
+        pa.field("volume_cents", pa.float64()),  # combined by sum (integer-valued)
+        pa.field("round_near_limit_cents", pa.float64()),
+        pa.field(PAYERS, pa.int64()),
+        pa.field(NIGHT_PAYERS, pa.int64()),
+        pa.field(FIRST_MONTH, pa.date32()),  # combined by min
+    ]
+)
+CATEGORY_PARTIALS_SCHEMA = pa.schema(
+    [
+        pa.field(C.MERCHANT_CATEGORY, pa.string(), nullable=False),
+        pa.field("log_amount_units", pa.float64()),  # log amounts in 1e-6 units (sum)
+        pa.field(CATEGORY_COUNT, pa.int64()),
+    ]
+)
+# How each partial column is combined: sums of integer-valued floats and counts are exact in
+# any order (below 2**53), so any grouping of the accounts gives the same table, bit for bit.
+MERCHANT_COMBINE = {
+    C.MERCHANT_CATEGORY: "max",
+    "volume_cents": "sum",
+    "round_near_limit_cents": "sum",
+    PAYERS: "sum",
+    NIGHT_PAYERS: "sum",
+    FIRST_MONTH: "min",
+}
+CATEGORY_COMBINE = {"log_amount_units": "sum", CATEGORY_COUNT: "sum"}
+_LOG_UNITS = 1e6  # as merchant_window.LOG_SCALE (imported there from here would be circular)
+
+
+def stats_partials(r: PairRows, grid: Grid) -> tuple[pa.Table, pa.Table]:
+    """Merchant and category partial sums of the accounts in ``r`` at ``grid``'s as-of date.
+
+    The map step of the merchant-risk table: partials of any partition of the accounts,
+    combined by :data:`MERCHANT_COMBINE` / :data:`CATEGORY_COMBINE`
+    (:func:`table_from_partials`), give the table of all of them. Amounts are summed in
+    cents and log amounts in 1e-6 units, both rounded per purchase, so every sum is of
+    integers and exact whatever the order or grouping.
+
+    Returns
+    -------
+    merchants : pyarrow.Table
+        :data:`MERCHANT_PARTIALS_SCHEMA`, one row per merchant paid by these accounts.
+    categories : pyarrow.Table
+        :data:`CATEGORY_PARTIALS_SCHEMA`, one row per category of their purchases.
+    """
+    names = ("cents", "round_nl_cents", "night", "log_q", "n")
     w36 = window_sums(r, *grid.period_range(0, LOOKBACK_MONTHS), names)
     pm, n_m = r.p_merch, len(r.merchants)
     active = w36["n"] > 0
     months = grid.period_month[np.minimum(w36["first_period"], grid.n_periods - 1)]
     first = np.full(n_m, BIG)
     np.minimum.at(first, pm[active], months[active])
-    payers = np.bincount(pm, active, minlength=n_m)
-    pop = {
-        "volume": np.bincount(pm, w36["spend"], minlength=n_m),
-        "round_nl_volume": np.bincount(pm, w36["round_nl_spend"], minlength=n_m),
-        "payers": payers,
-        "night_payers": np.bincount(pm, active & (w36["night"] > 0), minlength=n_m),
-    }
-    seen = payers > 0
     pcat = r.p_cat
     mcat = np.full(n_m, -1)
     np.maximum.at(mcat, pm, pcat)  # one category per merchant; ties -> the largest code
-    cat_ok = pcat >= 0
     n_c = len(r.categories)
-    tot_l = np.bincount(pcat[cat_ok], w36["log_sum"][cat_ok], minlength=n_c)
-    tot_n = np.bincount(pcat[cat_ok], w36["n"][cat_ok], minlength=n_c)
-    keep = np.flatnonzero(seen)
-    mc = mcat[keep]
+    categories = r.categories.take(pa.array(np.maximum(mcat, 0))) if n_c else pa.nulls(n_m)
     first_day = (
-        np.where(first[keep] < BIG, first[keep], 0)
+        np.where(first < BIG, first, 0)
         .astype("datetime64[M]")
         .astype("datetime64[D]")
         .astype(np.int32)
     )
-    categories = r.categories.take(pa.array(np.maximum(mc, 0))) if n_c else pa.nulls(len(keep))
-    table = pa.table(
+    merchants = pa.table(
         {
-            C.MERCHANT_ID: r.merchants.take(pa.array(keep)),
-            C.MERCHANT_CATEGORY: pc.if_else(pa.array(mc >= 0), categories, None),
-            VOLUME: pop["volume"][keep],
-            ROUND_NL_VOLUME: pop["round_nl_volume"][keep],
-            PAYERS: pop["payers"][keep].astype(np.int64),
-            NIGHT_PAYERS: pop["night_payers"][keep].astype(np.int64),
-            FIRST_MONTH: pa.array(first_day, pa.int32()).cast(pa.date32()),
-            CATEGORY_LOG_SUM: np.where(mc >= 0, tot_l[np.maximum(mc, 0)] if n_c else 0, np.nan),
-            CATEGORY_COUNT: np.where(mc >= 0, tot_n[np.maximum(mc, 0)] if n_c else 0, 0).astype(
+            C.MERCHANT_ID: r.merchants,
+            C.MERCHANT_CATEGORY: pc.if_else(pa.array(mcat >= 0), categories, None),
+            "volume_cents": np.bincount(pm, w36["cents"], minlength=n_m),
+            "round_near_limit_cents": np.bincount(pm, w36["round_nl_cents"], minlength=n_m),
+            PAYERS: np.bincount(pm, active, minlength=n_m).astype(np.int64),
+            NIGHT_PAYERS: np.bincount(pm, active & (w36["night"] > 0), minlength=n_m).astype(
                 np.int64
             ),
+            FIRST_MONTH: pc.if_else(
+                pa.array(first < BIG), pa.array(first_day, pa.int32()).cast(pa.date32()), None
+            ),
+        }
+    ).cast(MERCHANT_PARTIALS_SCHEMA)
+    cat_ok = pcat >= 0
+    category_table = pa.table(
+        {
+            C.MERCHANT_CATEGORY: r.categories,
+            "log_amount_units": np.bincount(pcat[cat_ok], w36["log_q"][cat_ok], minlength=n_c),
+            CATEGORY_COUNT: np.bincount(pcat[cat_ok], w36["n"][cat_ok], minlength=n_c).astype(
+                np.int64
+            ),
+        }
+    ).cast(CATEGORY_PARTIALS_SCHEMA)
+    return merchants, category_table
+
+
+def _combine(table: pa.Table, key: str, how: dict[str, str]) -> pa.Table:
+    """One row per ``key``: the partial columns combined as ``how`` says."""
+    grouped = table.group_by(key, use_threads=False).aggregate(list(how.items()))
+    named = {f"{column}_{op}": column for column, op in how.items()}
+    return grouped.rename_columns([named.get(name, name) for name in grouped.column_names])
+
+
+def table_from_partials(merchants: pa.Table, categories: pa.Table, as_of: dt.date) -> pa.Table:
+    """Return the merchant-risk table from partials (:func:`stats_partials`).
+
+    The reduce step: rows of the same merchant (category) are combined first, so the
+    partials of several partitions, or already combined totals, may be given.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`MERCHANT_RISK_SCHEMA`, merchants with at least one payer, sorted by id,
+        the as-of date in the schema metadata.
+    """
+    m = _combine(merchants, C.MERCHANT_ID, MERCHANT_COMBINE)
+    m = m.filter(pc.greater(m[PAYERS], 0))
+    m = m.take(pc.sort_indices(m[C.MERCHANT_ID]))
+    cats = _combine(categories, C.MERCHANT_CATEGORY, CATEGORY_COMBINE)
+    where = pc.index_in(m[C.MERCHANT_CATEGORY], value_set=cats[C.MERCHANT_CATEGORY])
+    known = pc.is_valid(where).to_numpy(zero_copy_only=False)
+    row = np.where(known, where.fill_null(0).to_numpy(zero_copy_only=False), 0)
+    log_units = cats["log_amount_units"].to_numpy() if cats.num_rows else np.zeros(1)
+    count = cats[CATEGORY_COUNT].to_numpy() if cats.num_rows else np.zeros(1, np.int64)
+    table = pa.table(
+        {
+            C.MERCHANT_ID: m[C.MERCHANT_ID],
+            C.MERCHANT_CATEGORY: m[C.MERCHANT_CATEGORY],
+            VOLUME: pc.divide(m["volume_cents"], 100.0),
+            ROUND_NL_VOLUME: pc.divide(m["round_near_limit_cents"], 100.0),
+            PAYERS: m[PAYERS],
+            NIGHT_PAYERS: m[NIGHT_PAYERS],
+            FIRST_MONTH: m[FIRST_MONTH],
+            CATEGORY_LOG_SUM: np.where(known, log_units[row] / _LOG_UNITS, np.nan),
+            CATEGORY_COUNT: np.where(known, count[row], 0).astype(np.int64),
         }
     )
     table = table.cast(MERCHANT_RISK_SCHEMA)
     return table.replace_schema_metadata({AS_OF_METADATA_KEY: as_of.isoformat().encode()})
+
+
+def stats_table(r: PairRows, grid: Grid, as_of: dt.date) -> pa.Table:
+    """Merchant statistics at the (single) as-of date of ``grid``, as a fitted table."""
+    return table_from_partials(*stats_partials(r, grid), as_of)
