@@ -130,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make the new version the champion whatever the comparison says",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="features and merchant statistics in this process (default) or on Spark "
+        "(pip install -e '.[spark]'); the LightGBM fit stays here",
+    )
+    parser.add_argument("--master", help="Spark master (default local[*], or spark-submit's)")
     return parser
 
 
@@ -193,10 +201,12 @@ def _train_and_evaluate(
     *,
     quiet: bool = False,
     cache: StageCache | None = None,
+    engine=None,
 ) -> Trained:
     """Snapshots -> split -> served features -> fit -> calibrate -> evaluate.
 
-    Features and served features are read from ``cache`` when it holds them.
+    Features and served features are read from ``cache`` when it holds them; ``engine``
+    builds them and the merchant tables elsewhere (``--engine spark``).
     """
     from risk_model.features import FEATURES, feature_names
     from risk_model.modeling.evaluation import evaluate_served
@@ -218,6 +228,7 @@ def _train_and_evaluate(
             horizon_months=config.horizon_months,
             policy=inputs.policy,
             truth=inputs.truth,
+            features=engine,
         )
         log.info("features: %s", f"from cache (key {key[:12]})" if hit else "computed")
         log.info(
@@ -243,6 +254,7 @@ def _train_and_evaluate(
             split,
             policy=inputs.policy,
             horizon_months=config.horizon_months,
+            features=engine,
         )
         log.info("served features: %s", "from cache" if hit else "computed")
     catalogue = catalogue_records(FEATURES)
@@ -314,11 +326,14 @@ def _spec(
     )
 
 
-def _package(trained: Trained, config: TrainConfig, inputs: Inputs, out: Path) -> Packaged:
+def _package(
+    trained: Trained, config: TrainConfig, inputs: Inputs, out: Path, engine=None
+) -> Packaged:
     """Refit the merchant table at the history end; write the artefact and ``latest``.
 
     The artefact carries the training reference for monitoring: the selection accounts at
     its latest date, served by this artefact (:mod:`risk_model.modeling.reference` says why).
+    ``engine`` refits the table elsewhere (``--engine spark``).
     """
     from risk_model.features import fit_merchant_risk
     from risk_model.modeling.artefact import load_artefact
@@ -326,7 +341,8 @@ def _package(trained: Trained, config: TrainConfig, inputs: Inputs, out: Path) -
     from risk_model.modeling.reference import reference_of_rows, reference_rows
 
     _, history_end = history_window(trained.histories)
-    table = fit_merchant_risk(trained.histories, history_end)
+    fit = fit_merchant_risk if engine is None else engine.fit_merchant_risk
+    table = fit(trained.histories, history_end)
     spec = _spec(
         trained.result,
         trained.catalogue,
@@ -410,9 +426,17 @@ def _stages(
 
     root = project_root()
     cache = open_cache(args.cache_dir, enabled=not args.no_cache)
-    trained = _train_and_evaluate(inputs, config, stages, quiet=args.quiet, cache=cache)
+    engine = None
+    if args.engine == "spark":
+        from pipelines._train_spark import features_engine
+
+        with stages("spark session"):
+            engine = features_engine(args, inputs, config)
+    trained = _train_and_evaluate(
+        inputs, config, stages, quiet=args.quiet, cache=cache, engine=engine
+    )
     with stages("artefact"):
-        packaged = _package(trained, config, inputs, args.out or root / "data" / "models")
+        packaged = _package(trained, config, inputs, args.out or root / "data" / "models", engine)
     with stages("plots"):
         plots, by_family = _plots(trained, packaged, config)
     with stages("report"):

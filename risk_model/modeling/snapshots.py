@@ -34,6 +34,7 @@ def snapshot_frame(
     policy: PolicyCalendar,
     truth: pa.Table | None = None,
     merchant_risk: pa.Table | None = None,
+    features=None,
 ) -> pd.DataFrame:
     """Features and labels of every account open at each date.
 
@@ -51,6 +52,10 @@ def snapshot_frame(
         Synthetic truth, joined as ``truth_p_close`` when it covers every row.
     merchant_risk : pyarrow.Table, optional
         A fitted merchant-risk table (scoring mode); ``None`` is training mode.
+    features : object, optional
+        An engine with ``build_features`` and ``fit_merchant_risk`` methods taking the
+        library functions' arguments (e.g. :class:`risk_model.spark.features.SparkFeatures`);
+        default the library functions, in this process.
 
     Returns
     -------
@@ -58,11 +63,12 @@ def snapshot_frame(
         ``account_id``, ``as_of``, features, ``label``, ``cause`` (and ``truth_p_close``),
         sorted by (as_of, account_id).
     """
-    features = build_features(
+    build = build_features if features is None else features.build_features
+    built = build(
         histories, dates, merchant_risk=merchant_risk, policy=policy, horizon_months=horizon_months
     )
-    frame = attach_labels(features, closures, horizon_months)
-    del features
+    frame = attach_labels(built, closures, horizon_months)
+    del built
     if not attach_truth(frame, truth, horizon_months) and TRUTH_P in frame:
         frame = frame.drop(columns=TRUTH_P)
     return frame
@@ -81,6 +87,7 @@ def served_frame(
     *,
     policy: PolicyCalendar,
     horizon_months: int,
+    features=None,
 ) -> tuple[pd.DataFrame, pa.Table, dt.date]:
     """``frame`` with its selection and OOT rows' features rebuilt by the scoring path.
 
@@ -96,6 +103,8 @@ def served_frame(
         Policy calendar.
     horizon_months : int
         Label horizon (as :func:`snapshot_frame` was given).
+    features : object, optional
+        Engine for features and the merchant table (see :func:`snapshot_frame`).
 
     Returns
     -------
@@ -108,12 +117,14 @@ def served_frame(
         Its date (the end of the train window).
     """
     table_as_of = evaluation_table_date(frame, split)
-    table = fit_merchant_risk(histories, table_as_of)
+    fit = fit_merchant_risk if features is None else features.fit_merchant_risk
+    build = build_features if features is None else features.build_features
+    table = fit(histories, table_as_of)
     evaluated = split.mask("val") | split.mask("oot")
     keys = frame.loc[evaluated, [C.ACCOUNT_ID, C.AS_OF]]
     dates = sorted(pd.Timestamp(d).date() for d in keys[C.AS_OF].unique())
     names = feature_names()
-    rebuilt = build_features(
+    rebuilt = build(
         histories, dates, merchant_risk=table, policy=policy, horizon_months=horizon_months
     )
     rebuilt = rebuilt.set_index([C.ACCOUNT_ID, C.AS_OF])

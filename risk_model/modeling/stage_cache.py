@@ -242,11 +242,14 @@ def cached_snapshot_frame(
     horizon_months: int,
     policy: PolicyCalendar,
     truth: pa.Table | None = None,
+    features=None,
 ) -> tuple[pd.DataFrame, str, bool]:
     """:func:`~risk_model.modeling.snapshots.snapshot_frame` through the cache.
 
     ``histories`` (or a subset of its accounts), ``closures`` and ``truth`` must be the
     tables read from the data directory ``source``, whose files' bytes key the entry.
+    ``features`` (an engine, see ``snapshot_frame``) computes them elsewhere; engines give
+    equal frames, so it is not part of the key.
 
     Returns
     -------
@@ -267,6 +270,7 @@ def cached_snapshot_frame(
                 horizon_months=horizon_months,
                 policy=policy,
                 truth=truth,
+                features=features,
             )
         }
 
@@ -295,6 +299,7 @@ def cached_served_frame(
     *,
     policy: PolicyCalendar,
     horizon_months: int,
+    features=None,
 ) -> tuple[pd.DataFrame, pa.Table, dt.date, bool]:
     """:func:`~risk_model.modeling.snapshots.served_frame` through the cache.
 
@@ -310,7 +315,12 @@ def cached_served_frame(
 
     def compute() -> Tables:
         served, table, _ = served_frame(
-            histories, frame, split, policy=policy, horizon_months=horizon_months
+            histories,
+            frame,
+            split,
+            policy=policy,
+            horizon_months=horizon_months,
+            features=features,
         )
         return {"served": served, "merchant_risk": table}
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -49,15 +50,20 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-_CACHE: dict[tuple[str, int], object] = {}  # per Python worker: broadcast id -> object
+_CACHE: dict[str, object] = {}  # per Python worker: the shipped object of each token
 
 
-def _cached(kind: str, broadcast, make):
-    key = (kind, broadcast.id)
-    if key not in _CACHE:
+def _cached(shipped: tuple[str, object], make):
+    """Read a broadcast Arrow table once per Python worker; ``shipped`` = (token, broadcast)."""
+    token, broadcast = shipped
+    if token not in _CACHE:
         _CACHE.clear()  # one job's objects at a time
-        _CACHE[key] = make(pa.ipc.open_stream(broadcast.value).read_all())
-    return _CACHE[key]
+        _CACHE[token] = make(pa.ipc.open_stream(broadcast.value).read_all())
+    return _CACHE[token]
+
+
+def _broadcast(spark, table: pa.Table) -> tuple[str, object]:
+    return uuid.uuid4().hex, spark.sparkContext.broadcast(_ipc(table))
 
 
 def _canonical(batches: Iterator[pa.RecordBatch], fraction: float) -> Iterator[pa.Table]:
@@ -124,8 +130,8 @@ def _features_task(
     from risk_model.features.build import feature_rows
     from risk_model.features.merchant_population import PopulationTotals
 
-    merchant_risk = None if table is None else _cached("table", table, lambda t: t)
-    totals = None if population is None else _cached("population", population, PopulationTotals)
+    merchant_risk = None if table is None else _cached(table, lambda t: t)
+    totals = None if population is None else _cached(population, PopulationTotals)
     names = feature_names()
     for histories in _canonical(batches, fraction):
         rows = feature_rows(
@@ -247,9 +253,9 @@ class SparkFeatures:
         names = feature_names()
         extra = {}
         if merchant_risk is not None:
-            extra["table"] = spark.sparkContext.broadcast(_ipc(merchant_risk))
+            extra["table"] = _broadcast(spark, merchant_risk)
         else:
-            extra["population"] = spark.sparkContext.broadcast(_ipc(self.population(dates).table))
+            extra["population"] = _broadcast(spark, self.population(dates).table)
         task = functools.partial(
             _features_task, dates=dates, policy=policy, fraction=self.fraction, **extra
         )
@@ -258,7 +264,7 @@ class SparkFeatures:
             + [pa.field(n, pa.float32()) for n in names]
         )
         rows = self.df.mapInArrow(task, from_arrow_schema(schema)).toArrow()
-        for value in extra.values():
+        for _, value in extra.values():
             value.unpersist()
         if not rows.num_rows:
             return _empty_frame(names)

@@ -1,0 +1,42 @@
+"""One Spark session for every Spark test (a JVM and Python workers cost seconds to start).
+
+The master is ``CLOSURE_RISK_SPARK_MASTER`` (CI: ``local[2]``), default ``local[2]``; the
+driver is bound to 127.0.0.1. Without pyspark (the ``spark`` extra) these tests are skipped,
+except where ``CLOSURE_RISK_SPARK_MASTER`` is set (CI), where that is an error.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+MASTER = os.environ.get("CLOSURE_RISK_SPARK_MASTER", "local[2]")
+
+collect_ignore_glob: list[str] = []
+try:
+    import pyspark  # noqa: F401
+except ImportError:  # pragma: no cover - the extra is not installed
+    if "CLOSURE_RISK_SPARK_MASTER" in os.environ:
+        raise
+    collect_ignore_glob = ["test_*.py"]  # pip install -e ".[spark]" to run them
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/spark/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The shared session (loopback, small batches so a test file spans several batches)."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from risk_model.spark.session import get_session
+
+    session = get_session(MASTER, app_name="closure-risk-tests")
+    conf = session.sparkContext.getConf()
+    assert conf.get("spark.driver.host") == "127.0.0.1"
+    assert conf.get("spark.driver.bindAddress") == "127.0.0.1"
+    yield session
+    session.stop()
