@@ -29,6 +29,7 @@ import datetime as dt
 import functools
 import logging
 import re
+import time
 import unicodedata
 import uuid
 import warnings
@@ -479,6 +480,7 @@ def run_spark(args: argparse.Namespace) -> int:
             raise InputError(str(exc).splitlines()[0]) from exc
         raise
     df = read_histories(spark, source)
+    began = time.perf_counter()
     try:
         total = df.count()
         dups = duplicated_ids(df)
@@ -490,14 +492,17 @@ def run_spark(args: argparse.Namespace) -> int:
         if parts < wanted:  # e.g. one row group: only one task would score
             scored_df, parts = df.repartition(wanted), wanted
         LOG.info(
-            "scoring %s on Spark (%s, %d partitions): %d accounts at %s with model %s",
+            "scoring %s on Spark (%s, %d partitions): %d accounts at %s with model %s "
+            "(input checks %.1f s)",
             args.input,
             spark.sparkContext.master,
             parts,
             total,
             as_of,
             shipped.version,
+            time.perf_counter() - began,
         )
+        began = time.perf_counter()
         union = score_dataframe(
             scored_df,
             shipped,
@@ -519,7 +524,9 @@ def run_spark(args: argparse.Namespace) -> int:
     if total != scored + rejected:  # pragma: no cover - accounting guard
         raise RuntimeError(f"lost accounts: read {total}, scored {scored}, rejected {rejected}")
     LOG.info(
-        "read %d = scored %d + rejected %d (counted in the written data); scores: %s; rejects: %s",
+        "scored and written in %.1f s; read %d = scored %d + rejected %d (counted in the "
+        "written data); scores: %s; rejects: %s",
+        time.perf_counter() - began,
         total,
         scored,
         rejected,

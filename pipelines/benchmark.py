@@ -12,6 +12,10 @@ mostly of one cause vs all others, at a few as-of dates (a sanity check of the f
 ``recourse``: recourse coverage (offered where a wider search finds one) and
 ``Predictor.recourse`` latency per account (``pipelines/_bench_recourse.py``).
 
+``spark``: Spark scoring throughput at ``local[1]`` / ``local[2]`` against one machine,
+and (``--equality``) Spark's scores and rejects against one machine's
+(``pipelines/_bench_spark.py``).
+
 ``extract``: the package against a plain LightGBM on the raw statement columns, on
 statements-only single-as-of extracts of generated worlds, same account folds
 (``pipelines/_bench_extract.py``).
@@ -41,6 +45,7 @@ from pipelines._bench_extract import add_extract_parser, run_extract
 from pipelines._bench_recourse import add_recourse_parser, run_recourse
 from pipelines._bench_score import add_score_parser, run_score
 from pipelines._bench_serve import add_serve_parser, run_serve
+from pipelines._bench_spark import add_spark_parser, run_spark
 
 log = logging.getLogger("benchmark")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -314,6 +319,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "extract": run_extract,
     "serve": run_serve,
     "recourse": run_recourse,
+    "spark": run_spark,
     "_measure": _measure,  # internal: one measurement in a fresh process
 }
 # sub-command -> function adding its arguments (``score`` registers its own parser)
@@ -336,6 +342,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_extract_parser(sub)
     add_recourse_parser(sub)
     add_serve_parser(sub)
+    add_spark_parser(sub)
     return parser.parse_args(argv)
 
 
