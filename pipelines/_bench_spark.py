@@ -29,6 +29,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -61,6 +62,42 @@ def _model_args(args: argparse.Namespace) -> list[str]:
     return out + (["--tracking-uri", args.tracking_uri] if args.tracking_uri else [])
 
 
+class _PeakMemory:
+    """Peak resident memory of Spark's Python workers and of the JVM, sampled from /proc."""
+
+    def __init__(self) -> None:
+        self.worker_mb = self.jvm_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for proc in Path("/proc").iterdir():
+                if not proc.name.isdigit():
+                    continue
+                try:
+                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+                    status = (proc / "status").read_text()
+                except OSError:
+                    continue
+                found = re.search(r"VmHWM:\s+(\d+) kB", status)
+                if not found:
+                    continue
+                mb = int(found.group(1)) / 1024
+                if b"pyspark.daemon" in cmd or b"pyspark.worker" in cmd:
+                    self.worker_mb = max(self.worker_mb, mb)
+                elif b"org.apache.spark.deploy.SparkSubmit" in cmd:
+                    self.jvm_mb = max(self.jvm_mb, mb)
+
+
 def _score(path: Path, out: Path, as_of, args, *extra: str) -> dict:
     from pipelines._bench_score import timed_command
 
@@ -68,7 +105,9 @@ def _score(path: Path, out: Path, as_of, args, *extra: str) -> dict:
     cmd = [sys.executable, "-m", "pipelines.score", str(path), "--as-of", as_of.isoformat()]
     cmd += ["--out", str(out / "h.scores.parquet"), "--rejects", str(out / "h.rejects.parquet")]
     cmd += ["--batch-rows", str(args.batch_rows), *_model_args(args), *extra]
-    result = timed_command(cmd, log=out / "stderr.txt")
+    with _PeakMemory() as peak:
+        result = timed_command(cmd, log=out / "stderr.txt")
+    result["worker_mb"], result["jvm_mb"] = peak.worker_mb, peak.jvm_mb
     if result["code"] not in (0, 3):
         raise RuntimeError(f"{' '.join(cmd)} failed ({result['code']}): {result['stderr']}")
     log = (out / "stderr.txt").read_text(errors="replace")
@@ -95,13 +134,15 @@ def _throughput(args: argparse.Namespace, tmp: Path) -> int:
     )
     rates = {}
     for master in [m.strip() for m in args.masters.split(",") if m.strip()]:
-        r = _score(path, tmp / master, as_of, args, "--engine", "spark", "--master", master)
+        folder = tmp / re.sub(r"[^\w.-]", "-", master)  # Hadoop reads [ ] as a glob
+        r = _score(path, folder, as_of, args, "--engine", "spark", "--master", master)
         rates[master] = (n / r["wall_s"], n / r["job_s"] if r["job_s"] else float("nan"))
         print(
             f"spark {master:<9}: {r['wall_s']:7.1f} s  {rates[master][0]:>9,.0f} acct/s "
             f"launch to exit; scoring job {r['job_s']:.1f} s = {rates[master][1]:,.0f} acct/s; "
-            f"driver RSS {r['rss_mb']:,.0f} MB; ratio to one machine "
-            f"{rates[master][0] / (n / one['wall_s']):.2f}"
+            f"ratio to one machine {rates[master][0] / (n / one['wall_s']):.2f}; peak RSS: "
+            f"driver {r['rss_mb']:,.0f} MB, JVM {r['jvm_mb']:,.0f} MB, largest Python "
+            f"worker {r['worker_mb']:,.0f} MB (batches of {args.batch_rows:,} accounts)"
         )
     if "local[1]" in rates and "local[2]" in rates:
         for i, label in enumerate(("launch to exit", "scoring job")):

@@ -58,10 +58,15 @@ from risk_model.scores import OUTPUT_SCHEMA
 LOG = logging.getLogger("pipelines.score")
 ROW = "__row"  # the input row of each account, carried through the tasks
 REASON = "reason"
-# One row per account out of a task: a score (reason null) or a reject (reason set).
-UNION_SCHEMA = pa.schema(
-    [*OUTPUT_SCHEMA, pa.field("row", pa.int64()), pa.field(REASON, pa.string())]
-)
+
+
+# One row per account out of a task.
+def union_schema(scores: pa.Schema = OUTPUT_SCHEMA) -> pa.Schema:
+    """Return the schema of task rows: a score (reason null) or a reject (reason set)."""
+    return pa.schema([*scores, pa.field("row", pa.int64()), pa.field(REASON, pa.string())])
+
+
+UNION_SCHEMA = union_schema()
 _SCHEME = re.compile(r"^([A-Za-z][\w+.-]*):/(?!/)")
 
 
@@ -209,10 +214,11 @@ def _from_ipc(data: bytes | None) -> pa.Table | None:
 
 
 def _union(scores: pa.Table, rejects: pa.Table, rows: np.ndarray) -> pa.Table:
-    """Scores and rejects of one batch as :data:`UNION_SCHEMA` rows (input rows mapped)."""
+    """Scores and rejects of one batch as :func:`union_schema` rows (input rows mapped)."""
+    schema = union_schema(scores.schema)
     n = rejects.num_rows
     reject_columns = []
-    for field in UNION_SCHEMA:
+    for field in schema:
         if field.name == C.ACCOUNT_ID:
             reject_columns.append(rejects[C.ACCOUNT_ID])
         elif field.name == "row":
@@ -222,12 +228,11 @@ def _union(scores: pa.Table, rejects: pa.Table, rows: np.ndarray) -> pa.Table:
         else:
             reject_columns.append(pa.nulls(n, field.type))
     m = scores.num_rows
-    score_columns = [scores[f.name] for f in OUTPUT_SCHEMA]
-    score_columns += [pa.nulls(m, pa.int64()), pa.nulls(m, pa.string())]
+    score_columns = [*scores.columns, pa.nulls(m, pa.int64()), pa.nulls(m, pa.string())]
     return pa.concat_tables(
         [
-            pa.Table.from_arrays(score_columns, schema=UNION_SCHEMA),
-            pa.Table.from_arrays(reject_columns, schema=UNION_SCHEMA),
+            pa.Table.from_arrays(score_columns, schema=schema),
+            pa.Table.from_arrays(reject_columns, schema=schema),
         ]
     )
 
@@ -242,6 +247,7 @@ def _score_task(
     reasons: str,
     dups,
     closures,
+    recourse: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """Score a task's batches with one machine's :func:`pipelines.score.score_batch`."""
     from risk_model.spark.session import quiet_pandas_warning
@@ -251,6 +257,10 @@ def _score_task(
     # The driver logged the file's contract warnings once; batches repeat them.
     warnings.simplefilter("ignore", ContractWarning)
     predictor = executor_predictor(shipped, limits=limits, num_threads=threads)
+    if recourse:
+        from risk_model.recourse import WithRecourse
+
+        predictor = WithRecourse(predictor)
     repeated = pa.array(dups.value, pa.string())
     closed = _from_ipc(closures.value)
     for batch in batches:
@@ -273,6 +283,7 @@ def score_dataframe(
     dups: pa.Array | None = None,
     limits: EventLimits | None = None,
     threads: int = 1,
+    recourse: bool = False,
 ):
     """Score a Spark DataFrame of account histories on the executors.
 
@@ -294,12 +305,14 @@ def score_dataframe(
         Most statements / transactions per account.
     threads : int
         LightGBM threads per task.
+    recourse : bool
+        Add the ``recourse`` column (``pipelines.score --recourse``).
 
     Returns
     -------
     pyspark.sql.DataFrame
-        :data:`UNION_SCHEMA`: a score per scored account (``reason`` null) and a reject per
-        rejected one (``row``, ``reason``; score columns null).
+        :func:`union_schema`: a score per scored account (``reason`` null) and a reject
+        per rejected one (``row``, ``reason``; score columns null).
     """
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -316,15 +329,22 @@ def score_dataframe(
         reasons=reasons,
         dups=spark.sparkContext.broadcast(dups.to_pylist()),
         closures=spark.sparkContext.broadcast(_ipc(closures)),
+        recourse=recourse,
     )
-    return df.mapInArrow(task, from_arrow_schema(UNION_SCHEMA))
+    scores = OUTPUT_SCHEMA
+    if recourse:
+        from risk_model.recourse import WithRecourse
+
+        scores = WithRecourse.schema(OUTPUT_SCHEMA)
+    return df.mapInArrow(task, from_arrow_schema(union_schema(scores)))
 
 
 def split_union(union):
     """Split :func:`score_dataframe` output into the scores and the rejects DataFrames."""
     from pyspark.sql import functions as F
 
-    scores = union.filter(F.col(REASON).isNull()).select(*OUTPUT_SCHEMA.names)
+    names = [n for n in union.columns if n not in ("row", REASON)]
+    scores = union.filter(F.col(REASON).isNull()).select(*names)
     rejects = union.filter(F.col(REASON).isNotNull()).select(*REJECTS_SCHEMA.names)
     return scores, rejects
 
@@ -482,10 +502,11 @@ def run_spark(args: argparse.Namespace) -> int:
     df = read_histories(spark, source)
     began = time.perf_counter()
     try:
-        total = df.count()
+        last_days = last_event_days(df)  # one per account: also the count
+        total = len(last_days)
         dups = duplicated_ids(df)
         warn_id_twins(df)
-        as_of = _as_of(args.as_of, last_event_days(df), closures is not None)
+        as_of = _as_of(args.as_of, last_days, closures is not None)
         parts = df.rdd.getNumPartitions()
         wanted = args.partitions or spark.sparkContext.defaultParallelism
         scored_df = df
@@ -512,6 +533,7 @@ def run_spark(args: argparse.Namespace) -> int:
             dups=dups,
             limits=EventLimits(args.max_statements, args.max_transactions),
             threads=args.threads,
+            recourse=getattr(args, "recourse", False),
         )
         scored, rejected = write_outputs(spark, union, out, rejects_path, overwrite=args.overwrite)
     except InputError:

@@ -94,3 +94,18 @@ def test_driver_side_load_errors_are_one_machines(spark, tmp_path):
     with pytest.raises(ModelLoadError) as local_error:
         load(tmp_path / "none")
     assert str(spark_error.value) == str(local_error.value)
+
+
+def test_a_registered_model_is_downloaded_verified_and_shipped(spark, model):
+    uri = "models:/closure-risk@champion"
+    shipped = ship_model(spark, uri, tracking_uri=model.tracking_uri)
+    assert shipped.version == load(uri, tracking_uri=model.tracking_uri).model_version
+
+    def version(batches):
+        for batch in batches:
+            yield pa.RecordBatch.from_pydict(
+                {"v": [executor_predictor(shipped).model_version] * batch.num_rows}
+            )
+
+    rows = spark.range(0, 2, numPartitions=1).mapInArrow(version, "v string").collect()
+    assert {r.v for r in rows} == {shipped.version}
