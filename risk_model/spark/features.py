@@ -124,7 +124,7 @@ def _population_task(batches, *, dates: list[dt.date], fraction: float):
 
 
 def _features_task(
-    batches, *, dates, policy, fraction: float, table=None, population=None
+    batches, *, dates, policy, horizon_months: int, fraction: float, table=None, population=None
 ) -> Iterator[pa.RecordBatch]:
     from risk_model.features import feature_names
     from risk_model.features.build import feature_rows
@@ -135,7 +135,12 @@ def _features_task(
     names = feature_names()
     for histories in _canonical(batches, fraction):
         rows = feature_rows(
-            histories, dates, merchant_risk=merchant_risk, policy=policy, population=totals
+            histories,
+            dates,
+            merchant_risk=merchant_risk,
+            policy=policy,
+            horizon_months=horizon_months,
+            population=totals,
         )
         if rows is None:
             continue
@@ -236,6 +241,7 @@ class SparkFeatures:
         *,
         merchant_risk: pa.Table | None = None,
         policy: PolicyCalendar | None = None,
+        horizon_months: int = 3,
     ) -> pd.DataFrame:
         """Return :func:`risk_model.features.build_features` of the DataFrame's accounts.
 
@@ -257,7 +263,12 @@ class SparkFeatures:
         else:
             extra["population"] = _broadcast(spark, self.population(dates).table)
         task = functools.partial(
-            _features_task, dates=dates, policy=policy, fraction=self.fraction, **extra
+            _features_task,
+            dates=dates,
+            policy=policy,
+            horizon_months=horizon_months,
+            fraction=self.fraction,
+            **extra,
         )
         schema = pa.schema(
             [pa.field(C.ACCOUNT_ID, pa.string()), pa.field(C.AS_OF, pa.date32())]
