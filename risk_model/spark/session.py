@@ -80,6 +80,9 @@ def get_session(
                 "spark.driver.bindAddress": LOOPBACK,
                 "spark.ui.enabled": "false",
                 "spark.ui.showConsoleProgress": "false",
+                # Training collects every feature row to the driver (~300 bytes a row).
+                "spark.driver.maxResultSize": "0",
+                "spark.driver.memory": os.environ.get("CLOSURE_RISK_SPARK_DRIVER_MEMORY", "2g"),
             }
         )
     settings.update(conf or {})
