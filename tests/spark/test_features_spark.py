@@ -70,7 +70,7 @@ def test_training_on_spark_writes_one_machines_model(spark, model, tmp_path):
     config = model.artefact.parents[1] / "small.toml"
     argv = [
         "--data", str(model.world), "--out", str(tmp_path / "models"), "--config", str(config),
-        "--max-months", "12", "--seed", "5", "--no-tracking", "--engine", "spark",
+        "--max-months", "12", "--seed", "5", "--no-tracking", "--no-cache", "--engine", "spark",
     ]  # fmt: skip
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(argv) == 0
