@@ -59,17 +59,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve_command(model_uri: str, port: int) -> list[str]:
+def serve_command(model_uri: str, port: int, workers: int = 1) -> list[str]:
     """Return the command a user runs (docs/serving.md), with this interpreter's MLflow."""
     return [
         sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
-        "--env-manager", "local", "-h", HOST, "-p", str(port),
+        "--env-manager", "local", "-h", HOST, "-p", str(port), "-w", str(workers),
     ]  # fmt: skip
 
 
 @contextlib.contextmanager
 def model_server(
-    model_uri: str, *, tracking_uri: str | None, log: Path, timeout: float = 180.0
+    model_uri: str,
+    *,
+    tracking_uri: str | None,
+    log: Path,
+    workers: int = 1,
+    timeout: float = 180.0,
 ) -> Iterator[Server]:
     """Serve ``model_uri`` on 127.0.0.1 for the enclosed block.
 
@@ -81,6 +86,8 @@ def model_server(
         MLflow store holding the model (else ``MLFLOW_TRACKING_URI`` or MLflow's default).
     log : Path
         File receiving the server's output.
+    workers : int
+        Server processes (uvicorn workers; each loads the model).
     timeout : float
         Seconds to wait for the server to answer ``/ping``.
 
@@ -99,7 +106,7 @@ def model_server(
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            serve_command(model_uri, port),
+            serve_command(model_uri, port, workers),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -178,6 +185,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "--concurrency", type=_levels, default=(1, 4, 8), help="comma-separated client threads"
     )
     p.add_argument("--max-seconds", type=float, default=90.0, help="time bound of each level")
+    p.add_argument("--workers", type=_positive, default=1, help="server processes (-w)")
     p.add_argument("--warmup", type=int, default=50, help="untimed requests first")
     p.add_argument("--accounts", type=_positive, default=1000, help="distinct accounts sent")
     p.add_argument("--months", type=int, default=12, help="history months of the sent accounts")
@@ -293,14 +301,14 @@ def run_serve(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="closure-risk-serve-") as tmp:
         log = Path(tmp) / "server.log"
         began = time.perf_counter()
-        with model_server(args.model, tracking_uri=uri, log=log) as server:
+        with model_server(args.model, tracking_uri=uri, log=log, workers=args.workers) as server:
             started = time.perf_counter() - began
             warm = run_level(server, bodies, 1, args.warmup, args.max_seconds)
             levels = [
                 run_level(server, bodies, c, args.requests, args.max_seconds)
                 for c in args.concurrency
             ]
-    print(f"model {args.model} on {uri}; server up in {started:.1f} s")
+    print(f"model {args.model} on {uri}; {args.workers} worker(s), up in {started:.1f} s")
     print(
         f"{len(bodies):,} distinct accounts ({args.months} months, seed {args.seed}, as-of "
         f"{as_of}), one account per request, warm-up {warm.latencies_ms.size + warm.errors}"

@@ -140,10 +140,8 @@ def records_from_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
     None, numpy scalars become Python numbers, and numpy arrays (how Spark hands list
     columns to pandas) become lists, also inside events.
     """
-    return [
-        {str(name): _plain(value) for name, value in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
+    columns = [str(name) for name in frame.columns]
+    return [dict(zip(columns, map(_plain, row), strict=True)) for row in frame.to_numpy(object)]
 
 
 def _plain(value: Any) -> Any:
