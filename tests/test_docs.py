@@ -104,6 +104,17 @@ def test_the_readmes_limitations_quote_figures_the_docs_state():
     assert figures_not_in(limitations + " 0.1234, 56.7%", docs) == ["0.1234", "56.7%"]
 
 
+def test_the_docs_name_every_benchmark():
+    from pipelines.benchmark import COMMANDS
+
+    public = {name for name in COMMANDS if not name.startswith("_")}
+    for page in ("benchmarks.md", "development.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        listed = re.search(r"python -m pipelines\.benchmark ([\w|]+)", text)
+        assert listed, f"docs/{page} lists no benchmark"
+        assert set(listed.group(1).split("|")) == public, f"docs/{page}"
+
+
 def test_the_link_check_finds_broken_links_and_headings(tmp_path):
     (tmp_path / "other.md").write_text("# Other page\n\n## A `code` heading\n", encoding="utf-8")
     page = tmp_path / "page.md"
