@@ -26,7 +26,7 @@
 # 3. **Gini by month and by cause**, model and truth side by side;
 # 4. the **MLflow run** and the **registered version**.
 #
-# Training takes about half a minute on two cores. The world, the model folder and the
+# Training takes well under a minute on two cores. The world, the model folder and the
 # MLflow store (SQLite) are written under `data/notebooks/` (or `CLOSURE_RISK_NOTEBOOKS`);
 # notebooks 03 and 04 reuse the model.
 
@@ -262,9 +262,9 @@ plt.show()
 # %% [markdown]
 # Read the ratio, not the level: a Gini of the model close to the truth's means the
 # features catch almost everything there is to catch. A cause with few closures in the
-# window has a noisy bar for both. Regulatory closures are hard for the truth too: a sweep
-# is announced, and whether an account is swept within three months is a coin toss with
-# the same odds for everyone targeted.
+# window has a noisy bar for both. Where the truth's own bar is near zero (regulatory
+# closures outside a sweep: the OOT window holds none), no model can rank those closures;
+# it is the ceiling, not the model, that is low.
 #
 # ## The MLflow run and the registered version
 #

@@ -27,7 +27,7 @@
 #    tell.
 #
 # It uses the model notebook 02 trained (and trains the same one when notebook 02 has not
-# run yet, about half a minute).
+# run yet, in under a minute).
 
 # %%
 import json
