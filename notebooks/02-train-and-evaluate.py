@@ -88,6 +88,7 @@ world = ensure_world(WORLD, WORK / "world")
 
 # %%
 argv = ["--data", str(WORK / "world"), "--out", str(MODELS), "--tracking-uri", STORE]
+argv += ["--cache-dir", str(WORK / "cache")]  # features cache: reruns skip the features
 assert train([*argv, "--seed", "7", "--quiet"]) == 0
 
 # %% [markdown]

@@ -88,6 +88,7 @@ def ensure_world(config: WorldConfig, folder: Path):
 ensure_world(WORLD, WORK / "world")
 if not (MODELS / "latest").is_dir():  # notebook 02 has not run: train the same model
     argv = ["--data", str(WORK / "world"), "--out", str(MODELS), "--tracking-uri", STORE]
+    argv += ["--cache-dir", str(WORK / "cache")]  # features cache: reruns skip the features
     assert train([*argv, "--seed", "7", "--quiet"]) == 0
 predictor = load(MODELS / "latest")
 reference = predictor.artefact.reference
