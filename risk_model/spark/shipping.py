@@ -62,21 +62,15 @@ def _fingerprint(folder: Path) -> str:
 
 def _local_folder(model: str, tracking_uri: str | None, into: Path) -> Path:
     """Return the artefact folder of ``model``: the local one, or a download into ``into``."""
-    from risk_model.model_source import _RUN_ID, _artifact_location, _resolve_local
+    from risk_model.model_source import _RUN_ID, _resolve_local
 
     if model.startswith(("models:/", "runs:/")) or (
         not Path(model).exists() and _RUN_ID.match(model)
     ):
-        import mlflow
-
-        from risk_model.modeling.tracking import resolve_tracking_uri
+        from risk_model.modeling.mlflow_adapter import download_model, resolve_tracking_uri
 
         uri = model if model.startswith(("models:/", "runs:/")) else f"runs:/{model}/model"
-        store = resolve_tracking_uri(tracking_uri)
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=_artifact_location(uri, store), dst_path=str(into), tracking_uri=store
-        )
-        return _resolve_local(local)
+        return _resolve_local(download_model(uri, resolve_tracking_uri(tracking_uri), into))
     return _resolve_local(model)
 
 
