@@ -89,7 +89,7 @@ def _bars(ax: Any, drift: Drift, title: str) -> None:
     ax.set_xticks(x, drift.labels, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("share of rows")
     ax.set_title(f"{title}: PSI {drift.value:.3f} ({drift.light})", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(loc="upper right", fontsize=7)
 
 
 def _distribution_plot(drift: Drift, title: str) -> str:

@@ -42,7 +42,7 @@ def plot_roc(path: Path, y: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
         ax.plot(fpr, tpr, label=name)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (OOT)")
-    ax.legend()
+    ax.legend(loc="lower right")
     return _save(fig, path)
 
 
@@ -92,7 +92,7 @@ def plot_ks(path: Path, y: np.ndarray, p: np.ndarray) -> Path:
     ax.plot(share, neg, label="not closed")
     ax.vlines(share[k], neg[k], pos[k], color="red", label=f"KS = {pos[k] - neg[k]:.3f}")
     ax.set(xlabel="share of rows (riskiest first)", ylabel="cumulative share", title="KS (OOT)")
-    ax.legend()
+    ax.legend(loc="lower right")
     return _save(fig, path)
 
 
@@ -106,7 +106,7 @@ def plot_score_distribution(path: Path, y: np.ndarray, points: np.ndarray) -> Pa
         if len(group):  # density of an empty group divides by zero
             ax.hist(group, bins=bins, density=True, alpha=0.5, label=name)
     ax.set(xlabel="points (higher = safer)", ylabel="density", title="Score by label (OOT)")
-    ax.legend()
+    ax.legend(loc="upper right")
     return _save(fig, path)
 
 
@@ -121,7 +121,7 @@ def plot_gini_by_month(path: Path, series: dict[str, dict[str, float]]) -> Path:
         ax.plot([position[m] for m in by_month], list(by_month.values()), marker="o", label=name)
     ax.set_xticks(range(len(months)), months, rotation=45)
     ax.set(xlabel="as-of month", ylabel="Gini", title="Gini per month (OOT)")
-    ax.legend()
+    ax.legend(loc="upper right")
     return _save(fig, path)
 
 
@@ -136,7 +136,7 @@ def plot_gini_by_cause(path: Path, series: dict[str, dict[str, float]]) -> Path:
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xticks(range(len(causes)), causes)
     ax.set(xlabel="closure cause", ylabel="Gini", title="Gini per closure cause (OOT)")
-    ax.legend()
+    ax.legend(loc="upper right")
     return _save(fig, path)
 
 
