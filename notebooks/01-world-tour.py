@@ -31,7 +31,6 @@
 # the environment variable `CLOSURE_RISK_NOTEBOOKS`.
 
 # %%
-import json
 import os
 from pathlib import Path
 
@@ -45,8 +44,7 @@ from matplotlib.patches import Patch
 import risk_model
 from risk_model import contract as C
 from risk_model.records import to_flat
-from risk_model.synthetic import WorldConfig, read_world, world_stats, write_world
-from risk_model.synthetic.config import config_from_dict
+from risk_model.synthetic import WorldConfig, ensure_world, world_stats
 
 ROOT = Path(risk_model.__file__).resolve().parents[1]  # the checkout
 WORK = Path(os.environ.get("CLOSURE_RISK_NOTEBOOKS") or ROOT / "data" / "notebooks")
@@ -59,16 +57,6 @@ CAUSE_COLOURS = {
     "dormancy": "#64748b",
 }
 pd.set_option("display.width", 120)
-
-
-def ensure_world(config: WorldConfig, folder: Path):
-    """Generate the world of ``config`` into ``folder`` unless it is already there."""
-    manifest = folder / "manifest.json"
-    if not manifest.is_file() or (
-        config_from_dict(json.loads(manifest.read_text())["parameters"]) != config
-    ):
-        write_world(config, folder)
-    return read_world(folder)
 
 
 world = ensure_world(WORLD, WORK / "world")

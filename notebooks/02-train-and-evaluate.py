@@ -32,7 +32,6 @@
 
 # %%
 import datetime as dt
-import json
 import os
 import warnings
 from pathlib import Path
@@ -42,8 +41,7 @@ import numpy as np
 import pandas as pd
 
 import risk_model
-from risk_model.synthetic import WorldConfig, read_world, world_stats, write_world
-from risk_model.synthetic.config import config_from_dict
+from risk_model.synthetic import WorldConfig, ensure_world, world_stats
 
 # mlflow imports tqdm.auto, which warns inside Jupyter when ipywidgets is not installed.
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -63,16 +61,6 @@ ROOT = Path(risk_model.__file__).resolve().parents[1]  # the checkout
 WORK = Path(os.environ.get("CLOSURE_RISK_NOTEBOOKS") or ROOT / "data" / "notebooks")
 WORLD = WorldConfig(n_accounts=2_500, n_months=36, seed=7, n_merchants=500)
 MODELS, STORE = WORK / "models", f"sqlite:///{WORK / 'mlflow.db'}"
-
-
-def ensure_world(config: WorldConfig, folder: Path):
-    """Generate the world of ``config`` into ``folder`` unless it is already there."""
-    manifest = folder / "manifest.json"
-    if not manifest.is_file() or (
-        config_from_dict(json.loads(manifest.read_text())["parameters"]) != config
-    ):
-        write_world(config, folder)
-    return read_world(folder)
 
 
 world = ensure_world(WORLD, WORK / "world")

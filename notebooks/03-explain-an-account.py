@@ -30,7 +30,6 @@
 # run yet, in under a minute).
 
 # %%
-import json
 import os
 import warnings
 from pathlib import Path
@@ -44,8 +43,7 @@ from IPython.display import display
 
 import risk_model
 from risk_model import contract as C
-from risk_model.synthetic import WorldConfig, read_world, write_world
-from risk_model.synthetic.config import config_from_dict
+from risk_model.synthetic import WorldConfig, ensure_world
 
 # mlflow imports tqdm.auto, which warns inside Jupyter when ipywidgets is not installed.
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -60,16 +58,6 @@ WORK = Path(os.environ.get("CLOSURE_RISK_NOTEBOOKS") or ROOT / "data" / "noteboo
 WORLD = WorldConfig(n_accounts=2_500, n_months=36, seed=7, n_merchants=500)
 MODELS, STORE = WORK / "models", f"sqlite:///{WORK / 'mlflow.db'}"
 pd.set_option("display.max_colwidth", 120)
-
-
-def ensure_world(config: WorldConfig, folder: Path):
-    """Generate the world of ``config`` into ``folder`` unless it is already there."""
-    manifest = folder / "manifest.json"
-    if not manifest.is_file() or (
-        config_from_dict(json.loads(manifest.read_text())["parameters"]) != config
-    ):
-        write_world(config, folder)
-    return read_world(folder)
 
 
 world = ensure_world(WORLD, WORK / "world")

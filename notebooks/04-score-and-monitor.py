@@ -52,8 +52,7 @@ from matplotlib.patches import Patch
 
 import risk_model
 from risk_model import contract as C
-from risk_model.synthetic import WorldConfig, read_world, write_world
-from risk_model.synthetic.config import config_from_dict
+from risk_model.synthetic import WorldConfig, ensure_world
 
 # mlflow imports tqdm.auto, which warns inside Jupyter when ipywidgets is not installed.
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -73,16 +72,6 @@ WORLD = WorldConfig(n_accounts=2_500, n_months=36, seed=7, n_merchants=500)
 MODELS, STORE = WORK / "models", f"sqlite:///{WORK / 'mlflow.db'}"
 logging.basicConfig(level=logging.WARNING)  # the commands log warnings only
 LIGHT_COLOURS = {"green": "#16a34a", "amber": "#f59e0b", "red": "#dc2626", "grey": "#94a3b8"}
-
-
-def ensure_world(config: WorldConfig, folder: Path):
-    """Generate the world of ``config`` into ``folder`` unless it is already there."""
-    manifest = folder / "manifest.json"
-    if not manifest.is_file() or (
-        config_from_dict(json.loads(manifest.read_text())["parameters"]) != config
-    ):
-        write_world(config, folder)
-    return read_world(folder)
 
 
 ensure_world(WORLD, WORK / "world")

@@ -9,7 +9,7 @@ them), :func:`read_world` (load them back),
 
 from risk_model.synthetic.config import CAUSE_PRIORITY, WorldConfig, default_policy
 from risk_model.synthetic.extract import statements_only_extract
-from risk_model.synthetic.io import read_world, write_world
+from risk_model.synthetic.io import ensure_world, read_world, write_world
 from risk_model.synthetic.merchants import make_merchants
 from risk_model.synthetic.summary import WorldStats, world_stats
 from risk_model.synthetic.world import World, WorldChunk, generate_world, iter_world
@@ -21,6 +21,7 @@ __all__ = [
     "WorldConfig",
     "WorldStats",
     "default_policy",
+    "ensure_world",
     "generate_world",
     "iter_world",
     "make_merchants",

@@ -210,3 +210,18 @@ def read_world(directory: str | Path, *, verify: bool = True) -> World:
             manifest["summary"]["cashout_share"] * manifest["summary"]["accounts"]
         ),
     )
+
+
+def ensure_world(config: WorldConfig, directory: str | Path) -> World:
+    """Return the world of ``config`` in ``directory``, generating it there first if needed.
+
+    A world already in ``directory`` is reused only when its manifest records the same
+    parameters; otherwise it is written again.
+    """
+    directory = Path(directory)
+    manifest = directory / "manifest.json"
+    if not manifest.is_file() or (
+        config_from_dict(json.loads(manifest.read_text())["parameters"]) != config
+    ):
+        write_world(config, directory)
+    return read_world(directory)

@@ -157,3 +157,18 @@ def test_published_sweep_rule_names_the_accounts_sweeps_close(small_world):
         assert (targeted == 1).mean() < 0.5
         checked += 1
     assert checked == 2
+
+
+def test_ensure_world_reuses_a_matching_world_and_rewrites_another(tmp_path):
+    from risk_model.synthetic import ensure_world
+
+    small = WorldConfig(n_accounts=200, n_months=12, seed=3, block_size=100, chunk_size=100)
+    first = ensure_world(small, tmp_path)
+    manifest = tmp_path / "manifest.json"
+    written = manifest.stat().st_mtime_ns
+    again = ensure_world(small, tmp_path)
+    assert manifest.stat().st_mtime_ns == written  # same parameters: not written again
+    assert again.histories.equals(first.histories)
+    other = ensure_world(dataclasses.replace(small, seed=4), tmp_path)
+    assert manifest.stat().st_mtime_ns != written  # other parameters: generated again
+    assert not other.histories.equals(first.histories)
