@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from risk_model.dates import add_months
+
 #: What regulatory sweeps may target, by the profile feature a rule clause names: students,
 #: the young (an age limit), identity checks older than a limit, and holders of many other
 #: credit lines (multi-borrowing caps).
@@ -164,19 +166,17 @@ class PolicyCalendar:
 
     def sweep_windows(self) -> list[tuple[dt.date, dt.date]]:
         """Each sweep as ``(first day, first day after it)``."""
-        return [(d, _add_months(d, self.sweep_months)) for d in self.regulatory_sweeps]
+        return [(d, _same_day_later(d, self.sweep_months)) for d in self.regulatory_sweeps]
 
 
 def _targets(clauses: list[dict[str, Any]] | None) -> tuple[TargetCondition, ...] | None:
     return None if clauses is None else tuple(TargetCondition(**c) for c in clauses)
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    """Return the same day ``months`` later (clamped to the month's last day)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = (dt.date(year + (month == 11), (month + 1) % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(year, month + 1, min(day.day, last))
+def _same_day_later(day: dt.date, months: int) -> dt.date:
+    """Return the same day ``months`` later (clamped to that month's last day)."""
+    end = add_months(day, months)
+    return end.replace(day=min(day.day, end.day))
 
 
 def _iso(value: dt.date | None) -> str | None:
