@@ -42,10 +42,10 @@ import pyarrow as pa
 
 from pipelines._reading import InputError, check_columns, open_input, plain_ids
 from pipelines.score import (
+    DEFAULT_OUT,
     EXIT_OK,
     EXIT_REJECTED,
     REJECTS_SCHEMA,
-    ROOT,
     _as_of,
     _closures,
     score_batch,
@@ -380,7 +380,7 @@ class _FileSystem:
 def output_paths(args: argparse.Namespace) -> tuple[str, str]:
     """Scores and rejects dataset paths (defaults as one machine's); refuse clashes."""
     stem = args.input.name.removesuffix(".parquet")
-    out = args.out or ROOT / "data" / "scores" / f"{stem}.scores.parquet"
+    out = args.out or DEFAULT_OUT / f"{stem}.scores.parquet"
     base = out.name.removesuffix(".parquet").removesuffix(".scores")
     rejects = args.rejects or out.with_name(f"{base}.rejects.parquet")
     source = spark_path(args.input)

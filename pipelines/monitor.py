@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from risk_model.predict import Predictor
 
 LOG = logging.getLogger("pipelines.monitor")
-ROOT = Path(__file__).resolve().parents[1]
+# In the working directory (an installed package has no project folder to write into).
+DEFAULT_OUT = Path("data/monitoring")
 EXIT_OK, EXIT_RED, EXIT_USAGE = 0, 1, 2
 SCORE_COLUMNS = (C.ACCOUNT_ID, C.AS_OF, "probability", "band", "model_version")
 REPORT, FIGURES = "monitoring.html", "monitoring.json"
@@ -222,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     scores = read_scores(args.scores)
     label = scores["model_version"][0].as_py()
     as_of = scores[C.AS_OF][0].as_py()
-    out = args.out or ROOT / "data" / "monitoring" / args.scores.name.removesuffix(".parquet")
+    out = args.out or DEFAULT_OUT / args.scores.name.removesuffix(".parquet")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is not a directory")
     predictor, registered = load_model(args, label)

@@ -92,7 +92,8 @@ __all__ = [
 ]
 
 LOG = logging.getLogger("pipelines.score")
-ROOT = Path(__file__).resolve().parents[1]
+# In the working directory (an installed package has no project folder to write into).
+DEFAULT_OUT = Path("data/scores")
 EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 REJECTS_SCHEMA = pa.schema(
@@ -204,7 +205,7 @@ def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
     A symlink to a regular file resolves to that file (the link is kept).
     """
     stem = args.input.name.removesuffix(".parquet")
-    out = args.out or ROOT / "data" / "scores" / f"{stem}.scores.parquet"
+    out = args.out or DEFAULT_OUT / f"{stem}.scores.parquet"
     base = out.name.removesuffix(".parquet").removesuffix(".scores")
     rejects = args.rejects or out.with_name(f"{base}.rejects.parquet")
     source = args.input.resolve()

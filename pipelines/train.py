@@ -12,7 +12,8 @@ Usage::
 ``truth.parquet`` (synthetic truth, compared when present), ``manifest.json`` (generator
 manifest: policy calendar and observation window) or ``policy.json``
 (``PolicyCalendar.to_dict()``). Without ``--data`` the default world is generated into
-``data/world`` when absent and used.
+``data/world`` when absent and used. Default paths (``data/...``, ``./mlflow.db``) are in
+the working directory.
 
 The artefact goes to ``<out>/<version>/`` (default ``data/models``) and is copied to
 ``<out>/latest/`` (a full copy, not a symlink, so it can be moved or shipped alone); the
@@ -52,7 +53,7 @@ from risk_model.modeling.dataset import (
     labelled_as_of_dates,
     sample_accounts,
 )
-from risk_model.modeling.tracking import project_root, resolve_tracking_uri
+from risk_model.modeling.tracking import resolve_tracking_uri
 
 if TYPE_CHECKING:
     from risk_model.modeling.artefact import ModelArtefact
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
     from risk_model.modeling.train import TrainResult
 
 log = logging.getLogger("pipelines.train")
+# Relative to the working directory, like ./mlflow.db: an installed package has no project
+# folder of its own to write into.
+DEFAULT_WORLD, DEFAULT_MODELS = Path("data/world"), Path("data/models")
 
 
 @dataclass
@@ -321,7 +325,7 @@ def _spec(
         merchant_risk_as_of=table_as_of,
         version=version,
         data_fingerprint=fingerprint,
-        code=code_version(project_root()),
+        code=code_version(),
         evaluation=evaluation,
     )
 
@@ -393,11 +397,10 @@ def _plots(trained: Trained, packaged: Packaged, config: TrainConfig) -> tuple[l
 
 def run(args: argparse.Namespace, config: TrainConfig) -> int:
     """Run every stage (inside one MLflow run when tracking is on); return the exit code."""
-    root, stages = project_root(), Stages()
-    data_dir = args.data
+    stages, data_dir = Stages(), args.data
     if data_dir is None:
         with stages("generate world"):
-            data_dir = ensure_default_world(root / "data" / "world")
+            data_dir = ensure_default_world(DEFAULT_WORLD)
     with stages("load data"):
         inputs = load_inputs(data_dir)
     log.info(
@@ -424,7 +427,6 @@ def _stages(
     from pipelines._train_report import write_report
     from risk_model.modeling.stage_cache import open_cache
 
-    root = project_root()
     cache = open_cache(args.cache_dir, enabled=not args.no_cache)
     engine = None
     if args.engine == "spark":
@@ -436,7 +438,7 @@ def _stages(
         inputs, config, stages, quiet=args.quiet, cache=cache, engine=engine
     )
     with stages("artefact"):
-        packaged = _package(trained, config, inputs, args.out or root / "data" / "models", engine)
+        packaged = _package(trained, config, inputs, args.out or DEFAULT_MODELS, engine)
     with stages("plots"):
         plots, by_family = _plots(trained, packaged, config)
     with stages("report"):

@@ -14,13 +14,15 @@ from typing import Any
 
 import pandas as pd
 
+import risk_model
 from risk_model.modeling.artefact import FORMAT_VERSION
 from risk_model.modeling.config import TrainConfig
 from risk_model.modeling.scale import ScoreScale
 from risk_model.modeling.train import TrainResult, monotone_directions
 from risk_model.policy import PolicyCalendar
 
-PACKAGES = ("closure-risk", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn", "mlflow")
+DISTRIBUTION = "closure-risk"
+PACKAGES = (DISTRIBUTION, "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn", "mlflow")
 
 
 def package_versions() -> dict[str, str]:
@@ -34,26 +36,41 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def code_version(root: Path) -> str:
-    """Git commit of ``root`` (with ``-dirty`` when modified), or ``unknown``."""
+def code_version(top: Path | None = None) -> str:
+    """Version of the running code: a git commit in a checkout, else the installed version.
+
+    Parameters
+    ----------
+    top : pathlib.Path, optional
+        Folder holding the ``risk_model`` package (default: where it was imported from).
+
+    Returns
+    -------
+    str
+        When ``top`` is the top of a git work tree (a checkout, editable install or not),
+        its ``HEAD`` commit, with ``-dirty`` when ``risk_model/`` or ``pipelines/`` has
+        changes; otherwise (an installed wheel: ``top`` is ``site-packages``, which may sit
+        inside somebody's unrelated repository) ``closure-risk==VERSION`` from the package
+        metadata; ``unknown`` when neither is known.
+    """
+    top = (top or Path(risk_model.__file__).parents[1]).resolve()
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "risk_model", "pipelines"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        found = _git(top, "rev-parse", "--show-toplevel")
+        if Path(found).resolve() == top:
+            dirty = _git(top, "status", "--porcelain", "--", "risk_model", "pipelines")
+            return _git(top, "rev-parse", "HEAD") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
+        pass  # no git, or not a work tree: an installed package
+    try:
+        return f"{DISTRIBUTION}=={importlib.metadata.version(DISTRIBUTION)}"
+    except importlib.metadata.PackageNotFoundError:
         return "unknown"
-    return commit + ("-dirty" if dirty else "")
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:

@@ -58,11 +58,6 @@ def _requirements() -> list[str]:
     return [f"{name}=={versions[name]}" for name in sorted(versions) if name != "closure-risk"]
 
 
-def project_root() -> Path:
-    """Root of the closure-risk checkout (two levels above this package)."""
-    return Path(__file__).resolve().parents[2]
-
-
 def ui_command(uri: str) -> str:
     """Shell command that opens the MLflow UI on this store."""
     return f"mlflow ui --backend-store-uri {uri}"
