@@ -43,7 +43,6 @@ UNMIRRORED = {
     "risk_model/features/merchant_population.py",
     "risk_model/features/merchant_table.py",
     "risk_model/features/merchant_window.py",
-    "risk_model/limits.py",
     "risk_model/model_source.py",
     "risk_model/modeling/artefact_files.py",
     "risk_model/modeling/config_load.py",
@@ -67,7 +66,6 @@ UNMIRRORED = {
     "risk_model/synthetic/merchants.py",
     "risk_model/synthetic/paths.py",
     "risk_model/synthetic/statements.py",
-    "risk_model/synthetic/summary.py",
     "risk_model/synthetic/tables.py",
     "risk_model/synthetic/transactions.py",
 }
