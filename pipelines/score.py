@@ -323,6 +323,8 @@ def run(args: argparse.Namespace) -> int:
     # Threads for a single batch would only cost.
     workers = max(1, min(args.workers, -(-total // args.batch_rows)))
     predictor, dups, last_days = _load_model(args, source)
+    scale = predictor.artefact.scale  # a model older than derived edges is worth a warning
+    (LOG.info if scale.band_origin else LOG.warning)("bands: %s", scale.band_note())
     if args.recourse:
         from risk_model.recourse import WithRecourse
 
