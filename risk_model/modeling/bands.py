@@ -180,3 +180,41 @@ def selection_scale(
     threads = result.model_config.num_threads
     prob = artefact.predict_proba(artefact.matrix(rows), num_threads=threads)
     return training_scale(config, prob, rows[LABEL].to_numpy(dtype=np.float64))
+
+
+def band_table(scale: ScoreScale, prob: np.ndarray, label: np.ndarray) -> list[dict[str, Any]]:
+    """Per band of ``scale``: its probability range and the rows' share, mean p and rate.
+
+    Parameters
+    ----------
+    scale : ScoreScale
+        The model's scale (its band edges).
+    prob, label : numpy.ndarray
+        Served probabilities and 0/1 labels of some rows (the report's OOT rows).
+
+    Returns
+    -------
+    list of dict
+        Lowest risk first: ``band``, ``low`` / ``high`` (the band holds
+        ``low <= p < high``), ``rows``, ``share``, ``mean_p``, ``observed_rate`` (NaN for
+        an empty band).
+    """
+    p, y = np.asarray(prob, dtype=np.float64), np.asarray(label, dtype=np.float64)
+    labels = scale.band_of_prob(p)
+    bounds = (0.0, *scale.band_thresholds, 1.0)
+    out = []
+    for i, name in enumerate(scale.band_names):
+        mask = labels == name
+        rows = int(mask.sum())
+        out.append(
+            {
+                "band": name,
+                "low": float(bounds[i]),
+                "high": float(bounds[i + 1]),
+                "rows": rows,
+                "share": rows / max(len(p), 1),
+                "mean_p": float(p[mask].mean()) if rows else float("nan"),
+                "observed_rate": float(y[mask].mean()) if rows else float("nan"),
+            }
+        )
+    return out
