@@ -68,6 +68,7 @@ from pipelines._reading import (
     check_columns,
     duplicated_ids,
     file_last_events,
+    ignored_columns,
     numbered_batches,
     one_line,
     open_input,
@@ -318,6 +319,9 @@ def run(args: argparse.Namespace) -> int:
     out, rejects_path = output_paths(args)
     source = open_input(args.input)
     columns = check_columns(source)
+    ignored = ignored_columns(source)
+    if ignored:  # not silently: a user's extra attributes have no place in the contract yet
+        LOG.info("input column(s) not in the data contract, ignored: %s", ignored)
     closures = _closures(args.closures)
     total = source.metadata.num_rows
     # Threads for a single batch would only cost.

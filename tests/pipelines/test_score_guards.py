@@ -127,3 +127,26 @@ def test_a_model_older_than_derived_edges_scores_with_its_fixed_edges_and_warns(
         np.searchsorted([0.01, 0.03, 0.08, 0.2], prob, "right")
     ]
     assert scores["band"].to_pylist() == expected.tolist()
+
+
+def test_columns_outside_the_contract_are_ignored_and_named(model, histories, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    table = pq.read_table(histories)
+    extra = table.append_column("education", pa.array(["university"] * table.num_rows))
+    extra = extra.append_column("income_band", pa.array([3] * table.num_rows))
+    path = tmp_path / "extra.parquet"
+    pq.write_table(extra, path)
+    day = ["--as-of", model.as_of.isoformat()]
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    code, scores, _ = _run(model, path, tmp_path / "a", *day)
+    assert code == 0 and scores.num_rows == N
+    said = [m for m in _infos(caplog) if "not in the data contract" in m]
+    assert said == ["input column(s) not in the data contract, ignored: 'education', 'income_band'"]
+    _, plain, _ = _run(model, histories, tmp_path / "b", *day)
+    assert scores.equals(plain)
+
+
+def test_contract_columns_only_name_no_ignored_column(model, histories, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    code, _, _ = _run(model, histories, tmp_path, "--as-of", model.as_of.isoformat())
+    assert code == 0 and not [m for m in _infos(caplog) if "not in the data contract" in m]
