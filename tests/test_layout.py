@@ -42,7 +42,6 @@ UNMIRRORED = {
     "pipelines/_bench_spark.py",
     "risk_model/_checks.py",
     "risk_model/_conform.py",
-    "risk_model/_names.py",
     "risk_model/_shapes.py",
     "risk_model/features/merchant_pairs.py",
     "risk_model/features/merchant_population.py",
