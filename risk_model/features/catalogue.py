@@ -483,7 +483,7 @@ _PROFILE = [
 # fmt: on
 
 # the latest statements field by field, as a plain model on the raw columns sees them
-_STATEMENTS = [_f(*row) for row in spec_rows()]
+_STATEMENTS = [_f(**row) for row in spec_rows()]
 
 FEATURES: tuple[FeatureSpec, ...] = (*_OVERDUE, *_CASHOUT, *_ACTIVITY, *_PROFILE, *_STATEMENTS)
 _NAMES = tuple(f.name for f in FEATURES)

@@ -33,72 +33,104 @@ _WINDOWS = (
 )
 NAMES = (*[f"{s}_lag{k}" for s in _STEMS for k in range(LAGS)], *_WINDOWS)
 _NEVER = np.iinfo(np.int64).max
+# Bills, payments and utilisation raise the modelled risk mostly when they are 0 (the line
+# is no longer used); as overdue reasons they made dormant accounts' top cause "overdue"
+# (reason check on the seed-7 world). Days past due, the share of a bill paid and limits
+# speak to repayment.
+_SPENDING = ("billed_", "paid_lag", "paid_sum", "paid_mean", "paid_max", "util_")
+
+
+_ORDINALS = ("latest", "second latest", "third latest", "fourth latest", "fifth latest",
+             "sixth latest")  # fmt: skip
 
 
 def _which(k: int) -> str:
-    """Plain words for the statement at lag ``k``."""
-    return {0: "the latest statement", 1: "the statement before the latest"}.get(
-        k, f"the statement {k} back from the latest"
-    )
+    """Plain words for the holder's statement at lag ``k`` ("your second latest statement")."""
+    return f"your {_ORDINALS[k]} statement"
 
 
-def _lag_rows(k: int) -> list[tuple]:
+def _lag_rows(k: int) -> list[dict]:
     at = f"statement at lag {k} (0 = latest known in the last 12 months)"
     on = _which(k)
-    # (name, family, cause, window, direction, unit, definition, reason)
+    up = on[0].upper() + on[1:]
     return [
-        (f"limit_lag{k}", 0, "CNY", f"Credit limit on the {at}.",
-         f"credit limit on {on}: {{value:z,.0f}} CNY"),
-        (f"billed_lag{k}", 0, "CNY", f"Billed amount on the {at}.",
-         f"bill on {on}: {{value:z,.0f}} CNY"),
-        (f"paid_lag{k}", 0, "CNY",
-         f"Amount paid against the {at}; missing until its due date.",
-         f"paid {{value:z,.0f}} CNY against the bill on {on}"),
-        (f"paid_ratio_lag{k}", -1, "ratio",
-         f"amount_paid / billed_amount (clipped to 0..1) of the {at}, the payment against "
-         "the bill it settles; missing until its due date or when the bill is 0.",
-         f"paid {{value:z.0%}} of the bill on {on}"),
-        (f"util_lag{k}", 0, "ratio", f"billed / credit limit of the {at}.",
-         f"the bill on {on} used {{value:z.0%}} of the credit limit"),
-        (f"dpd_lag{k}", 1, "days", f"Days past due on the {at}.",
-         f"days past due on {on}: {{value:z.0f}}"),
+        dict(name=f"limit_lag{k}", direction=-1, unit="CNY",
+             definition=f"Credit limit on the {at}.",
+             reason=f"The credit limit on {on} was CNY {{value:z,.0f}}."),
+        dict(name=f"billed_lag{k}", direction=0, unit="CNY",
+             definition=f"Billed amount on the {at}.",
+             reason=f"The bill on {on} was CNY {{value:z,.0f}}.",
+             zero=f"Nothing was billed on {on}."),
+        dict(name=f"paid_lag{k}", direction=0, unit="CNY",
+             definition=f"Amount paid against the {at}; missing until its due date.",
+             reason=f"You paid CNY {{value:z,.0f}} against the bill on {on}.",
+             zero=f"You paid nothing against the bill on {on}."),
+        dict(name=f"paid_ratio_lag{k}", direction=-1, unit="ratio",
+             definition=f"amount_paid / billed_amount (clipped to 0..1) of the {at}, the "
+             "payment against the bill it settles; missing until its due date or when the "
+             "bill is 0.",
+             reason=f"You paid {{value:z.0%}} of the bill on {on}."),
+        dict(name=f"util_lag{k}", direction=0, unit="ratio",
+             definition=f"billed / credit limit of the {at}.",
+             reason=f"The bill on {on} used {{value:z.0%}} of your credit limit."),
+        dict(name=f"dpd_lag{k}", direction=1, unit="days",
+             definition=f"Days past due on the {at}.",
+             reason=f"{up} was {{value:z.0f}} day{{s}} past due.",
+             zero=f"{up} was not past due."),
     ]  # fmt: skip
 
 
 _SIX = "the latest 6 statements (lags 0-5)"
 _WINDOW_ROWS = [
-    ("billed_sum_lags", 0, "CNY", f"Sum of the billed amounts of {_SIX}.",
-     "the latest 6 bills added up to {value:z,.0f} CNY"),
-    ("billed_mean_lags", 0, "CNY", f"Mean billed amount of {_SIX}.",
-     "the latest 6 bills averaged {value:z,.0f} CNY"),
-    ("billed_max_lags", 0, "CNY", f"Largest billed amount of {_SIX}.",
-     "the largest of the latest 6 bills was {value:z,.0f} CNY"),
-    ("paid_sum_lags", 0, "CNY", f"Sum of the payments known (due date reached) of {_SIX}.",
-     "payments on the latest 6 bills added up to {value:z,.0f} CNY"),
-    ("paid_mean_lags", 0, "CNY", f"Mean payment known (due date reached) of {_SIX}.",
-     "payments on the latest 6 bills averaged {value:z,.0f} CNY"),
-    ("paid_max_lags", 0, "CNY", f"Largest payment known (due date reached) of {_SIX}.",
-     "the largest payment on the latest 6 bills was {value:z,.0f} CNY"),
-    ("limit_ratio_lags", 0, "ratio",
-     f"Latest credit limit / credit limit on the oldest of {_SIX}.",
-     "the credit limit is now {value:z.0%} of what it was up to 5 statements earlier"),
+    dict(name="billed_sum_lags", direction=0, unit="CNY",
+         definition=f"Sum of the billed amounts of {_SIX}.",
+         reason="The bills on your latest 6 statements added up to CNY {value:z,.0f}.",
+         zero="Nothing was billed on your latest 6 statements."),
+    dict(name="billed_mean_lags", direction=0, unit="CNY",
+         definition=f"Mean billed amount of {_SIX}.",
+         reason="The bills on your latest 6 statements averaged CNY {value:z,.0f}.",
+         zero="Nothing was billed on your latest 6 statements."),
+    dict(name="billed_max_lags", direction=0, unit="CNY",
+         definition=f"Largest billed amount of {_SIX}.",
+         reason="The largest bill on your latest 6 statements was CNY {value:z,.0f}.",
+         zero="Nothing was billed on your latest 6 statements."),
+    dict(name="paid_sum_lags", direction=0, unit="CNY",
+         definition=f"Sum of the payments known (due date reached) of {_SIX}.",
+         reason="Your payments against your latest 6 bills added up to CNY {value:z,.0f}.",
+         zero="You paid nothing against your latest 6 bills."),
+    dict(name="paid_mean_lags", direction=0, unit="CNY",
+         definition=f"Mean payment known (due date reached) of {_SIX}.",
+         reason="Your payments against your latest 6 bills averaged CNY {value:z,.0f}.",
+         zero="You paid nothing against your latest 6 bills."),
+    dict(name="paid_max_lags", direction=0, unit="CNY",
+         definition=f"Largest payment known (due date reached) of {_SIX}.",
+         reason="Your largest payment against your latest 6 bills was CNY {value:z,.0f}.",
+         zero="You paid nothing against your latest 6 bills."),
+    dict(name="limit_ratio_lags", direction=0, unit="ratio",
+         definition=f"Latest credit limit / credit limit on the oldest of {_SIX}.",
+         reason="Your credit limit is now {value:z.0%} of what it was on the oldest of your "
+         "latest 6 statements."),
 ]  # fmt: skip
 
 
-def spec_rows() -> list[tuple]:
-    """Catalogue rows of the statement features, in :data:`NAMES` order.
+def spec_rows() -> list[dict]:
+    """Catalogue entries of the statement features, in :data:`NAMES` order.
 
     Returns
     -------
-    list of tuple
-        ``(name, family, cause, window, direction, unit, definition, reason)`` per feature.
+    list of dict
+        Keyword arguments of the catalogue's ``_f`` per feature: ``name``, ``family``,
+        ``cause``, ``window``, ``direction``, ``unit``, ``definition``, ``reason`` and, for
+        some, ``zero`` (the sentence for a value that reads as 0).
     """
     lag_rows = [_lag_rows(k) for k in range(LAGS)]
     by_stem = [row for s in range(len(_STEMS)) for row in (r[s] for r in lag_rows)]
     out = []
-    for name, direction, unit, definition, reason in [*by_stem, *_WINDOW_ROWS]:
+    for row in [*by_stem, *_WINDOW_ROWS]:
+        name = row["name"]
         window = "latest 6 statements" if name.endswith("_lags") else "last 12 months"
-        out.append((name, "statements", "overdue", window, direction, unit, definition, reason))
+        cause = "dormancy" if name.startswith(_SPENDING) else "overdue"
+        out.append({**row, "family": "statements", "cause": cause, "window": window})
     return out
 
 

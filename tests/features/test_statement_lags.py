@@ -110,16 +110,28 @@ def test_catalogue_has_every_statement_feature():
     assert set(NAMES) <= set(names) and len(NAMES) == 6 * LAGS + 7
     specs = [f for f in FEATURES if f.name in NAMES]
     assert {f.family for f in specs} == {"statements"}
-    # only days past due (up) and the share of a bill paid (down) are constrained
+    # days past due (up), the share of a bill paid and the limit (down) are constrained
     constrained = {f.name: f.direction for f in specs if f.direction}
-    assert set(constrained) == {f"{s}_lag{k}" for s in ("dpd", "paid_ratio") for k in range(6)}
+    signs = {"dpd": 1, "paid_ratio": -1, "limit": -1}
+    assert constrained == {f"{s}_lag{k}": d for s, d in signs.items() for k in range(6)}
     assert all(f.reason for f in specs)
+    # bills, payments and utilisation at 0 mean an unused line: dormancy, not overdue
+    overdue = {f.name for f in specs if f.cause == "overdue"}
+    assert overdue == {f"{s}_lag{k}" for s in ("dpd", "paid_ratio", "limit") for k in range(6)} | {
+        "limit_ratio_lags"
+    }
+    assert {f.cause for f in specs} == {"overdue", "dormancy"}
     assert not any("NaN if" in f.definition for f in specs)  # missing is no reason
 
 
 def test_reason_texts_read_as_sentences():
     spec = {f.name: f for f in FEATURES}
-    assert spec["billed_lag0"].explain(12_300) == "bill on the latest statement: 12,300 CNY"
+    latest = spec["billed_lag0"]
+    assert latest.explain(12_300) == "The bill on your latest statement was CNY 12,300."
+    assert latest.explain(0) == "Nothing was billed on your latest statement."
     assert spec["paid_ratio_lag1"].explain(0.05) == (
-        "paid 5% of the bill on the statement before the latest"
+        "You paid 5% of the bill on your second latest statement."
     )
+    assert spec["dpd_lag5"].explain(1) == "Your sixth latest statement was 1 day past due."
+    assert spec["dpd_lag2"].explain(0) == "Your third latest statement was not past due."
+    assert all(spec[name].detail for name in NAMES)  # the analyst register too
