@@ -186,6 +186,7 @@ def _stages(predictor, path: Path, as_of: dt.date, rows: int) -> list[tuple[str,
     """Seconds per stage of scoring one batch of ``rows`` accounts (in this process)."""
     import pyarrow.parquet as pq
 
+    from risk_model import contract as C
     from risk_model import reasons as R
     from risk_model.validation import split_valid
 
@@ -214,8 +215,11 @@ def _stages(predictor, path: Path, as_of: dt.date, rows: int) -> list[tuple[str,
         attributed = R.account_attribution(
             contrib, art.feature_names, values=values, catalogue=predictor.catalogue
         )
-        R.top_reasons(attributed, values, predictor.catalogue)
-        R.top_causes(attributed, predictor.causes)
+        as_of = np.asarray(frame[C.AS_OF].to_numpy(), dtype="datetime64[D]")[need]
+        idle = R.idle_rule_rows(as_of, art.policy, art.horizon_months)
+        R.top_reasons(attributed, values, predictor.catalogue, idle=idle)
+        counted = R.cause_contributions(attributed, predictor.catalogue, idle)
+        R.top_causes(counted, predictor.causes)
 
     timed("reason texts + top cause", reason_texts)
     timed("whole score_features", lambda: predictor.score_features(frame))

@@ -269,8 +269,11 @@ class Predictor:
             contrib = R.account_attribution(
                 contrib, art.feature_names, values=matrix[need], catalogue=self.catalogue
             )
-            explained = R.top_reasons(contrib, matrix[need], self.catalogue)
-            top[need] = R.top_causes(contrib, self.causes)
+            # sweep rules speak to "regulatory" only where a sweep falls in the horizon
+            idle = R.idle_rule_rows(as_of[need], art.policy, art.horizon_months)
+            explained = R.top_reasons(contrib, matrix[need], self.catalogue, idle=idle)
+            counted = R.cause_contributions(contrib, self.catalogue, idle)
+            top[need] = R.top_causes(counted, self.causes)
         counts = np.zeros(n, dtype=np.int32)
         counts[need] = np.diff(explained.offsets.to_numpy())
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))

@@ -13,6 +13,13 @@ score. From them:
   (``<feature code> = <value> <unit>; contribution <+x.xxx> log-odds``);
 * ``top_cause`` is the closure cause (``contract.CAUSES``) whose risk-raising factors
   (positive contributions) add up to the most; ``None`` when nothing raises the risk.
+* A feature that speaks to its cause through a sweep rule (age, student, identity check,
+  other lines, being targeted: catalogue ``rule``) speaks to it only on rows whose label
+  horizon holds an announced sweep: the rule closes accounts during sweeps. On other rows
+  (*idle* rows, :func:`idle_rule_rows`) its contribution counts for no cause and its
+  reason's cause is ``other``. Outside a sweep, being a student does not make a closure
+  regulatory; counting it so named "regulatory" for dormant and overdue accounts that
+  happened to be targeted.
 * *Date-context* features (:data:`DATE_CONTEXT_FEATURES`: distances to policy dates,
   identical for every account on a given date) are left out of both: they say *when* the
   account is scored, not what about the account raises its risk, and their contribution
@@ -39,8 +46,15 @@ import numpy as np
 import pyarrow as pa
 
 from risk_model import contract as C
-from risk_model.features.catalogue import date_features, default_detail, reason_template
+from risk_model.features.catalogue import (
+    ANY_SWEEP_RULE,
+    OTHER,
+    date_features,
+    default_detail,
+    reason_template,
+)
 from risk_model.modeling.templates import TemplateError, render
+from risk_model.policy import SWEEP_RULES, PolicyCalendar
 
 MAX_REASONS = 4
 _FEW = 8  # feature_texts formats this many values one by one
@@ -274,6 +288,11 @@ class _Prepared:
         return np.asarray([e["cause"] for e in self.catalogue], dtype=object)
 
     @functools.cached_property
+    def sweep_rule(self) -> np.ndarray:
+        rules = (*SWEEP_RULES, ANY_SWEEP_RULE)
+        return np.array([e.get("rule", "") in rules for e in self.catalogue], dtype=bool)
+
+    @functools.cached_property
     def missing_is_fact(self) -> np.ndarray:
         definitions = [str(e.get("definition") or "") for e in self.catalogue]
         return np.array([bool(_NAN_MEANING.search(d)) for d in definitions], dtype=bool)
@@ -292,6 +311,64 @@ def _prepared(catalogue: Sequence[Mapping[str, Any]]) -> _Prepared:
             _PREPARED.clear()
         entry = _PREPARED[id(catalogue)] = _Prepared(catalogue)
     return entry
+
+
+def idle_rule_rows(
+    as_of: np.ndarray, policy: PolicyCalendar | None, horizon_months: int
+) -> np.ndarray:
+    """Return which rows' label horizon holds no announced sweep (sweep rules idle).
+
+    Parameters
+    ----------
+    as_of : numpy.ndarray
+        ``(n,)`` as-of dates (``datetime64[D]``).
+    policy : PolicyCalendar or None
+        The model's calendar.
+    horizon_months : int
+        The model's label horizon.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` bool: True where no sweep falls in ``(as_of, as_of + horizon]``, so the
+        features of a sweep rule speak to no closure cause on that row.
+    """
+    from risk_model.features.profile import sweep_months_ahead
+
+    days = np.asarray(as_of, dtype="datetime64[D]").astype(np.int64)
+    if not len(days):
+        return np.zeros(0, dtype=bool)
+    distinct, where = np.unique(days, return_inverse=True)  # a few dates, many rows
+    ahead = sweep_months_ahead(distinct, policy or PolicyCalendar(), horizon_months) > 0
+    return ~ahead[where.reshape(-1)]
+
+
+def cause_contributions(
+    contrib: np.ndarray, catalogue: Sequence[Mapping[str, Any]], idle: np.ndarray | None
+) -> np.ndarray:
+    """Return the contributions that count towards a cause: sweep rules' zeroed on idle rows.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray
+        ``(n, k)`` contributions (e.g. :func:`account_attribution` output).
+    catalogue : sequence of mapping
+        The ``k`` catalogue entries (``rule`` is read).
+    idle : numpy.ndarray or None
+        ``(n,)`` :func:`idle_rule_rows`; None: no row is idle.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``contrib`` itself when nothing is idle, else a copy with the entries of sweep-rule
+        features on idle rows set to 0.
+    """
+    columns = _prepared(catalogue).sweep_rule
+    if idle is None or not idle.any() or not columns.any():
+        return contrib
+    out = np.array(contrib, dtype=np.float64)
+    out[np.ix_(np.flatnonzero(idle), np.flatnonzero(columns))] = 0.0
+    return out
 
 
 def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
@@ -350,6 +427,7 @@ def top_reasons(
     catalogue: Sequence[Mapping[str, Any]],
     *,
     max_reasons: int = MAX_REASONS,
+    idle: np.ndarray | None = None,
 ) -> pa.ListArray:
     """Build the reasons of each row from its contributions and feature values.
 
@@ -364,6 +442,9 @@ def top_reasons(
         ``definition``, ``unit``).
     max_reasons : int
         Most reasons per row.
+    idle : numpy.ndarray, optional
+        ``(n,)`` :func:`idle_rule_rows`: on these rows a sweep-rule feature's reason has
+        the cause ``other``.
 
     Returns
     -------
@@ -393,11 +474,13 @@ def top_reasons(
         texts[at] = feature_texts(catalogue[feature], chosen[at])
         details[at] = detail_texts(catalogue[feature], chosen[at], amounts[at])
     prepared = _prepared(catalogue)
-    names, causes = prepared.names, prepared.causes
+    causes = prepared.causes[cols]
+    if idle is not None and idle.any():
+        causes[idle[rows] & prepared.sweep_rule[cols]] = OTHER
     items = pa.StructArray.from_arrays(
         [
-            pa.array(names[cols], pa.string()),
-            pa.array(causes[cols], pa.string()),
+            pa.array(prepared.names[cols], pa.string()),
+            pa.array(causes, pa.string()),
             pa.array(texts, pa.string()),
             pa.array(amounts, pa.float64()),
             pa.array(details, pa.string()),

@@ -133,7 +133,10 @@ def test_contributions_reproduce_the_raw_score(predictor, sample, model, batch_a
     attribution = R.account_attribution(
         contrib, predictor.artefact.feature_names, values=matrix, catalogue=predictor.catalogue
     )
-    top = R.top_causes(attribution, predictor.causes)
+    art = predictor.artefact
+    idle = R.idle_rule_rows(frame[C.AS_OF].to_numpy(), art.policy, art.horizon_months)
+    counted = R.cause_contributions(attribution, predictor.catalogue, idle)
+    top = R.top_causes(counted, predictor.causes)
     assert list(top) == batch_all[P.TOP_CAUSE].tolist()
     np.testing.assert_array_equal(predictor.artefact.calibrate(raw), batch_all[P.PROBABILITY])
 

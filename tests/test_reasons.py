@@ -1,3 +1,4 @@
+import datetime as dt
 import re
 
 import lightgbm as lgb
@@ -7,6 +8,7 @@ import pytest
 from risk_model import contract as C
 from risk_model import reasons as R
 from risk_model.modeling import templates as T
+from risk_model.policy import PolicyCalendar
 
 CATALOGUE = [
     {"name": "dpd_now", "cause": "overdue", "definition": "Days past due.", "unit": "days",
@@ -330,3 +332,40 @@ def test_details_show_code_value_unit_and_contribution():
     custom = {**CATALOGUE[2], "detail": "{value:.1f} months"}
     assert R.detail_value(custom, 7.25) == "7.2 months"
     assert R.detail_value({**custom, "detail": "{bad}"}, 7.25) == "7.25 months"
+
+
+SWEEP_POLICY = PolicyCalendar((dt.date(2024, 3, 1),), sweep_months=2)
+RULES = ["", "", "kyc", "age", "", "migration"]
+RULED = [{**e, "rule": r} for e, r in zip(CATALOGUE, RULES, strict=True)]
+
+
+def test_rows_are_idle_when_no_sweep_falls_in_their_horizon():
+    as_of = np.array(["2023-10-31", "2023-12-31", "2024-03-31", "2024-04-30"], "datetime64[D]")
+    # horizon 3 months, sweep March-April 2024: Nov-Jan and May-Jul hold none of it
+    idle = R.idle_rule_rows(as_of, SWEEP_POLICY, 3)
+    assert idle.tolist() == [True, False, False, True]
+    assert R.idle_rule_rows(as_of, None, 3).all()  # no calendar: no sweep ahead
+    assert R.idle_rule_rows(as_of[:0], SWEEP_POLICY, 3).shape == (0,)
+
+
+def test_sweep_rule_factors_count_for_no_cause_on_idle_rows():
+    # both rows: identity check (kyc rule) 0.5 beats overdue 0.3; row 0 is idle
+    contrib = np.array([[0.3, 0.0, 0.5, 0.0, 0.0, 0.2], [0.3, 0.0, 0.5, 0.0, 0.0, 0.2]])
+    idle = np.array([True, False])
+    counted = R.cause_contributions(contrib, RULED, idle)
+    np.testing.assert_array_equal(counted[0], [0.3, 0.0, 0.0, 0.0, 0.0, 0.2])
+    np.testing.assert_array_equal(counted[1], contrib[1])  # a sweep ahead: unchanged
+    assert list(R.top_causes(counted, CAUSES)) == ["overdue", "regulatory"]
+    # the migration rule is not a sweep rule: it still counts on idle rows
+    assert R.cause_contributions(contrib, RULED, np.zeros(2, bool)) is contrib
+    values = np.ones((2, 6))
+    out = R.top_reasons(contrib, values, RULED, idle=idle).to_pylist()
+    assert [(r["code"], r["cause"]) for r in out[0]] == [
+        ("months_since_kyc", C.CAUSE_OTHER), ("dpd_now", "overdue"),
+        ("legacy_unmigrated", "migration"),
+    ]  # fmt: skip
+    assert out[1][0]["cause"] == "regulatory"
+    assert (
+        R.top_reasons(contrib, values, RULED).to_pylist()
+        == R.top_reasons(contrib, values, RULED, idle=np.zeros(2, bool)).to_pylist()
+    )

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model.features import activity, cashout, overdue, profile, statement_lags
+from risk_model.features import activity, cashout, overdue, profile
 from risk_model.features import merchant_risk as merchants
 from risk_model.features.catalogue import feature_names
 from risk_model.features.merchant_population import PopulationTotals
@@ -175,14 +175,12 @@ def feature_rows(
     grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
     st = read_statements(histories, grid, rank)
     tx = read_transactions(histories, grid, rank)
-    # scoring reads purchase flags over the last 6 months only (training: merchants' 36)
-    since = min(grid.period_range(k, 6)[0] for k in range(len(dates)))
-    since = since if merchant_risk is not None else 0
-    flags = cashout.purchase_flags(tx, st, since) if tx is not None else None
+    # purchase flags over the whole 36-month grid: the long-memory cash-out features read
+    # them in scoring too (merchant statistics read their own windows of them)
+    flags = cashout.purchase_flags(tx, st) if tx is not None else None
 
     feats: dict[str, np.ndarray] = {}
     feats.update(overdue.compute(st, grid, n_acc))
-    feats.update(statement_lags.compute(st, grid, n_acc))
     feats.update(cashout.compute(tx, flags, grid, n_acc, st))
     feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk, population))
     feats.update(activity.compute(tx, grid, n_acc))

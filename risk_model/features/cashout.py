@@ -135,8 +135,13 @@ def _median_by_account(acct: np.ndarray, values: np.ndarray, n_acc: int) -> np.n
 NAMES = (
     "round_share_6m", "patterned_share_6m", "near_limit_count_6m", "near_limit_share_6m",
     "round_near_limit_count_6m", "repay_respend_count_6m", "repay_respend_median_hours_6m",
-    "night_share_6m", "burst_after_quiet",
+    "night_share_6m", "burst_after_quiet", "months_since_cashout_like", "cashout_like_months_36m",
 )  # fmt: skip
+
+
+def cashout_like(flags: PurchaseFlags) -> np.ndarray:
+    """Purchases shaped like a cash-out: a round or patterned amount near the available line."""
+    return flags.near_limit & (flags.is_round | flags.is_patterned)
 
 
 def compute(
@@ -149,7 +154,8 @@ def compute(
     """Return account-side cash-out features as (n_asof, n_acc) arrays.
 
     Counts that need a credit limit are NaN for accounts with no statement known in the
-    last 36 months (or no statements column).
+    last 36 months (or no statements column). ``flags`` must cover the last 36 months of
+    every as-of date (the long-memory features read them).
     """
     if tx is None or flags is None:
         return {}
@@ -197,6 +203,7 @@ def compute(
         )
         recent = rows(c_n, grid.month_columns(k, 4) - since)
         out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
+    out.update(_long_memory(tx, flags, grid, n_acc))
     if st is None:
         no_limit = np.ones((n_asof, n_acc), dtype=bool)
     else:
@@ -204,6 +211,40 @@ def compute(
         no_limit = np.stack(
             [rowsum(rows(c_st, grid.month_columns(k, LOOKBACK_MONTHS))) == 0 for k in range(n_asof)]
         )
-    for name in ("near_limit_count_6m", "round_near_limit_count_6m", "repay_respend_count_6m"):
+    for name in (
+        "near_limit_count_6m", "round_near_limit_count_6m", "repay_respend_count_6m",
+        "cashout_like_months_36m",
+    ):  # fmt: skip
         out[name][no_limit] = np.nan
     return out
+
+
+def _long_memory(
+    tx: Transactions, flags: PurchaseFlags, grid: Grid, n_acc: int
+) -> dict[str, np.ndarray]:
+    """Cash-out-like months over 36 months: months since the last one, months with one.
+
+    A month is cash-out-like when a round or patterned purchase takes >= 0.8 of the available
+    line, or when its round and patterned purchases add up to >= 0.8 of the credit limit
+    (the line drained in two or three round amounts). A cash-out propensity outlives an
+    episode: an account that drained its line so a year ago is far likelier to do it again
+    than one that never did, which the 6-month counts forget.
+    """
+    n_asof = len(grid.asof_day)
+    first = min(grid.period_range(k, LOOKBACK_MONTHS)[0] for k in range(n_asof))
+    p = np.where(tx.is_purchase & (tx.period >= first), tx.period - first, -1)
+    at_p = cells(n_acc, tx.acct, p)
+    c_like = cube(grid, n_acc, at_p, cashout_like(flags), first=first)
+    shaped = (flags.is_round | flags.is_patterned) & ~np.isnan(flags.limit)
+    line_share = np.where(shaped, tx.amount / np.where(shaped, flags.limit, 1.0), 0.0)
+    c_share = cube(grid, n_acc, at_p, line_share, first=first)
+    months = np.arange(LOOKBACK_MONTHS)[:, None]
+    since = np.full((n_asof, n_acc), np.nan, dtype=np.float32)
+    count = np.zeros((n_asof, n_acc), dtype=np.float32)
+    for k in range(n_asof):
+        cols = grid.month_columns(k, LOOKBACK_MONTHS) - first
+        seen = (rows(c_like, cols) > 0) | (rows(c_share, cols) >= NEAR_LIMIT_FRACTION)
+        last = np.where(seen, months, -1).max(0)
+        since[k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
+        count[k] = seen.sum(0)
+    return {"months_since_cashout_like": since, "cashout_like_months_36m": count}

@@ -24,11 +24,10 @@ from typing import Any
 import pandas as pd
 
 from risk_model import contract as C
-from risk_model.features.statement_lags import spec_rows
 from risk_model.modeling.templates import render
 from risk_model.policy import SWEEP_RULES, PolicyCalendar
 
-FAMILIES = ("overdue", "cashout", "activity", "profile", "statements")
+FAMILIES = ("overdue", "cashout", "activity", "profile")
 SCOPES = ("account", "date")
 OTHER = C.CAUSE_OTHER  # the cause of an attribute that points to no closure cause
 ANY_SWEEP_RULE = "sweep"  # the rule of features about a sweep rule as a whole (any clause)
@@ -44,7 +43,7 @@ class FeatureSpec:
     name : str
         Column name in the feature frame.
     family : str
-        One of ``overdue``, ``cashout``, ``activity``, ``profile``, ``statements``.
+        One of ``overdue``, ``cashout``, ``activity``, ``profile``.
     cause : str
         Closure cause the feature speaks to (one of ``contract.CAUSES``), or
         :data:`OTHER` for an attribute that points to no closure cause.
@@ -299,6 +298,22 @@ _CASHOUT = [
     _f("repay_respend_median_hours_6m", "cashout", "cashout", "last 6 months", -1, "hours",
        "Median hours from the latest repayment to each purchase >= 0.5 x limit.",
        "Your large purchases came typically {value:z.0f} hour{s} after a repayment."),
+    _f("months_since_cashout_like", "cashout", "cashout", "last 36 months", -1, "months",
+       "Months from the last cash-out-like month to the as-of month: a month with a round "
+       "(multiple of 100) or patterned (integer >= 100 ending in 88, 98 or 99) purchase "
+       ">= 0.8 x available line, or whose round and patterned purchases add up to >= 0.8 x "
+       "the credit limit; NaN if none in 36 months.",
+       "The last month in which you used up nearly all of your credit with round-amount "
+       "purchases was {value:z.0f} month{s} ago.",
+       zero="This month you used up nearly all of your credit with round-amount purchases.",
+       missing="In the last 3 years you have not used up nearly all of your credit with "
+               "round-amount purchases."),
+    _f("cashout_like_months_36m", "cashout", "cashout", "last 36 months", 1, "months",
+       "Cash-out-like months (as in months_since_cashout_like) among the last 36.",
+       "In {value:z.0f} of the last 36 months you used up nearly all of your credit with "
+       "round-amount purchases.",
+       zero="In the last 3 years you have not used up nearly all of your credit with "
+            "round-amount purchases."),
     _f("top1_merchant_share_6m", "cashout", "cashout", "last 6 months", 0, "share",
        "Largest single merchant's share of purchase spend.",
        "In the last 6 months, {value:z.0%} of your spending went to a single shop."),
@@ -482,10 +497,7 @@ _PROFILE = [
 ]
 # fmt: on
 
-# the latest statements field by field, as a plain model on the raw columns sees them
-_STATEMENTS = [_f(**row) for row in spec_rows()]
-
-FEATURES: tuple[FeatureSpec, ...] = (*_OVERDUE, *_CASHOUT, *_ACTIVITY, *_PROFILE, *_STATEMENTS)
+FEATURES: tuple[FeatureSpec, ...] = (*_OVERDUE, *_CASHOUT, *_ACTIVITY, *_PROFILE)
 _NAMES = tuple(f.name for f in FEATURES)
 _RULES = {f.name: f.rule for f in FEATURES}
 if len(set(_NAMES)) != len(_NAMES):  # pragma: no cover - guards edits of the catalogue
@@ -535,6 +547,7 @@ def causes_under(
     Returns
     -------
     list of dict
+        The entries with ``cause`` as the calendar has it and ``rule`` filled in.
     """
     rules = (policy or PolicyCalendar()).rules()
     out = []
@@ -542,7 +555,7 @@ def causes_under(
         rule = entry.get("rule", _RULES.get(entry["name"], "")) or ""
         in_force = rule in rules or (rule == ANY_SWEEP_RULE and bool(rules & set(SWEEP_RULES)))
         cause = entry["cause"] if not rule or in_force else OTHER
-        out.append({**entry, "cause": cause})
+        out.append({**entry, "cause": cause, "rule": rule})
     return out
 
 

@@ -35,10 +35,23 @@ def open_days(histories: pa.Table) -> np.ndarray:
     return _column(histories, C.OPEN_DATE)
 
 
-def _sweep_months_ahead(
-    days: np.ndarray, policy: PolicyCalendar, horizon_months: int
-) -> np.ndarray:
-    """Months of ``(as_of, as_of + horizon]`` that fall inside an announced sweep, per as-of."""
+def sweep_months_ahead(days: np.ndarray, policy: PolicyCalendar, horizon_months: int) -> np.ndarray:
+    """Months of ``(as_of, as_of + horizon]`` that fall inside an announced sweep, per as-of.
+
+    Parameters
+    ----------
+    days : numpy.ndarray
+        As-of dates as day numbers (days since 1970-01-01).
+    policy : PolicyCalendar
+        Sweep dates and length.
+    horizon_months : int
+        Label horizon in months.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float months per as-of date (0 when no sweep falls in the horizon).
+    """
     ahead = np.zeros(len(days))
     after_asof = days + 1  # the as-of date is included up to its end
     for first, after in policy.sweep_windows():
@@ -76,7 +89,7 @@ def _policy_terms(
         until[:, None] / DAYS_PER_MONTH,
         months_to(policy.migration_deadline)[:, None],
         -months_to(policy.migration_offer)[:, None],
-        _sweep_months_ahead(days, policy, horizon_months)[:, None],
+        sweep_months_ahead(days, policy, horizon_months)[:, None],
     )
     for term in terms:
         term.setflags(write=False)

@@ -1,6 +1,7 @@
 import datetime as dt
 import math
 
+import pandas as pd
 import pytest
 from feature_records import D, account, histories, statement, txn
 
@@ -68,3 +69,84 @@ def test_no_burst_when_recently_active():
     r = build_features(histories(account("a", transactions=txns)), AS_OF).iloc[0]
     assert r["burst_after_quiet"] == 0
     assert r["round_share_6m"] == 0
+
+
+# Long memory: a line drained with a round amount 14 months before the as-of date.
+OLD_STATEMENTS = [statement(D(2022, 11, 1), 500.0, limit=5000.0)]
+OLD_DRAIN = T(2022, 12, 10, 12)  # 14 months before AS_OF's month
+
+
+def _long_memory(amount: float, when: dt.datetime = OLD_DRAIN, statements=None):
+    sts = OLD_STATEMENTS if statements is None else statements
+    txns = [txn(when, amount, merchant="x"), txn(T(2024, 2, 5, 12), 40.0)]
+    table = histories(account("a", statements=sts, transactions=txns))
+    return build_features(table, AS_OF).iloc[0]
+
+
+@pytest.mark.parametrize("amount", [4000.0, 3998.0])  # round, patterned (ends in 98)
+def test_cashout_like_purchase_is_remembered_for_36_months(amount):
+    r = _long_memory(amount)  # 4000 >= 0.8 x (5000 - 500)
+    assert r["months_since_cashout_like"] == 14
+    assert r["cashout_like_months_36m"] == 1
+    assert r["round_near_limit_count_6m"] == 0  # the 6-month window has forgotten it
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [4123.45, 500.0],  # near the line but not round; round but far from the line
+)
+def test_other_purchases_are_not_cashout_like(amount):
+    r = _long_memory(amount)
+    assert math.isnan(r["months_since_cashout_like"])
+    assert r["cashout_like_months_36m"] == 0
+
+
+@pytest.mark.parametrize(("second", "like"), [(2000.0, True), (1900.0, False)])
+def test_round_amounts_that_add_up_to_the_line_make_a_cashout_like_month(second, like):
+    # neither purchase alone reaches 0.8 x the available 4,500; together 4,000 = 0.8 x 5,000
+    sts = OLD_STATEMENTS
+    txns = [txn(OLD_DRAIN, 2000.0), txn(OLD_DRAIN.replace(day=20), second)]
+    r = build_features(histories(account("a", statements=sts, transactions=txns)), AS_OF).iloc[0]
+    assert r["cashout_like_months_36m"] == (1 if like else 0)
+    assert (
+        (r["months_since_cashout_like"] == 14)
+        if like
+        else math.isnan(r["months_since_cashout_like"])
+    )
+
+
+def test_cashout_like_memory_ends_at_36_months():
+    early = [statement(D(2021, 1, 1), 500.0, limit=5000.0), *OLD_STATEMENTS]
+    first = _long_memory(4000.0, T(2021, 3, 10, 12), statements=early)  # 36th month back
+    assert first["months_since_cashout_like"] == 35
+    before = _long_memory(4000.0, T(2021, 2, 10, 12), statements=early)  # 37th
+    assert math.isnan(before["months_since_cashout_like"])
+    assert before["cashout_like_months_36m"] == 0
+
+
+def test_cashout_like_months_missing_without_a_known_limit():
+    r = _long_memory(4000.0, statements=[])
+    assert math.isnan(r["months_since_cashout_like"])  # no limit: never near it
+    assert math.isnan(r["cashout_like_months_36m"])
+
+
+def test_cashout_like_this_month_and_not_after_the_as_of_date():
+    assert _long_memory(4000.0, T(2024, 2, 29, 23))["months_since_cashout_like"] == 0
+    after = _long_memory(4000.0, T(2024, 3, 1, 0))
+    assert math.isnan(after["months_since_cashout_like"])
+    assert after["cashout_like_months_36m"] == 0
+
+
+def test_long_memory_features_are_the_same_when_scoring():
+    """Scoring (a fitted merchant table) reads the same 36 months of purchases as training."""
+    from risk_model.features import fit_merchant_risk
+
+    table = histories(
+        account("a", statements=OLD_STATEMENTS, transactions=[txn(OLD_DRAIN, 4000.0)]),
+        account("b", statements=OLD_STATEMENTS, transactions=[txn(OLD_DRAIN, 41.0)]),
+    )
+    names = ["months_since_cashout_like", "cashout_like_months_36m"]
+    training = build_features(table, AS_OF)[names]
+    scoring = build_features(table, AS_OF, merchant_risk=fit_merchant_risk(table, AS_OF))[names]
+    pd.testing.assert_frame_equal(training, scoring)
+    assert training.iloc[0].tolist() == [14.0, 1.0]

@@ -9,7 +9,11 @@ from risk_model.features import build_features
 # feature -> minimum ratio of the high-cause mean to the others' mean
 EXPECTED_HIGHER = {
     "overdue": {"dpd_max_6m": 5, "below_min_months_6m": 5},
-    "cashout": {"round_near_limit_count_6m": 5, "merchant_round_nl_share_wmean_6m": 5},
+    "cashout": {
+        "round_near_limit_count_6m": 5,
+        "merchant_round_nl_share_wmean_6m": 5,
+        "cashout_like_months_36m": 5,
+    },
     "dormancy": {"months_since_purchase": 5},
     "regulatory": {"is_student": 5, "other_credit_lines": 1.3, "months_since_kyc": 1.3},
 }
