@@ -137,7 +137,7 @@ for cause, one in explained.items():
 #
 # The contributions of every feature add up, with the model's baseline (its average
 # log-odds), to the account's raw score; the calibration map then turns that into the
-# probability. Grouped by family (overdue, cash-out, activity, profile, and the calendar
+# probability. Grouped by family (overdue, statements, cash-out, activity, profile, and the calendar
 # features that are the same for every account on a date), they show which part of the
 # history drives the score. Beside them, the truth's split of the same account's risk by
 # cause.
@@ -156,7 +156,7 @@ family = [
     "calendar" if entry[name]["scope"] == "date" else entry[name]["family"]
     for name in art.feature_names
 ]
-families = ["overdue", "cashout", "activity", "profile", "calendar"]
+families = ["overdue", "statements", "cashout", "activity", "profile", "calendar"]
 by_family = (
     pd.DataFrame(contrib[:, :-1].T, index=art.feature_names, columns=ids)
     .groupby(family)
@@ -169,6 +169,7 @@ by_family.round(3)
 # %%
 FAMILY_COLOURS = {
     "overdue": "#ea580c",
+    "statements": "#f59e0b",
     "cashout": "#dc2626",
     "activity": "#64748b",
     "profile": "#7c3aed",

@@ -96,6 +96,23 @@ def check_columns(source: pq.ParquetFile) -> list[str]:
     return [name for name in wanted if name in schema.names]
 
 
+def ignored_columns(source: pq.ParquetFile, limit: int = 20) -> str:
+    """Name the input's top-level columns the contract does not know ("" when none).
+
+    The scoring command reads only the contract's columns (:func:`check_columns`), so
+    these are ignored. A near miss of a contract name (``kycDate``) is left out: it has its
+    own warning with the fix.
+    """
+    from risk_model.validation import schema_near_misses
+
+    schema = source.schema_arrow
+    known = {f.name for f in C.PROFILE_FIELDS} | set(C.OPTIONAL_COLUMNS)
+    known |= {miss.found for miss in schema_near_misses(schema)}
+    extra = [name for name in schema.names if name not in known]
+    more = f" and {len(extra) - limit} more" if len(extra) > limit else ""
+    return ", ".join(repr(name[:60]) for name in extra[:limit]) + more
+
+
 def one_line(error: Exception) -> str:
     """Return the error's message on one line (its list items joined by " | ")."""
     lines = [line.strip(" -") for line in str(error).splitlines() if line.strip()]

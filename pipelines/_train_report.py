@@ -227,7 +227,22 @@ def report_facts(
         reason_note=why or "not measured in this training",
         production_table_as_of=packaged.spec.get("merchant_risk_as_of"),
         run_id=run_id,
+        bands=_bands(trained, packaged),
     )
+
+
+def _bands(trained: Trained, packaged: Packaged) -> dict:
+    """Return the artefact's band edges and the OOT rows in each band."""
+    from risk_model.modeling.bands import band_table
+
+    scale = packaged.artefact.scale
+    oot = trained.result.split.mask("oot")
+    table = band_table(
+        scale,
+        trained.oot_scores["probability"].to_numpy(),
+        trained.served.loc[oot, LABEL].to_numpy(dtype=np.float64),
+    )
+    return {"note": scale.band_note(), "table": table}
 
 
 def write_report(

@@ -68,6 +68,7 @@ from pipelines._reading import (
     check_columns,
     duplicated_ids,
     file_last_events,
+    ignored_columns,
     numbered_batches,
     one_line,
     open_input,
@@ -318,11 +319,16 @@ def run(args: argparse.Namespace) -> int:
     out, rejects_path = output_paths(args)
     source = open_input(args.input)
     columns = check_columns(source)
+    ignored = ignored_columns(source)
+    if ignored:  # not silently: a user's extra attributes have no place in the contract yet
+        LOG.info("input column(s) not in the data contract, ignored: %s", ignored)
     closures = _closures(args.closures)
     total = source.metadata.num_rows
     # Threads for a single batch would only cost.
     workers = max(1, min(args.workers, -(-total // args.batch_rows)))
     predictor, dups, last_days = _load_model(args, source)
+    scale = predictor.artefact.scale  # a model older than derived edges is worth a warning
+    (LOG.info if scale.band_origin else LOG.warning)("bands: %s", scale.band_note())
     if args.recourse:
         from risk_model.recourse import WithRecourse
 

@@ -57,6 +57,7 @@ from risk_model.modeling.tracking import resolve_tracking_uri
 
 if TYPE_CHECKING:
     from risk_model.modeling.artefact import ModelArtefact
+    from risk_model.modeling.scale import ScoreScale
     from risk_model.modeling.stage_cache import StageCache
     from risk_model.modeling.train import TrainResult
 
@@ -80,6 +81,7 @@ class Trained:
     snapshots: str
     version: str
     fingerprint: str
+    scale: ScoreScale
 
 
 @dataclass
@@ -213,6 +215,7 @@ def _train_and_evaluate(
     builds them and the merchant tables elsewhere (``--engine spark``).
     """
     from risk_model.features import FEATURES, feature_names
+    from risk_model.modeling.bands import selection_scale
     from risk_model.modeling.evaluation import evaluate_served
     from risk_model.modeling.package import version_label
     from risk_model.modeling.spec import frame_fingerprint
@@ -272,6 +275,11 @@ def _train_and_evaluate(
         version = version_label(result.booster.model_to_string())
         fingerprint = frame_fingerprint(frame)
         spec = _spec(result, catalogue, config, inputs, table_as_of, fingerprint, version, None)
+        scale = selection_scale(result, served, spec=spec, merchant_risk=table, config=config.scale)
+        log.info("%s", scale.band_note())
+        spec = _spec(
+            result, catalogue, config, inputs, table_as_of, fingerprint, version, None, scale
+        )
         evaluation, oot_scores = evaluate_served(
             result, frame=frame, served=served, spec=spec, table=table
         )
@@ -287,6 +295,7 @@ def _train_and_evaluate(
         how,
         version,
         fingerprint,
+        scale,
     )
 
 
@@ -313,6 +322,7 @@ def _spec(
     fingerprint: str,
     version: str,
     evaluation: dict | None,
+    scale: ScoreScale | None = None,
 ) -> dict:
     from risk_model.modeling.spec import build_spec, code_version
 
@@ -327,6 +337,7 @@ def _spec(
         data_fingerprint=fingerprint,
         code=code_version(),
         evaluation=evaluation,
+        scale=scale,
     )
 
 
@@ -356,6 +367,7 @@ def _package(
         trained.fingerprint,
         trained.version,
         trained.evaluation,
+        trained.scale,
     )
     selection = trained.frame.loc[trained.result.split.mask("val"), [C.ACCOUNT_ID, C.AS_OF]]
     reference = reference_of_rows(

@@ -2,6 +2,7 @@
 and closures beyond every labelled horizon in training."""
 
 import datetime as dt
+import re
 import warnings
 
 import numpy as np
@@ -206,3 +207,33 @@ def test_closures_within_the_horizon_lose_nothing():
     loss = D.horizon_loss(snaps, closed, 3)
     assert (loss.lost, loss.closures, loss.needed_horizon) == (0, 2, None)
     assert D.horizon_loss(snaps, None, 3).lost == 0
+
+
+# --- string dates: as_of is a date, a datetime or an ISO day, nothing else -----------------
+
+
+def test_predict_one_reads_an_iso_string_or_a_datetime_as_the_same_day(predictor, sample, model):
+    record = sample.slice(0, 1).to_pylist()[0]
+    expected = predictor.predict_one(record, model.as_of)
+    assert predictor.predict_one(record, as_of=model.as_of.isoformat()) == expected
+    moment = dt.datetime.combine(model.as_of, dt.time(23, 59))
+    assert predictor.predict_one(record, as_of=moment) == expected
+
+
+@pytest.mark.parametrize(
+    ("as_of", "error", "message"),
+    [
+        ("2025-12", ValueError, "as_of must be an ISO date like 2025-12-31, got '2025-12'"),
+        ("31/12/2025", ValueError, "as_of must be an ISO date like 2025-12-31"),
+        (20251231, TypeError, "as_of must be a date or an ISO date string, got int"),
+    ],
+)
+def test_a_month_string_or_a_number_as_of_is_refused_clearly(
+    predictor, sample, as_of, error, message
+):
+    # Negative twin: "2025-12" was once walked character by character or read as a date.
+    record = sample.slice(0, 1).to_pylist()[0]
+    with pytest.raises(error, match=re.escape(message)):
+        predictor.predict_one(record, as_of=as_of)
+    with pytest.raises(error, match=re.escape(message)):
+        predictor.predict(sample, as_of, reasons="none")

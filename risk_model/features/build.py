@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model.features import activity, cashout, overdue, profile
+from risk_model.features import activity, cashout, overdue, profile, statement_lags
 from risk_model.features import merchant_risk as merchants
 from risk_model.features.catalogue import feature_names
 from risk_model.features.merchant_population import PopulationTotals
@@ -181,6 +181,7 @@ def feature_rows(
 
     feats: dict[str, np.ndarray] = {}
     feats.update(overdue.compute(st, grid, n_acc))
+    feats.update(statement_lags.compute(st, grid, n_acc))
     feats.update(cashout.compute(tx, flags, grid, n_acc, st))
     feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk, population))
     feats.update(activity.compute(tx, grid, n_acc))

@@ -24,10 +24,11 @@ from typing import Any
 import pandas as pd
 
 from risk_model import contract as C
+from risk_model.features.statement_lags import spec_rows
 from risk_model.modeling.templates import render
 from risk_model.policy import SWEEP_RULES, PolicyCalendar
 
-FAMILIES = ("overdue", "cashout", "activity", "profile")
+FAMILIES = ("overdue", "cashout", "activity", "profile", "statements")
 SCOPES = ("account", "date")
 OTHER = C.CAUSE_OTHER  # the cause of an attribute that points to no closure cause
 ANY_SWEEP_RULE = "sweep"  # the rule of features about a sweep rule as a whole (any clause)
@@ -43,7 +44,7 @@ class FeatureSpec:
     name : str
         Column name in the feature frame.
     family : str
-        One of ``overdue``, ``cashout``, ``activity``, ``profile``.
+        One of ``overdue``, ``cashout``, ``activity``, ``profile``, ``statements``.
     cause : str
         Closure cause the feature speaks to (one of ``contract.CAUSES``), or
         :data:`OTHER` for an attribute that points to no closure cause.
@@ -497,7 +498,10 @@ _PROFILE = [
 ]
 # fmt: on
 
-FEATURES: tuple[FeatureSpec, ...] = (*_OVERDUE, *_CASHOUT, *_ACTIVITY, *_PROFILE)
+# the latest statements field by field, as a plain model on the raw columns sees them
+_STATEMENTS = [_f(**row) for row in spec_rows()]
+
+FEATURES: tuple[FeatureSpec, ...] = (*_OVERDUE, *_CASHOUT, *_ACTIVITY, *_PROFILE, *_STATEMENTS)
 _NAMES = tuple(f.name for f in FEATURES)
 _RULES = {f.name: f.rule for f in FEATURES}
 if len(set(_NAMES)) != len(_NAMES):  # pragma: no cover - guards edits of the catalogue

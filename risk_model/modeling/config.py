@@ -282,8 +282,17 @@ class ScaleConfig:
         Clipping range.
     band_names : tuple of str
         Band names from lowest to highest risk.
+    band_edges : str
+        ``quantiles`` (default): training derives the edges from the served probabilities
+        of the selection window so that band ``i`` holds about ``band_shares[i]`` of its
+        rows (:mod:`risk_model.modeling.bands`); ``fixed``: the edges are
+        ``band_thresholds``, whatever the data.
+    band_shares : tuple of float
+        Target share of the selection window in each band (``quantiles``; sum 1).
     band_thresholds : tuple of float
-        Upper probability bound of every band but the last (ascending).
+        Upper probability bound of every band but the last (ascending): the edges with
+        ``band_edges = "fixed"``, and the fallback when the selection window has fewer
+        distinct probabilities than bands.
     """
 
     base_points: float = 600.0
@@ -292,21 +301,39 @@ class ScaleConfig:
     min_points: float = 350.0
     max_points: float = 950.0
     band_names: tuple[str, ...] = ("very_low", "low", "medium", "high", "very_high")
+    band_edges: str = "quantiles"
+    band_shares: tuple[float, ...] = (0.40, 0.30, 0.20, 0.07, 0.03)
     band_thresholds: tuple[float, ...] = (0.01, 0.03, 0.08, 0.20)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` on invalid values."""
-        if self.base_odds <= 0 or self.pdo <= 0:
-            raise ConfigError("scale.base_odds and scale.pdo must be > 0")
-        if self.min_points >= self.max_points:
-            raise ConfigError("scale.min_points must be < scale.max_points")
-        if len(self.band_names) != len(self.band_thresholds) + 1:
-            raise ConfigError("scale.band_names needs one more entry than scale.band_thresholds")
-        if len(set(self.band_names)) != len(self.band_names):
-            raise ConfigError("scale.band_names must be unique")
-        th = list(self.band_thresholds)
-        if th != sorted(th) or len(set(th)) != len(th) or any(not 0 < t < 1 for t in th):
-            raise ConfigError("scale.band_thresholds must be strictly ascending within (0, 1)")
+        check_points_and_edges(self)
+        if self.band_edges not in ("quantiles", "fixed"):
+            raise ConfigError("scale.band_edges must be quantiles or fixed")
+        shares = list(self.band_shares)
+        if len(shares) != len(self.band_names):
+            raise ConfigError("scale.band_shares needs one entry per band (scale.band_names)")
+        if any(not 0 < s < 1 for s in shares) or abs(sum(shares) - 1.0) > 1e-9:
+            raise ConfigError("scale.band_shares must be within (0, 1) and add up to 1")
+
+
+def check_points_and_edges(scale: Any) -> None:
+    """Raise :class:`ConfigError` unless the points and band edges of ``scale`` are valid.
+
+    Shared by :class:`ScaleConfig` and the artefact's
+    :class:`~risk_model.modeling.scale.ScoreScale` (whose edges may be derived from data).
+    """
+    if scale.base_odds <= 0 or scale.pdo <= 0:
+        raise ConfigError("scale.base_odds and scale.pdo must be > 0")
+    if scale.min_points >= scale.max_points:
+        raise ConfigError("scale.min_points must be < scale.max_points")
+    if len(scale.band_names) != len(scale.band_thresholds) + 1:
+        raise ConfigError("scale.band_names needs one more entry than scale.band_thresholds")
+    if len(set(scale.band_names)) != len(scale.band_names):
+        raise ConfigError("scale.band_names must be unique")
+    th = list(scale.band_thresholds)
+    if th != sorted(th) or len(set(th)) != len(th) or any(not 0 < t < 1 for t in th):
+        raise ConfigError("scale.band_thresholds must be strictly ascending within (0, 1)")
 
 
 @dataclass(frozen=True)

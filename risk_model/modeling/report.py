@@ -101,6 +101,10 @@ class ReportFacts:
         Date of the merchant-risk table shipped in the production artefact.
     run_id : str, optional
         MLflow run holding the report.
+    bands : dict, optional
+        ``note`` (the edges and where they come from,
+        :meth:`~risk_model.modeling.scale.ScoreScale.band_note`) and ``table``
+        (:func:`~risk_model.modeling.bands.band_table` of the OOT rows).
     """
 
     version: str
@@ -120,6 +124,7 @@ class ReportFacts:
     reason_note: str = "not measured in this training"
     production_table_as_of: str | None = None
     run_id: str | None = None
+    bands: Mapping[str, Any] | None = None
 
 
 def render_report(facts: ReportFacts, figures: Mapping[str, bytes] | None = None) -> str:

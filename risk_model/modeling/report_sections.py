@@ -200,7 +200,27 @@ def section_calibration(facts: ReportFacts, figures: Figures) -> str:
         if rows
         else "<p>No decile table.</p>"
     )
-    return intro + '<div class="side">' + figure("reliability", figures) + table + "</div>"
+    side = '<div class="side">' + figure("reliability", figures) + table + "</div>"
+    return intro + side + _band_table(facts.bands)
+
+
+def _band_table(bands: Mapping | None) -> str:
+    """Return the risk bands: edges, where they come from, and the OOT rows in each."""
+    if not bands:
+        return ""
+    rows = [
+        f"<td>{esc(r['band'])}</td>"
+        + cell(float(r["low"]), 4)
+        + cell(float(r["high"]), 4)
+        + cell(int(r["rows"]), 0)
+        + f'<td class="num">{pct(r["share"])}</td>'
+        + cell(float(r["mean_p"]), 4)
+        + cell(float(r["observed_rate"]), 4)
+        for r in bands["table"]
+    ]
+    head = ["band", "p from", "p below", "OOT rows", "share", "mean p", "observed rate"]
+    caption = "Risk bands on the OOT rows (served probabilities)."
+    return f"<p>Risk bands: {esc(bands['note'])}.</p>" + html_table(head, rows, caption)
 
 
 def section_ranking(facts: ReportFacts, figures: Figures) -> str:

@@ -13,17 +13,25 @@ goes to the higher (riskier) band. Bands are never read from points: points are 
 through a logarithm and clipped, so a points value at a cut cannot say on which side of
 the edge its probability was. ``band_min_points`` in :meth:`ScoreScale.to_dict` is the
 points equivalent of each edge, for display only.
+
+Where the edges come from is ``band_origin`` (stored beside them in ``spec.json``):
+``{"rule": "quantiles", ...}`` when training derived them from the selection window
+(:mod:`risk_model.modeling.bands`), ``{"rule": "fixed", ...}`` when they are the
+configuration's. An artefact written before edges were derived has no ``band_origin``:
+it loads and keeps the fixed edges it stored, and :meth:`ScoreScale.band_note` says so.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from risk_model.modeling.config import ScaleConfig
+from risk_model.modeling.config import ScaleConfig, check_points_and_edges
+
+FIXED, QUANTILES = "fixed", "quantiles"
 
 
 @dataclass(frozen=True)
@@ -32,8 +40,13 @@ class ScoreScale:
 
     Parameters
     ----------
-    base_points, base_odds, pdo, min_points, max_points, band_names, band_thresholds :
+    base_points, base_odds, pdo, min_points, max_points, band_names :
         As in :class:`risk_model.modeling.config.ScaleConfig`.
+    band_thresholds : tuple of float
+        The band edges in use (the configuration's, or derived from data).
+    band_origin : dict, optional
+        Where the edges come from (JSON-ready, ``rule`` first); ``None`` for an artefact
+        written before edges were derived (its stored fixed edges are used).
     """
 
     # Defaults live in ScaleConfig only (one place to change them).
@@ -44,33 +57,42 @@ class ScoreScale:
     max_points: float = ScaleConfig.max_points
     band_names: tuple[str, ...] = ScaleConfig.band_names
     band_thresholds: tuple[float, ...] = ScaleConfig.band_thresholds
+    band_origin: dict[str, Any] | None = field(
+        default_factory=lambda: {"rule": FIXED, "source": "configuration"}, hash=False
+    )
 
     def __post_init__(self) -> None:
-        ScaleConfig(**self.to_dict_config()).check()
+        check_points_and_edges(self)
 
     @classmethod
     def from_config(cls, config: ScaleConfig) -> ScoreScale:
-        """Build from the training configuration section."""
-        return cls(**{k: getattr(config, k) for k in cls.__dataclass_fields__})
+        """Build with the configuration's fixed edges (``band_thresholds``)."""
+        return cls(**{k: getattr(config, k) for k in _CONFIG_KEYS})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScoreScale:
         """Build from :meth:`to_dict` output (as stored in ``spec.json``)."""
-        keys = cls.__dataclass_fields__
-        values = {k: data[k] for k in keys}
+        values = {k: data[k] for k in _CONFIG_KEYS}
         values["band_names"] = tuple(values["band_names"])
         values["band_thresholds"] = tuple(float(t) for t in values["band_thresholds"])
-        return cls(**values)
+        return cls(**values, band_origin=data.get("band_origin"))
+
+    def with_edges(self, edges: tuple[float, ...], origin: dict[str, Any]) -> ScoreScale:
+        """Return the same scale with other band edges and their origin."""
+        values = self.to_dict_config() | {"band_thresholds": tuple(float(e) for e in edges)}
+        return ScoreScale(**values, band_origin=dict(origin))
 
     def to_dict_config(self) -> dict[str, Any]:
-        """Return the configuration values only."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """Return the configuration values only (points and edges, not their origin)."""
+        return {k: getattr(self, k) for k in _CONFIG_KEYS}
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict including the derived factor, offset and points cuts."""
         out = self.to_dict_config()
         out["band_names"] = list(self.band_names)
         out["band_thresholds"] = list(self.band_thresholds)
+        if self.band_origin is not None:
+            out["band_origin"] = dict(self.band_origin)
         out["factor"] = self.factor
         out["offset"] = self.offset
         out["band_min_points"] = self.band_points_cuts().tolist()
@@ -114,3 +136,33 @@ class ScoreScale:
         # side="right" counts the edges <= p, which puts p == edge_i above that edge.
         index = np.searchsorted(np.asarray(self.band_thresholds), np.asarray(prob), "right")
         return np.asarray(self.band_names, dtype=object)[index]
+
+    def band_note(self) -> str:
+        """One sentence: the edges in use and where they come from (logs, report)."""
+        edges = ", ".join(f"{e:.4g}" for e in self.band_thresholds)
+        origin = self.band_origin
+        if origin is None:
+            return (
+                f"band edges {edges}: fixed edges stored by a model trained before edges were "
+                "derived from the data (retrain for data-derived bands)"
+            )
+        if origin.get("rule") == QUANTILES:
+            shares = "/".join(f"{100 * s:.0f}" for s in origin["shares"])
+            return (
+                f"band edges {edges}: derived from {origin['rows']:,} served "
+                f"{origin['window']}-window probabilities (base rate {origin['base_rate']:.4f}) "
+                f"so the bands hold {shares}% of them"
+            )
+        why = origin.get("why")
+        return f"band edges {edges}: fixed, from the configuration" + (f" ({why})" if why else "")
+
+
+_CONFIG_KEYS = (
+    "base_points",
+    "base_odds",
+    "pdo",
+    "min_points",
+    "max_points",
+    "band_names",
+    "band_thresholds",
+)

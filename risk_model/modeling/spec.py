@@ -106,11 +106,15 @@ def build_spec(
     data_fingerprint: str,
     code: str,
     evaluation: dict[str, Any] | None = None,
+    scale: ScoreScale | None = None,
 ) -> dict[str, Any]:
     """Return the ``spec.json`` content for a trained model (see ``artefact`` docs).
 
     ``evaluation`` is the OOT report (:func:`~risk_model.modeling.evaluation.oot_evaluation`
     plus the evaluation table's date); ``None`` for the in-memory artefact that produces it.
+    ``scale`` carries the band edges training chose
+    (:func:`~risk_model.modeling.bands.training_scale`); ``None`` stores the configuration's
+    fixed edges.
     """
     names = list(feature_names)
     if names != result.feature_names:
@@ -130,7 +134,7 @@ def build_spec(
             "catalogue": [by_name.get(n, {"name": n}) for n in names],
             "feature_transforms": result.transforms,
             "calibration": result.calibrator.to_dict(),
-            "scale": ScoreScale.from_config(config.scale).to_dict(),
+            "scale": (scale or ScoreScale.from_config(config.scale)).to_dict(),
             "policy": policy.to_dict(),
             "merchant_risk_as_of": None
             if merchant_risk_as_of is None

@@ -9,7 +9,10 @@ Each refuses with :class:`~risk_model.modeling.errors.ModelLoadError`
   (0, 1) and a finite ``tail_slope`` > 0);
 * ``scale``: finite ``base_points``, ``min_points`` < ``max_points``, ``base_odds`` and
   ``pdo`` > 0, unique band names, ``band_thresholds`` strictly ascending within (0, 1),
-  one band name more than thresholds, and finite derived points cuts;
+  one band name more than thresholds, and finite derived points cuts; ``band_origin``
+  (optional: older artefacts have none) an object with ``rule`` ``fixed`` (an optional
+  printable ``why``) or ``quantiles`` (``window`` name, ``rows`` >= 1, ``base_rate``
+  within [0, 1], ``shares`` and ``observed``: one share per band);
 * ``feature_transforms``: null, or kinds from ``transforms.KINDS`` mapping model
   features to finite numbers.
 """
@@ -99,6 +102,7 @@ def check_scale(where: str, scale: Any) -> ScoreScale:
         fail(where, "scale.band_thresholds", "must be strictly ascending within (0, 1)")
     if len(names) != len(cuts) + 1:
         fail(where, "scale.band_names", "needs one more entry than scale.band_thresholds")
+    _check_band_origin(where, scale.get("band_origin"), len(names))
     try:
         out = ScoreScale.from_dict(scale)
     except (ValueError, TypeError, KeyError) as exc:
@@ -106,6 +110,31 @@ def check_scale(where: str, scale: Any) -> ScoreScale:
     if not all(math.isfinite(c) for c in [out.offset, *out.band_points_cuts().tolist()]):
         fail(where, "scale", "derived offset / points cuts are not finite")
     return out
+
+
+def _check_band_origin(where: str, origin: Any, bands: int) -> None:
+    field = "scale.band_origin"
+    if origin is None:
+        return
+    if not isinstance(origin, dict) or origin.get("rule") not in ("fixed", "quantiles"):
+        fail(where, field, "must be an object with rule fixed or quantiles")
+    if origin["rule"] == "fixed":
+        why = origin.get("why")
+        if why is not None and not (isinstance(why, str) and why.isprintable() and len(why) < 500):
+            fail(where, f"{field}.why", "must be printable text")
+        return
+    window, rows = origin.get("window"), origin.get("rows")
+    if not isinstance(window, str) or not BAND_NAME.fullmatch(window):
+        fail(where, f"{field}.window", f"must be a name matching {BAND_NAME.pattern}")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        fail(where, f"{field}.rows", f"must be an integer >= 1, got {shown(rows)}")
+    rate = origin.get("base_rate")
+    if not _finite(rate) or not 0.0 <= rate <= 1.0:
+        fail(where, f"{field}.base_rate", f"must be within [0, 1], got {shown(rate)}")
+    for key in ("shares", "observed"):
+        values = _numbers(where, f"{field}.{key}", origin.get(key))
+        if len(values) != bands or any(not 0.0 <= v <= 1.0 for v in values):
+            fail(where, f"{field}.{key}", f"must hold {bands} shares within [0, 1]")
 
 
 def check_transforms(where: str, transforms: Any, names: tuple[str, ...]) -> None:

@@ -29,7 +29,13 @@ def test_every_spec_is_complete():
 
 
 def test_every_family_is_present():
-    assert {f.family for f in FEATURES} == {"overdue", "cashout", "activity", "profile"}
+    assert {f.family for f in FEATURES} == {
+        "overdue",
+        "cashout",
+        "activity",
+        "profile",
+        "statements",
+    }
 
 
 def test_explain_formats_value():

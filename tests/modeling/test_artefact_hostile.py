@@ -232,6 +232,32 @@ SPEC_CORRUPTIONS = {  # name: (edit, field named in the error)
     ),
     "band_names_count": (_set("scale.band_names", ["a", "b"]), r"scale\.band_names"),
     "band_name_escape": (_set("scale.band_names.0", "low\x1b[31m"), r"scale\.band_names"),
+    "band_origin_rule": (_set("scale.band_origin", {"rule": "guess"}), r"scale\.band_origin"),
+    "band_origin_why_escape": (
+        _set("scale.band_origin", {"rule": "fixed", "why": "x\x1b[2J"}),
+        r"scale\.band_origin\.why",
+    ),
+    "band_origin_rows": (
+        _set(
+            "scale.band_origin",
+            {"rule": "quantiles", "window": "selection", "rows": 0, "base_rate": 0.1},
+        ),
+        r"scale\.band_origin\.rows",
+    ),
+    "band_origin_shares": (
+        _set(
+            "scale.band_origin",
+            {
+                "rule": "quantiles",
+                "window": "selection",
+                "rows": 9,
+                "base_rate": 0.1,
+                "shares": [0.5, 0.5],
+                "observed": [0.5, 0.5],
+            },
+        ),
+        r"scale\.band_origin\.shares",
+    ),
     "transform_nan": (
         _set("feature_transforms", {"clip_max": {"f_up": math.nan}}),
         r"feature_transforms\.clip_max",

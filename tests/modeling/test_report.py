@@ -349,3 +349,24 @@ def test_no_model_to_truth_ratio_for_a_cause_the_truth_cannot_rank(facts):
     assert rows["overdue"].endswith(f'<td class="num">{model["overdue"] / 0.5:.3f}</td>')
     limits = " ".join(limitations(dataclasses.replace(facts, evaluation=evaluation)))
     assert "Cashout closures are ranked weakly" in limits and "hardly predictable" in limits
+
+
+def test_the_calibration_section_lists_the_bands_with_their_oot_rates(facts, figures):
+    from risk_model.modeling.bands import band_table, training_scale
+    from risk_model.modeling.config import ScaleConfig
+
+    y, prob, _, _, _ = _world()
+    scale = training_scale(ScaleConfig(), prob, y)
+    table = band_table(scale, prob, y)
+    bands = {"note": scale.band_note(), "table": table}
+    page = render_report(dataclasses.replace(facts, bands=bands), figures)
+    assert "Risk bands: band edges " in page and "derived from 6,000 served" in page
+    assert "Risk bands on the OOT rows" in page
+    lowest, highest = table[0], table[-1]
+    assert highest["band"] == "very_high" and highest["observed_rate"] > lowest["observed_rate"]
+    assert sum(r["rows"] for r in table) == len(y)
+
+
+def test_a_report_without_bands_has_no_band_table(facts, figures):
+    # Negative twin: facts without bands (older callers) render no band table.
+    assert "Risk bands on the OOT rows" not in render_report(facts, figures)

@@ -385,11 +385,7 @@ def test_two_concurrent_trainings_cannot_both_promote(mlflow_uri, logged, rows, 
         )
         for i in range(2)
     ]
-    deadline = time.monotonic() + 120
-    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
-        time.sleep(0.05)
-    go.touch()  # both start registering at once
+    _go_when_ready(procs, [tmp_path / f"ready{i}" for i in range(2)], go)
     outs = [json.loads(p.communicate(timeout=180)[0].strip().splitlines()[-1]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     winner, loser = sorted(outs, key=lambda o: o["version"])
@@ -406,22 +402,35 @@ def test_requirements_are_pinned():
     assert not any(r.startswith("closure-risk") for r in reqs)
 
 
+def _go_when_ready(procs: list[subprocess.Popen], ready: list[Path], go: Path) -> None:
+    """Create ``go`` once every process has imported what it needs (all start at once)."""
+    deadline = time.monotonic() + 120
+    while not all(path.exists() for path in ready):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.05)
+    go.touch()
+
+
 def test_two_processes_creating_one_experiment_both_get_it(tmp_path):
     uri = f"sqlite:///{tmp_path / 'race.db'}"
     tracking.setup_tracking(uri, "warm-up")  # migrations first, so the race is on the insert
     script = (
-        "import sys, time\n"
-        "from risk_model.modeling import tracking\n"
-        "while time.time() < float(sys.argv[2]): time.sleep(0.001)\n"
+        "import pathlib, sys, time\n"
+        "from risk_model.modeling import mlflow_adapter, tracking\n"
+        "pathlib.Path(sys.argv[2]).touch()\n"
+        "while not pathlib.Path(sys.argv[3]).exists(): time.sleep(0.001)\n"
         "print(tracking.setup_tracking(sys.argv[1], 'raced'))\n"
     )
-    start = str(time.time() + 8)  # every process waits for the same instant, then creates
+    go, ready = tmp_path / "go", [tmp_path / f"ready{i}" for i in range(4)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, uri, start], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", script, uri, str(path), str(go)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        for _ in range(4)
+        for path in ready
     ]
+    _go_when_ready(procs, ready, go)  # every process imported MLflow: the race is on the insert
     ids = {p.communicate(timeout=120)[0].strip() for p in procs}
     assert all(p.returncode == 0 for p in procs)
     assert len(ids) == 1 and ids != {""}

@@ -23,12 +23,13 @@ from risk_model.records import from_records
 from risk_model.synthetic import WorldConfig, generate_world, statements_only_extract
 
 AS_OF = dt.date(2023, 6, 30)
-# The package must not fall behind the plain model by more than this (mean fold AUC).
+# The package must be at least as good as the plain model (mean fold AUC), as issue 11 asks.
 # Measured on the comparison below (world seed 1, 12,000 accounts x 14 months, as-of
-# 2024-01-31, horizon 1, 8,954 accounts, 77 positives, 3 folds): package 0.8721 +- 0.0669,
-# plain LightGBM 0.8308 +- 0.0195. With 4,000 accounts (36 positives) the figures were
-# 0.6963 vs 0.6882: too few positives for the check to mean much.
-TOLERANCE = 0.02
+# 2024-01-31, horizon 1, 8,954 accounts, 77 positives, 3 folds): with the statement lags
+# package 0.8805 +- 0.0588, plain LightGBM 0.8308 +- 0.0195 (without them the package had
+# 0.8619 +- 0.0630 and needed a tolerance of 0.02). With 4,000 accounts (36 positives) the
+# figures mean little: too few positives.
+TOLERANCE = 0.0
 
 
 def _histories():

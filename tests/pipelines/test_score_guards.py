@@ -1,7 +1,9 @@
 """The scoring command's as-of and closure guards (``--as-of`` omitted, ``--closures``)."""
 
+import json
 import logging
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -83,3 +85,68 @@ def test_unreadable_closures_file_is_a_usage_error(model, histories, tmp_path, c
     with pytest.raises(FileNotFoundError):  # nothing published
         _run(model, histories, tmp_path, *at, "--closures", str(bad))
     assert "score: error:" in capsys.readouterr().err
+
+
+def _infos(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+
+
+def test_the_models_band_edges_are_logged(model, histories, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    code, _, _ = _run(model, histories, tmp_path, "--as-of", model.as_of.isoformat())
+    assert code == 0 and _warnings(caplog) == []
+    [line] = [m for m in _infos(caplog) if m.startswith("bands: ")]
+    assert "derived from" in line and "selection-window probabilities" in line
+
+
+def test_a_model_older_than_derived_edges_scores_with_its_fixed_edges_and_warns(
+    model, histories, tmp_path, caplog
+):
+    from risk_model.modeling.artefact import load_artefact, save_artefact
+
+    art = load_artefact(model.artefact)
+    spec = json.loads(json.dumps(art.spec))
+    spec["scale"] = {k: v for k, v in spec["scale"].items() if k != "band_origin"}
+    spec["scale"]["band_thresholds"] = [0.01, 0.03, 0.08, 0.2]
+    old = save_artefact(
+        tmp_path / "old",
+        booster=art.booster,
+        spec=spec,
+        merchant_risk=art.merchant_risk,
+        reference=None,
+    )
+    out = tmp_path / "s.parquet"
+    argv = [str(histories), "--model", str(old), "--out", str(out), "--rejects"]
+    code = main([*argv, str(tmp_path / "r.parquet"), "--as-of", model.as_of.isoformat()])
+    assert code == 0
+    [line] = _warnings(caplog)
+    assert line.startswith("bands: band edges 0.01, 0.03, 0.08, 0.2: fixed edges stored by")
+    scores = pq.read_table(out)
+    prob = np.asarray(scores["probability"])
+    expected = np.array(["very_low", "low", "medium", "high", "very_high"])[
+        np.searchsorted([0.01, 0.03, 0.08, 0.2], prob, "right")
+    ]
+    assert scores["band"].to_pylist() == expected.tolist()
+
+
+def test_columns_outside_the_contract_are_ignored_and_named(model, histories, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    table = pq.read_table(histories)
+    extra = table.append_column("education", pa.array(["university"] * table.num_rows))
+    extra = extra.append_column("income_band", pa.array([3] * table.num_rows))
+    path = tmp_path / "extra.parquet"
+    pq.write_table(extra, path)
+    day = ["--as-of", model.as_of.isoformat()]
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    code, scores, _ = _run(model, path, tmp_path / "a", *day)
+    assert code == 0 and scores.num_rows == N
+    said = [m for m in _infos(caplog) if "not in the data contract" in m]
+    assert said == ["input column(s) not in the data contract, ignored: 'education', 'income_band'"]
+    _, plain, _ = _run(model, histories, tmp_path / "b", *day)
+    assert scores.equals(plain)
+
+
+def test_contract_columns_only_name_no_ignored_column(model, histories, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    code, _, _ = _run(model, histories, tmp_path, "--as-of", model.as_of.isoformat())
+    assert code == 0 and not [m for m in _infos(caplog) if "not in the data contract" in m]

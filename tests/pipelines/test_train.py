@@ -60,7 +60,8 @@ def test_summary_artefact_and_registry(trained_run, train_store):
     assert latest.merchant_risk is not None
     plots = sorted(p.name for p in (out / f"{versioned[0].name}-plots").iterdir())
     assert "roc.png" in plots and "gini_by_cause.png" in plots and len(plots) == 8
-    assert (out / f"{versioned[0].name}-report.html").is_file()
+    report = (out / f"{versioned[0].name}-report.html").read_text(encoding="utf-8")
+    assert "Risk bands on the OOT rows" in report and latest.scale.band_note() in report
     client = MlflowClient(train_store)
     champion = client.get_model_version_by_alias("closure-risk", "champion")
     run = client.get_run(champion.run_id)
@@ -127,6 +128,8 @@ def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, t
     assert spec_a["metrics"] == spec_b["metrics"]
     assert spec_a["calibration"] == spec_b["calibration"]
     assert spec_a["data_fingerprint"] == spec_b["data_fingerprint"]
+    assert spec_a["scale"] == spec_b["scale"]  # the derived band edges too
+    assert (first / "reference.json").read_bytes() == (second / "reference.json").read_bytes()
 
 
 def test_champion_kept_when_the_challenger_is_worse(
@@ -292,6 +295,8 @@ def test_statements_only_single_as_of_month(small_world, train_store, tmp_path):
     spec = json.loads((tmp_path / "m" / "latest" / "spec.json").read_text())
     assert spec["split"]["kind"] == "account"
     assert spec["split"]["months_oot"] == ["2024-02-29"]
+    origin = spec["scale"]["band_origin"]  # one snapshot still gets bands from its own data
+    assert origin["rule"] == "quantiles" and max(origin["observed"]) <= 0.6
     client = MlflowClient(train_store)
     version = client.get_model_version_by_alias("closure-risk-single", "champion")
     run = client.get_run(version.run_id)
