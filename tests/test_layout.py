@@ -57,9 +57,7 @@ UNMIRRORED = {
     "risk_model/features/merchant_table.py",
     "risk_model/features/merchant_window.py",
     "risk_model/spark/session.py",
-    "risk_model/synthetic/statements.py",
     "risk_model/synthetic/tables.py",
-    "risk_model/synthetic/transactions.py",
 }
 
 # Distributions imported under another name.
