@@ -57,7 +57,6 @@ UNMIRRORED = {
     "risk_model/features/merchant_table.py",
     "risk_model/features/merchant_window.py",
     "risk_model/spark/session.py",
-    "risk_model/synthetic/tables.py",
 }
 
 # Distributions imported under another name.
