@@ -56,7 +56,6 @@ UNMIRRORED = {
     "risk_model/features/merchant_population.py",
     "risk_model/features/merchant_table.py",
     "risk_model/features/merchant_window.py",
-    "risk_model/spark/session.py",
 }
 
 # Distributions imported under another name.
