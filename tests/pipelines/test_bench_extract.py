@@ -86,6 +86,7 @@ def comparison():
     return result, time.perf_counter() - began
 
 
+@pytest.mark.bench
 def test_both_models_are_scored_on_the_same_folds(comparison):
     result, seconds = comparison
     assert len(result.folds) == 3 and seconds < 60
@@ -96,13 +97,14 @@ def test_both_models_are_scored_on_the_same_folds(comparison):
     assert result.mean_sd("package")[1] > 0
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_the_package_is_not_behind_a_plain_lightgbm_on_raw_statements(comparison):
     result, _ = comparison
     package, plain = result.mean_sd("package")[0], result.mean_sd("plain")[0]
     assert package >= plain - TOLERANCE, f"package {package:.4f} vs plain {plain:.4f}"
 
 
+@pytest.mark.bench
 def test_the_extract_command_prints_both_models_per_seed(tmp_path, capsys):
     # Fewer accounts leave the selection part too few positives for calibration folds.
     argv = ["extract", "--accounts", "4000", "--months", "14", "--seeds", "1"]

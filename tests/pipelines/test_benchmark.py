@@ -8,6 +8,7 @@ def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("bench")
 
 
+@pytest.mark.bench
 def test_features_benchmark_prints_every_figure(data_dir, capsys):
     argv = ["features", "--accounts", "300", "--months", "12", "--as-of-count", "2"]
     argv += ["--single", "30", "--scoring", "300", "--data-dir", str(data_dir)]
@@ -18,6 +19,7 @@ def test_features_benchmark_prints_every_figure(data_dir, capsys):
         assert label in out
 
 
+@pytest.mark.bench
 def test_features_benchmark_parts_can_be_skipped(data_dir, capsys):
     argv = ["features", "--accounts", "300", "--months", "12", "--no-batch", "--single", "0"]
     assert benchmark.main([*argv, "--scoring", "300", "--data-dir", str(data_dir)]) == 0
@@ -27,6 +29,7 @@ def test_features_benchmark_parts_can_be_skipped(data_dir, capsys):
     assert (data_dir / "world_a300_m12_s7" / "histories.parquet").exists()  # cached
 
 
+@pytest.mark.bench
 def test_separation_prints_a_row_per_cause(data_dir, capsys):
     argv = ["separation", "--accounts", "300", "--months", "12", "--as-of-count", "1"]
     assert benchmark.main([*argv, "--data-dir", str(data_dir)]) == 0
@@ -40,6 +43,7 @@ def test_unknown_command_is_refused():
         benchmark.main(["nope"])
 
 
+@pytest.mark.bench
 def test_recourse_benchmark_prints_coverage_and_latency(model, capsys):
     argv = ["recourse", "--data", str(model.world), "--model", str(model.artefact)]
     assert benchmark.main([*argv, "--accounts", "10"]) == 0
