@@ -5,7 +5,14 @@ champion (``--model``), sends one-account requests (account records of a cached 
 world, ``data/bench/``, as JSON with its as-of date) from 1, 4 and 8 client threads
 (``--concurrency``; each thread keeps one HTTP connection, stdlib ``http.client``), a bounded
 number per level (``--requests``, at most ``--max-seconds``), stops the server and prints p50
-/ p99 latency, throughput and errors (any answer but 200) per level. Exit code 1 on errors.
+/ p99 latency, throughput, errors (any answer but 200) and the server's CPU time per request
+(user + system time of every server process, read from ``/proc``) per level. Exit code 1 on
+errors.
+
+On a shared machine the latencies include the waits for other jobs; the CPU time per request
+hardly does, so it tells what a quiet machine would do: each worker serves one request at a
+time, so with ``w`` workers on ``w`` free cores and ``c`` clients a request waits for about
+``c / w`` service times.
 
 The same helpers serve the tests: :func:`model_server` starts the server, waits until it
 answers ``/ping`` and stops it (its whole process group) on exit; :func:`post` sends one JSON
@@ -45,11 +52,12 @@ MAX_CONCURRENCY = 64
 
 @dataclass(frozen=True)
 class Server:
-    """A running model server: where it listens and where it logs."""
+    """A running model server: where it listens, where it logs, its process group."""
 
     host: str
     port: int
     log: Path
+    group: int | None = None
 
 
 def free_port() -> int:
@@ -114,7 +122,7 @@ def model_server(
         )
     try:
         _wait_until_up(proc, port, timeout, log)
-        yield Server(HOST, port, log)
+        yield Server(HOST, port, log, proc.pid)
     finally:
         _stop(proc)
 
@@ -148,6 +156,26 @@ def _stop(proc: subprocess.Popen) -> None:
 def _tail(log: Path, lines: int = 15) -> str:
     text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def group_cpu_seconds(group: int) -> float | None:
+    """CPU seconds (user + system) used so far by the live processes of a process group.
+
+    Read from ``/proc`` (Linux); None where there is none.
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    ticks = 0
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # after the command name in parentheses: state ppid pgrp ... utime stime (12, 13)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # the process ended meanwhile
+            continue
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def post(
@@ -219,15 +247,20 @@ class Level:
     latencies_ms: np.ndarray
     errors: int
     seconds: float
+    server_cpu_seconds: float | None = None
 
     def row(self) -> str:
         """Return the printed line of this level."""
         lat = self.latencies_ms
         p50, p99 = np.percentile(lat, [50, 99]) if lat.size else (float("nan"),) * 2
         rate = lat.size / self.seconds if self.seconds else float("nan")
+        sent = lat.size + self.errors
+        cpu = float("nan")
+        if self.server_cpu_seconds is not None and sent:
+            cpu = self.server_cpu_seconds * 1000 / sent
         return (
-            f"{self.concurrency:>11} {lat.size + self.errors:>9,} {p50:>8.1f} {p99:>8.1f} "
-            f"{rate:>10.1f} {self.errors:>7}"
+            f"{self.concurrency:>11} {sent:>9,} {p50:>8.1f} {p99:>8.1f} "
+            f"{rate:>10.1f} {self.errors:>7} {cpu:>14.1f}"
         )
 
 
@@ -276,13 +309,17 @@ def run_level(
         finally:
             conn.close()
 
+    cpu_before = None if server.group is None else group_cpu_seconds(server.group)
     began = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return Level(concurrency, np.array(latencies), errors[0], time.perf_counter() - began)
+    took = time.perf_counter() - began
+    cpu_after = None if server.group is None else group_cpu_seconds(server.group)
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return Level(concurrency, np.array(latencies), errors[0], took, cpu)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -314,7 +351,7 @@ def run_serve(args: argparse.Namespace) -> int:
         f"{as_of}), one account per request, warm-up {warm.latencies_ms.size + warm.errors}"
     )
     print(f"{'concurrency':>11} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests/s':>10} "
-          f"{'errors':>7}")  # fmt: skip
+          f"{'errors':>7} {'server CPU ms':>14}")  # fmt: skip
     for level in levels:
         print(level.row())
     return 1 if any(level.errors for level in [warm, *levels]) else 0

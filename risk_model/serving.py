@@ -11,7 +11,9 @@ Output (:data:`SERVING_COLUMNS`), one row per input record, in input order: the
 predictor's columns (:data:`risk_model.scores.OUTPUT_COLUMNS`, ``as_of`` as an ISO
 string), ``status`` (``scored`` or ``rejected``) and ``rejected_reason`` (the contract's
 message: ``field: problem [check]; fix: hint``). A rejected row has no probability,
-points, band or top cause and an empty reason list.
+points, band or top cause and an empty reason list. :func:`score_rows` returns the rows as
+plain dicts, JSON's own shape (what the served model answers); :func:`score_records`
+returns the same rows as a DataFrame.
 
 A batch whose records cannot form one table (e.g. a field holding numbers in one record
 and text in another) is read record by record, so one bad record never costs the others
@@ -63,6 +65,7 @@ __all__ = [
     "RecordsRejectedError",
     "records_from_frame",
     "score_records",
+    "score_rows",
 ]
 
 # One made-up account in the contract's JSON shape: the served model's input example.
@@ -122,14 +125,14 @@ class RecordsRejectedError(ValueError):
         The rows that would have been returned (every one ``rejected``).
     """
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.frame = _frame(rows)
         lines = [
-            f"account histories do not meet the data contract ({len(frame)} account(s) "
+            f"account histories do not meet the data contract ({len(rows)} account(s) "
             "rejected, none scored):"
         ]
-        for account, reason in zip(frame[C.ACCOUNT_ID], frame[REJECTED_REASON], strict=True):
-            lines.append(f"  - account {account!r}: {reason}")
+        for row in rows:
+            lines.append(f"  - account {row[C.ACCOUNT_ID]!r}: {row[REJECTED_REASON]}")
         super().__init__("\n".join(lines))
 
 
@@ -172,6 +175,27 @@ def score_records(
 ) -> pd.DataFrame:
     """Score account records; return one row per record, scored or rejected.
 
+    The rows of :func:`score_rows` (same arguments, same errors) as a DataFrame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SERVING_COLUMNS`, one row per record in input order.
+    """
+    rows = score_rows(predictor, records, as_of, reasons=reasons, if_none_scored=if_none_scored)
+    return _frame(rows)
+
+
+def score_rows(
+    predictor: Predictor,
+    records: pd.DataFrame | Iterable[Mapping[str, Any]],
+    as_of: Any = None,
+    *,
+    reasons: ReasonsMode = DEFAULT_REASONS,
+    if_none_scored: str = "error",
+) -> list[dict[str, Any]]:
+    """Score account records; return one row (a dict) per record, scored or rejected.
+
     Parameters
     ----------
     predictor : Predictor
@@ -190,8 +214,9 @@ def score_records(
 
     Returns
     -------
-    pandas.DataFrame
-        :data:`SERVING_COLUMNS`, one row per record in input order.
+    list of dict
+        One dict per record in input order, keyed by :data:`SERVING_COLUMNS` in that order;
+        plain Python values (JSON's types).
 
     Raises
     ------
@@ -205,18 +230,22 @@ def score_records(
     if reasons not in ("all", "needed", "none"):
         raise ValueError(f"reasons must be 'all', 'needed' or 'none', got {reasons!r}")
     as_of = None if as_of is None else as_date(as_of)
-    rows = records_from_frame(records) if isinstance(records, pd.DataFrame) else list(records)
-    result = _Result(rows, predictor.model_version)
-    if rows:
+    records = records_from_frame(records) if isinstance(records, pd.DataFrame) else list(records)
+    result = _Result(records, predictor.model_version)
+    if records:
         try:
-            result.score(predictor, from_records(rows), range(len(rows)), as_of, reasons)
+            result.score(predictor, from_records(records), range(len(records)), as_of, reasons)
         except (ContractError, ValueError):
             # The records do not form one readable table: read them one by one.
             result.score_one_by_one(predictor, as_of, reasons)
-    frame = result.frame()
-    if if_none_scored == "error" and len(frame) and (frame[STATUS] == REJECTED).all():
-        raise RecordsRejectedError(frame)
-    return frame
+    rows = result.rows()
+    if if_none_scored == "error" and rows and not result.scored:
+        raise RecordsRejectedError(rows)
+    return rows
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(SERVING_COLUMNS), dtype=object)
 
 
 class _Result:
@@ -277,8 +306,8 @@ class _Result:
             reason = _reason(problems) if problems else f"{C.AS_OF}: {error}"
             self.rejected.update(dict.fromkeys(positions, reason))
 
-    def frame(self) -> pd.DataFrame:
-        """Return the rows in input order (:data:`SERVING_COLUMNS`)."""
+    def rows(self) -> list[dict[str, Any]]:
+        """Return the rows in input order (dicts keyed by :data:`SERVING_COLUMNS`)."""
         as_of = None if self.as_of is None else self.as_of.isoformat()
         out = []
         for position, record in enumerate(self.records):
@@ -299,7 +328,7 @@ class _Result:
                     REJECTED_REASON: self.rejected.get(position, "not scored"),
                 }
             )
-        return pd.DataFrame(out, columns=list(SERVING_COLUMNS), dtype=object)
+        return out
 
 
 def _reason(problems: list[Problem]) -> str:

@@ -43,6 +43,24 @@ def test_scored_rows_equal_predictor_predict(predictor, model, records, expected
     pd.testing.assert_frame_equal(from_frame, out)
 
 
+def test_score_rows_are_the_rows_of_score_records(predictor, model, records):
+    rows = S.score_rows(predictor, records[:5], model.as_of)
+    assert all(list(row) == list(S.SERVING_COLUMNS) for row in rows)
+    frame = S.score_records(predictor, records[:5], model.as_of)
+    assert rows == frame.to_dict("records")
+    pd.testing.assert_frame_equal(pd.DataFrame(rows, dtype=object), frame)
+
+
+def test_score_rows_raise_like_score_records_when_nothing_scores(predictor, model, records):
+    bad = copy.deepcopy(records[0])
+    del bad[C.OPEN_DATE]
+    with pytest.raises(S.RecordsRejectedError, match="none scored"):
+        S.score_rows(predictor, [bad], model.as_of)
+    rows = S.score_rows(predictor, [bad], model.as_of, if_none_scored="report")
+    assert [row[S.STATUS] for row in rows] == [S.REJECTED]
+    assert S.score_rows(predictor, [], model.as_of) == []
+
+
 def test_a_bad_account_is_rejected_and_the_others_scored(predictor, model, records, expected):
     batch = copy.deepcopy(records[:3])
     batch[1]["statements"][0][C.CREDIT_LIMIT] = -5.0

@@ -16,7 +16,7 @@ artefact folder never starts MLflow. Here:
 
 The registered model is a pyfunc logged *from code* (``pyfunc_model.py`` sets
 :class:`ClosureRiskModel`); it carries the artefact directory as the artifact
-``artefact`` and scores account history records with :func:`risk_model.serving.score_records`.
+``artefact`` and scores account history records with :func:`risk_model.serving.score_rows`.
 
 Request (``mlflow models serve``; any of MLflow's JSON layouts, e.g.
 ``{"dataframe_records": [record, ...], "params": {"as_of": "2025-12-31"}}``): one
@@ -24,7 +24,10 @@ record per account in the contract's shape. Params: ``as_of`` (ISO date; default
 latest month end the records cover), ``reasons`` (``all``, the default, ``needed`` or
 ``none``), ``if_none_scored`` (``error``, the default: HTTP 400 naming every account and
 problem when no record could be scored; ``report``: rejected rows instead, for batch
-callers such as ``spark_udf``). Response: one row per record (:data:`SERVING_COLUMNS`).
+callers such as ``spark_udf``). Response: one row per record (:data:`SERVING_COLUMNS`);
+``predict`` returns the rows as a list of dicts (:func:`risk_model.serving.score_rows`),
+which MLflow writes out as they are (a DataFrame would be built only to be turned back
+into records).
 
 The signature names every column and nested event field. Texts (the id, product version
 and the profile dates) are declared ``string``; numbers, flags and the event lists are
@@ -252,12 +255,12 @@ class ClosureRiskModel(mlflow.pyfunc.PythonModel):
         context: mlflow.pyfunc.PythonModelContext | None,
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
-    ) -> pd.DataFrame:
-        """Score every record; raise an HTTP 400 error when none could be scored."""
+    ) -> list[dict[str, Any]]:
+        """Score every record (one dict per record); HTTP 400 when none could be scored."""
         params = params or {}
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         try:
-            return S.score_records(
+            return S.score_rows(
                 self.predictor,
                 frame,
                 params.get("as_of"),

@@ -91,7 +91,17 @@ def test_the_pyfunc_answers_400_when_nothing_scores(predictor):
         model.predict(None, pd.DataFrame([S.EXAMPLE_RECORD]), {"reasons": "why"})
     report = {"if_none_scored": "report", "as_of": S.EXAMPLE_AS_OF}
     out = model.predict(None, pd.DataFrame([bad]), report)
-    assert out[S.STATUS].tolist() == [S.REJECTED]
+    assert [row[S.STATUS] for row in out] == [S.REJECTED]
+
+
+def test_the_pyfunc_returns_the_rows_of_score_records(predictor):
+    model = A.ClosureRiskModel()
+    model.predictor = predictor
+    params = {"as_of": S.EXAMPLE_AS_OF}
+    out = model.predict(None, pd.DataFrame([S.EXAMPLE_RECORD]), params)
+    assert isinstance(out, list) and list(out[0]) == list(S.SERVING_COLUMNS)
+    expected = S.score_records(predictor, [S.EXAMPLE_RECORD], S.EXAMPLE_AS_OF)
+    assert out == expected.to_dict("records")
 
 
 LIBRARY = Path(__file__).resolve().parents[2] / "risk_model"

@@ -1,12 +1,13 @@
 import datetime as dt
 import json
+import os
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from pipelines import benchmark
-from pipelines._bench_serve import Level, request_bodies
+from pipelines._bench_serve import Level, group_cpu_seconds, request_bodies
 
 
 def test_serve_arguments_and_their_defaults():
@@ -53,4 +54,21 @@ def test_one_account_per_request_with_its_as_of():
 
 def test_a_level_row_counts_errors_among_the_requests():
     level = Level(8, np.array([10.0, 20.0, 30.0, 40.0]), errors=1, seconds=2.0)
-    assert level.row().split() == ["8", "5", "25.0", "39.7", "2.0", "1"]
+    assert level.row().split() == ["8", "5", "25.0", "39.7", "2.0", "1", "nan"]
+
+
+def test_a_level_row_gives_the_servers_cpu_per_request():
+    level = Level(8, np.array([10.0, 20.0, 30.0, 40.0]), 1, 2.0, server_cpu_seconds=0.05)
+    assert level.row().split()[-1] == "10.0"  # 50 ms over 5 requests
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc (Linux)")
+def test_group_cpu_counts_the_live_processes_of_a_group():
+    assert group_cpu_seconds(os.getpgrp()) > 0  # this process's group has used CPU
+    assert group_cpu_seconds(_unused_group()) == 0
+
+
+def _unused_group() -> int:
+    """A process group id that no live process has (ids are bounded by pid_max)."""
+    with open("/proc/sys/kernel/pid_max", encoding="ascii") as limit:
+        return int(limit.read()) + 1
