@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 DEFAULT_MODEL = "models:/closure-risk@champion"
 MAX_CONCURRENCY = 64
+WORKERS = os.cpu_count() or 1  # one server process per core: the scoring is CPU-bound
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,12 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "--concurrency", type=_levels, default=(1, 4, 8), help="comma-separated client threads"
     )
     p.add_argument("--max-seconds", type=float, default=90.0, help="time bound of each level")
-    p.add_argument("--workers", type=_positive, default=1, help="server processes (-w)")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=WORKERS,
+        help="server processes (-w; default: one per core)",
+    )
     p.add_argument("--warmup", type=int, default=50, help="untimed requests first")
     p.add_argument("--accounts", type=_positive, default=1000, help="distinct accounts sent")
     p.add_argument("--months", type=int, default=12, help="history months of the sent accounts")

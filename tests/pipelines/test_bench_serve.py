@@ -14,7 +14,7 @@ def test_serve_arguments_and_their_defaults():
     args = benchmark.parse_args(["serve"])
     assert args.command == "serve" and args.concurrency == (1, 4, 8)
     assert args.requests == 1500 and args.model == "models:/closure-risk@champion"
-    assert args.workers == 1
+    assert args.workers == (os.cpu_count() or 1)
     args = benchmark.parse_args(["serve", "--concurrency", "2,16", "--requests", "10"])
     assert args.concurrency == (2, 16) and args.requests == 10
 
