@@ -93,8 +93,10 @@ def test_champion_loads_in_a_fresh_process(trained_run, small_world, train_store
         "import mlflow, pandas as pd\n"
         "m = mlflow.pyfunc.load_model('models:/closure-risk@champion')\n"
         f"frame = pd.read_parquet(r'{tmp_path / 'records.parquet'}')\n"
-        f"out = m.predict(frame, params={{'as_of': '{as_of}', 'if_none_scored': 'report'}})\n"
-        "out = out[['account_id', 'probability', 'status']].astype({'probability': float})\n"
+        f"rows = m.predict(frame, params={{'as_of': '{as_of}', 'if_none_scored': 'report'}})\n"
+        "assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows)\n"
+        "out = pd.DataFrame(rows)[['account_id', 'probability', 'status']]\n"
+        "out = out.astype({'probability': float})\n"
         f"out.to_parquet(r'{tmp_path / 'out.parquet'}')\n"
     )
     env = os.environ | {"MLFLOW_TRACKING_URI": train_store, "MLFLOW_DISABLE_TELEMETRY": "true"}
