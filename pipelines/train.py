@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,7 @@ from pipelines._train_progress import fit_progress, set_log_levels
 from pipelines._train_summary import render, summary_rows
 from pipelines._train_tracking import log_and_register, run_tags
 from risk_model import contract as C
+from risk_model.attributes import AttributeSpec, catalogue_entries
 from risk_model.modeling.config import ConfigError, TrainConfig
 from risk_model.modeling.config_load import load_config
 from risk_model.modeling.data_dir import Inputs, load_inputs
@@ -82,6 +83,7 @@ class Trained:
     version: str
     fingerprint: str
     scale: ScoreScale
+    attributes: AttributeSpec = field(default_factory=AttributeSpec)
 
 
 @dataclass
@@ -225,6 +227,7 @@ def _train_and_evaluate(
     with stages("snapshots"):
         histories, dates, how = _snapshots(inputs, config)
         log.info("snapshots: %s", how)
+        attributes = _attributes(histories, engine)
     with stages("features"):
         frame, key, hit = cached_snapshot_frame(
             cache,
@@ -236,6 +239,7 @@ def _train_and_evaluate(
             policy=inputs.policy,
             truth=inputs.truth,
             features=engine,
+            attributes=attributes,
         )
         log.info("features: %s", f"from cache (key {key[:12]})" if hit else "computed")
         log.info(
@@ -262,24 +266,25 @@ def _train_and_evaluate(
             policy=inputs.policy,
             horizon_months=config.horizon_months,
             features=engine,
+            attributes=attributes,
         )
         log.info("served features: %s", "from cache" if hit else "computed")
-    catalogue = catalogue_records(FEATURES)
+    catalogue = catalogue_records(FEATURES) + catalogue_entries(attributes)
+    names = feature_names() + list(attributes.feature_names)
     with fit_progress(config.model.capacity_search, quiet=quiet) as shown:
         result = train_model(
-            frame, feature_names(), catalogue, config, served=served, split=split, callbacks=shown
+            frame, names, catalogue, config, served=served, split=split, callbacks=shown
         )
     stages.seconds.update({f"train:{k}": v for k, v in result.timings.items()})
     _warn_small(result, config)
     with stages("evaluate"):
         version = version_label(result.booster.model_to_string())
         fingerprint = frame_fingerprint(frame)
-        spec = _spec(result, catalogue, config, inputs, table_as_of, fingerprint, version, None)
+        common = (result, catalogue, config, inputs, table_as_of, fingerprint, version, None)
+        spec = _spec(*common, attributes=attributes)
         scale = selection_scale(result, served, spec=spec, merchant_risk=table, config=config.scale)
         log.info("%s", scale.band_note())
-        spec = _spec(
-            result, catalogue, config, inputs, table_as_of, fingerprint, version, None, scale
-        )
+        spec = _spec(*common, scale, attributes=attributes)
         evaluation, oot_scores = evaluate_served(
             result, frame=frame, served=served, spec=spec, table=table
         )
@@ -296,7 +301,21 @@ def _train_and_evaluate(
         version,
         fingerprint,
         scale,
+        attributes,
     )
+
+
+def _attributes(histories: pa.Table, engine) -> AttributeSpec:
+    """Return the user attributes of the training histories (none on the Spark engine)."""
+    from risk_model.attributes import infer_attributes
+
+    attributes = infer_attributes(histories)
+    if attributes and engine is not None:
+        raise SystemExit("user attributes are not supported with --engine spark yet")
+    if attributes:
+        kinds = ", ".join(f"{a.name} ({a.kind})" for a in attributes.attributes)
+        log.info("user attributes: %s", kinds)
+    return attributes
 
 
 def _warn_small(result: TrainResult, config: TrainConfig) -> None:
@@ -323,6 +342,8 @@ def _spec(
     version: str,
     evaluation: dict | None,
     scale: ScoreScale | None = None,
+    *,
+    attributes: AttributeSpec,
 ) -> dict:
     from risk_model.modeling.spec import build_spec, code_version
 
@@ -338,6 +359,7 @@ def _spec(
         code=code_version(),
         evaluation=evaluation,
         scale=scale,
+        attributes=attributes.to_list(),
     )
 
 
@@ -368,12 +390,18 @@ def _package(
         trained.version,
         trained.evaluation,
         trained.scale,
+        attributes=trained.attributes,
     )
     selection = trained.frame.loc[trained.result.split.mask("val"), [C.ACCOUNT_ID, C.AS_OF]]
+    rows = reference_rows(
+        trained.histories,
+        selection,
+        merchant_risk=table,
+        policy=inputs.policy,
+        attributes=trained.attributes,
+    )
     reference = reference_of_rows(
-        in_memory_artefact(trained.result.booster, spec, table),
-        reference_rows(trained.histories, selection, merchant_risk=table, policy=inputs.policy),
-        window="selection",
+        in_memory_artefact(trained.result.booster, spec, table), rows, window="selection"
     )
     artefact_dir, latest = write_production_artefact(
         out, booster=trained.result.booster, spec=spec, merchant_risk=table, reference=reference

@@ -4,7 +4,8 @@ Arrow's type inference walks every nested value it is given, recursively: a
 self-referencing dict, or one nested 20,000 deep, crashes the interpreter. So
 :func:`risk_model.records.from_records` hands it only the contract's keys, and only
 values of the contract's shape (a plain value per field; events as a list of records
-of plain values), which bounds the depth at two containers. Anything else is reported
+of plain values; ``attributes`` as one record of plain values), which bounds the depth at
+two containers. Anything else is reported
 as a problem of its account, without looking inside it.
 """
 
@@ -24,6 +25,7 @@ from risk_model.problems import Problem
 
 NOT_A_VALUE = "not_a_value"
 NOT_A_LIST = "not_a_list"
+NOT_A_RECORD = "not_a_record"
 
 _PROFILE = frozenset(f.name for f in C.PROFILE_FIELDS)
 _ITEMS = {
@@ -52,6 +54,8 @@ class Shapes:
                 out[key] = self._plain(value, key, row, index)
             elif key in _ITEMS:
                 out[key] = self._events(value, key, row, index)
+            elif key == C.ATTRIBUTES:
+                out[key] = self._attributes(value, row, index)
             else:
                 self.extras.setdefault("", set()).add(key)
         return out
@@ -76,6 +80,14 @@ class Shapes:
                     self.extras.setdefault(key, set()).add(name)
             items.append(kept)
         return items
+
+    def _attributes(self, value: Any, row: Mapping[str, Any], index: int) -> Any:
+        """Return the user's attributes, shape-checked: a record of plain values, one level deep."""
+        if value is None:
+            return None
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            return self._refuse(C.ATTRIBUTES, NOT_A_RECORD, row, index)
+        return {k: self._plain(v, f"{C.ATTRIBUTES}.{k}", row, index) for k, v in value.items()}
 
     def _plain(self, value: Any, path: str, row: Mapping[str, Any], index: int) -> Any:
         if value is None or isinstance(value, bool):
@@ -105,6 +117,9 @@ class Shapes:
             if check == NOT_A_LIST:
                 message = "is not a list of records"
                 hint = f"give '{path}' as a list of records (or null for none)"
+            elif check == NOT_A_RECORD:
+                message = "is not a record of named values"
+                hint = f"give '{path}' as a record (JSON object) of name: value (or null)"
             else:
                 message = "holds a container (record or list) where a plain value belongs"
                 hint = f"give '{path}' as a number, text or date"

@@ -17,10 +17,23 @@ Time conventions
 * An *as-of date* is the end of a calendar day; an event dated on or before it is known.
 * ``kyc_date``, ``migrated_date`` and ``other_credit_lines`` are snapshot fields; a date
   after the as-of date is treated as not yet known.
+* ``attributes`` (optional) holds the user's own per-account values, each a snapshot that
+  must already be known at the as-of date (the package cannot tell when it was taken).
+
+User attributes
+---------------
+An optional ``attributes`` column (a struct; a JSON object in a record) carries extra
+account attributes named by the user, e.g. ``{"education": "university", "income":
+12000}``. Each field is one attribute: *numeric* (integer, float or boolean; stored as
+float64) or *categorical* (text). Names match :data:`ATTRIBUTE_NAME`; null (or NaN for a
+number, empty text for a category) means not known. They become model features
+(``attr_<name>``); see :mod:`risk_model.attributes` for the checks and how scoring treats
+attributes a model does not know, lacks or has not seen a category of.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -57,6 +70,14 @@ AMOUNT = "amount"
 MERCHANT_ID = "merchant_id"
 MERCHANT_CATEGORY = "merchant_category"
 CHANNEL = "channel"
+
+# --- user attributes (optional) ------------------------------------------------------
+ATTRIBUTES = "attributes"
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
+MAX_ATTRIBUTES = 50
+MAX_CATEGORIES = 100  # distinct values of a categorical attribute in training
+MAX_CATEGORY_CHARS = 60
+MAX_ATTRIBUTE_VALUE = 1e15  # |number| beyond this is treated as corrupt input
 
 # --- labels and truth ----------------------------------------------------------------
 CLOSURE_DATE = "closure_date"
@@ -194,6 +215,32 @@ MERCHANT_FIELDS: tuple[Field, ...] = (
 )
 
 
+# How the optional attributes column reads in the contract's tables (its fields are the
+# user's: these rows describe the two kinds a field may have).
+ATTRIBUTES_TITLE = (
+    f"`{ATTRIBUTES}` (optional): a record of the user's own attributes, one field each, "
+    "named by the user"
+)
+ATTRIBUTE_FIELDS: tuple[Field, ...] = (
+    Field(
+        "<numeric name>",
+        pa.float64(),
+        True,
+        "as given",
+        "A number known at the as-of date (integers and booleans are read as numbers); "
+        "null or NaN = not known.",
+    ),
+    Field(
+        "<categorical name>",
+        pa.string(),
+        True,
+        "category",
+        f"A text value known at the as-of date (at most {MAX_CATEGORY_CHARS} characters); "
+        "null or empty = not known.",
+    ),
+)
+
+
 def _struct(fields: tuple[Field, ...]) -> pa.StructType:
     return pa.struct([f.arrow() for f in fields])
 
@@ -219,8 +266,9 @@ CLOSURES_SCHEMA = pa.schema([f.arrow() for f in CLOSURE_FIELDS])
 TRUTH_SCHEMA = pa.schema([f.arrow() for f in TRUTH_FIELDS])
 MERCHANTS_SCHEMA = pa.schema([f.arrow() for f in MERCHANT_FIELDS])
 
-# Optional parts: real extracts may lack transactions (or statements) entirely.
-OPTIONAL_COLUMNS = (TRANSACTIONS, STATEMENTS)
+# Optional parts: real extracts may lack transactions (or statements) entirely, and carry
+# the user's own attributes or not.
+OPTIONAL_COLUMNS = (TRANSACTIONS, STATEMENTS, ATTRIBUTES)
 
 
 def markdown_tables() -> str:
@@ -235,6 +283,7 @@ def markdown_tables() -> str:
         ("Profile (one row per account)", PROFILE_FIELDS),
         (f"`{STATEMENTS}`: list of monthly statements, ascending by month", STATEMENT_FIELDS),
         (f"`{TRANSACTIONS}`: list of transactions, ascending by time", TRANSACTION_FIELDS),
+        (ATTRIBUTES_TITLE, ATTRIBUTE_FIELDS),
         ("Closures (labels, a separate table)", CLOSURE_FIELDS),
         ("Truth (synthetic world only)", TRUTH_FIELDS),
     ]

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from risk_model import contract as C
 from risk_model import reasons as R
+from risk_model.attributes import with_categories
 from risk_model.dates import as_date
 from risk_model.guards import closed_problem, closures_table, reject_closed, resolve_as_of
 from risk_model.limits import (
@@ -116,9 +117,11 @@ class Predictor:
         self.limits = limits
         self.num_threads = num_threads
         self.model_version = artefact.version
+        self.attributes = artefact.attributes
+        known = feature_names() + list(self.attributes.feature_names)
         by_name = {entry["name"]: entry for entry in artefact.spec["catalogue"]}
         missing = [n for n in artefact.feature_names if n not in by_name]
-        unknown = [n for n in artefact.feature_names if n not in feature_names()]
+        unknown = [n for n in artefact.feature_names if n not in known]
         if missing or unknown:
             raise ModelLoadError(
                 f"model {self.model_version} does not match this package's features "
@@ -126,10 +129,11 @@ class Predictor:
             )
         # Each feature's cause as the model's policy calendar has it (age is regulatory
         # only under an age rule): reasons and top_cause read these entries.
-        self.catalogue = causes_under([by_name[n] for n in artefact.feature_names], artefact.policy)
+        entries = with_categories([by_name[n] for n in artefact.feature_names], self.attributes)
+        self.catalogue = causes_under(entries, artefact.policy)
         self.causes = [entry["cause"] for entry in self.catalogue]
         self.lowest_band = artefact.scale.band_names[0]
-        position = {name: i for i, name in enumerate(feature_names())}
+        position = {name: i for i, name in enumerate(known)}
         self._feature_positions = np.array([position[n] for n in artefact.feature_names])
         artefact.shap_tables  # noqa: B018  (built now, ~0.1 s, not in the first request)
 
@@ -147,7 +151,7 @@ class Predictor:
         if rows is None:
             from risk_model.features import build_features  # its empty frame
 
-            return build_features(valid.slice(0, 0), as_of), open_mask
+            return build_features(valid.slice(0, 0), as_of, attributes=self.attributes), open_mask
         return rows.take(order).frame(), open_mask
 
     def _feature_rows(self, valid: pa.Table, as_of: dt.date):
@@ -160,6 +164,7 @@ class Predictor:
             merchant_risk=self.artefact.merchant_risk,
             policy=self.artefact.policy,
             horizon_months=self.artefact.horizon_months,
+            attributes=self.attributes,
         )
         open_mask = np.zeros(valid.num_rows, dtype=bool)
         if rows is None:

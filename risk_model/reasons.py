@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from risk_model import contract as C
+from risk_model.attributes import category_of
 from risk_model.features.catalogue import (
     ANY_SWEEP_RULE,
     OTHER,
@@ -140,9 +141,15 @@ def reason_text(entry: Mapping[str, Any], value: float) -> str:
     if not template:
         return generic_text(entry, value)
     try:
-        return render(template, {"value": number})
-    except TemplateError:  # unsafe or broken template: never str.format-ed
+        return render(template, _filling(entry, number))
+    except TemplateError:  # unsafe or broken template (or no category): never str.format-ed
         return generic_text(entry, value)
+
+
+def _filling(entry: Mapping[str, Any], number: float) -> dict[str, float | str]:
+    """Return the values a template is filled with: the number, and any attribute category."""
+    category = category_of(entry, number)
+    return {"value": number} if category is None else {"value": number, "category": category}
 
 
 def feature_texts(entry: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
@@ -196,7 +203,7 @@ def detail_value(entry: Mapping[str, Any], value: float) -> str:
         return "missing"
     template = entry.get("detail") or default_detail(str(entry.get("unit") or ""))
     try:
-        return render(template, {"value": float(value)})
+        return render(template, _filling(entry, float(value)))
     except TemplateError:
         return f"{float(value):.6g} {entry.get('unit') or ''}".strip()
 

@@ -113,6 +113,8 @@ EXAMPLE_RECORD: dict[str, Any] = {
             ("2025-11-21T23:58:31", "purchase", 4980.0, "M00342", "5732", "in_app_order"),
         )
     ],
+    # the user's own attributes: read by a model trained with them, ignored by the others
+    C.ATTRIBUTES: {"education": "university", "monthly_income": 12000},
 }
 
 

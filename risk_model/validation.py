@@ -33,6 +33,7 @@ from risk_model._names import (
     schema_near_misses,
     warn_near_misses,
 )
+from risk_model.attribute_checks import conform_attributes
 from risk_model.problems import (
     MAX_IDS_SHOWN,
     ContractError,
@@ -60,7 +61,8 @@ __all__ = [
 def conform(table: pa.Table, parts: tuple[C.Field, ...] = C.PROFILE_FIELDS) -> pa.Table:
     """Cast a histories table to the contract's canonical types.
 
-    Extra columns and extra event fields are dropped; missing optional event columns
+    Extra columns and extra event fields are dropped (``attributes``, the user's own, are
+    kept: :func:`risk_model.attributes.conform_attributes`); missing optional event columns
     (``statements``, ``transactions``) are kept absent, so features can tell "no data"
     from "no events".
 
@@ -120,6 +122,11 @@ def _conform(table: pa.Table, parts: tuple[C.Field, ...]) -> tuple[pa.Table, lis
             if lists is not None:
                 arrays.append(lists)
                 fields.append(pa.field(column, lists.type))
+    if C.ATTRIBUTES in present:  # the user's own attributes (optional)
+        attributes = conform_attributes(table[C.ATTRIBUTES], problems, slips)
+        if attributes is not None:
+            arrays.append(attributes)
+            fields.append(pa.field(C.ATTRIBUTES, attributes.type))
     if problems:
         raise ContractError(problems)
     canonical = pa.Table.from_arrays(

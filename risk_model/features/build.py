@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
+from risk_model.attributes import AttributeSpec, attribute_rows
 from risk_model.features import activity, cashout, overdue, profile, statement_lags
 from risk_model.features import merchant_risk as merchants
 from risk_model.features.catalogue import feature_names
@@ -75,6 +76,7 @@ def build_features(
     policy: PolicyCalendar | None = None,
     horizon_months: int = 3,
     population: PopulationTotals | None = None,
+    attributes: AttributeSpec | None = None,
 ) -> pd.DataFrame:
     """Point-in-time features of every open account at every as-of date.
 
@@ -96,13 +98,18 @@ def build_features(
         Training mode only: merchant and category totals of a population larger than
         ``histories`` (summed from :func:`population_partials` of its parts); ``None``
         takes them from ``histories`` itself.
+    attributes : AttributeSpec, optional
+        The user attributes to add as features (:mod:`risk_model.attributes`): in
+        training those of :func:`~risk_model.attributes.infer_attributes`, in scoring
+        the model's. ``None``: none.
 
     Returns
     -------
     pandas.DataFrame
         One row per (account, as-of) with ``open_date <= as_of``, sorted by (as_of,
         account_id): ``account_id`` (str), ``as_of`` (datetime64[s], midnight of the
-        date), then :func:`feature_names` columns as float32 (NaN = missing).
+        date), then :func:`feature_names` columns and the attributes' ``attr_<name>``
+        columns as float32 (NaN = missing).
     """
     rows = feature_rows(
         histories,
@@ -111,8 +118,16 @@ def build_features(
         policy=policy,
         horizon_months=horizon_months,
         population=population,
+        attributes=attributes,
     )
-    return _empty_frame(feature_names()) if rows is None else rows.frame()
+    if rows is None:
+        return _empty_frame(_names(attributes))
+    return rows.frame()
+
+
+def _names(attributes: AttributeSpec | None) -> list[str]:
+    """Catalogue feature names, then the attributes' (the frame's column order)."""
+    return feature_names() + list(attributes.feature_names if attributes else ())
 
 
 @dataclass(frozen=True)
@@ -131,12 +146,16 @@ class FeatureRows:
         ``(len(feature_names()), rows)`` float32 features (NaN = missing).
     source_rows : numpy.ndarray
         Row of ``histories`` each row was built from.
+    names : tuple of str
+        The feature name of each row of ``values``; empty means :func:`feature_names`
+        (no user attributes).
     """
 
     ids: pa.Array | pa.ChunkedArray
     as_of_days: np.ndarray
     values: np.ndarray
     source_rows: np.ndarray
+    names: tuple[str, ...] = ()
 
     def take(self, order: np.ndarray) -> FeatureRows:
         """Return the rows at positions ``order``."""
@@ -145,12 +164,14 @@ class FeatureRows:
             self.as_of_days[order],
             self.values[:, order],
             self.source_rows[order],
+            self.names,
         )
 
     def frame(self) -> pd.DataFrame:
         """Return the rows as :func:`build_features` does (a DataFrame)."""
         as_of_col = self.as_of_days.astype("datetime64[D]").astype("datetime64[s]")
-        return _frame(_str_array(self.ids), as_of_col, self.values, feature_names())
+        names = list(self.names) or feature_names()
+        return _frame(_str_array(self.ids), as_of_col, self.values, names)
 
 
 def feature_rows(
@@ -161,6 +182,7 @@ def feature_rows(
     policy: PolicyCalendar | None = None,
     horizon_months: int = 3,
     population: PopulationTotals | None = None,
+    attributes: AttributeSpec | None = None,
 ) -> FeatureRows | None:
     """Compute :func:`build_features` as arrays; ``None`` when there are no rows to build.
 
@@ -204,7 +226,11 @@ def feature_rows(
     rows = order[aa]
     if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):
         ids = ids.take(pa.array(rows))  # else: every account once, in input order already
-    return FeatureRows(ids, grid.asof_day[kk], values, rows)
+    if not attributes:
+        return FeatureRows(ids, grid.asof_day[kk], values, rows)
+    # snapshot values: the same at every as-of date of an account
+    values = np.concatenate([values, attribute_rows(histories, attributes)[:, rows]])
+    return FeatureRows(ids, grid.asof_day[kk], values, rows, tuple(_names(attributes)))
 
 
 _STR = pd.api.types.pandas_dtype("str")

@@ -70,6 +70,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from risk_model.attributes import AttributeSpec
 from risk_model.modeling.artefact_files import (
     CHECKSUMS_FILE,
     MERCHANT_RISK_FILE,
@@ -250,6 +251,11 @@ class ModelArtefact:
     def policy(self) -> PolicyCalendar:
         """Policy calendar the features were built with."""
         return PolicyCalendar.from_dict(self.spec["policy"])
+
+    @functools.cached_property
+    def attributes(self) -> AttributeSpec:
+        """User attributes the model reads (empty for a model trained without)."""
+        return AttributeSpec.from_list(self.spec.get("attributes"))
 
     @functools.cached_property
     def scale(self) -> ScoreScale:

@@ -300,6 +300,7 @@ def serving_signature() -> ModelSignature:
     ]
     inputs += [ColSpec(AnyType(), C.STATEMENTS, required=False)]
     inputs += [ColSpec(AnyType(), C.TRANSACTIONS, required=False)]
+    inputs += [ColSpec(AnyType(), C.ATTRIBUTES, required=False)]  # the user's own, if any
     output_types = dict(zip(scores.OUTPUT_SCHEMA.names, scores.OUTPUT_SCHEMA.types, strict=True))
     output_types[C.AS_OF] = pa.string()  # ISO text in JSON
     always = (S.STATUS,)
@@ -333,6 +334,10 @@ def input_contract() -> dict[str, str]:
     }
     described[C.STATEMENTS] = "list of statement records, ascending by month (may be absent)"
     described[C.TRANSACTIONS] = "list of transaction records, ascending by time (may be absent)"
+    described[C.ATTRIBUTES] = (
+        "record of the user's own attributes, numbers or texts by name (may be absent; read "
+        "only by a model trained with them)"
+    )
     return described
 
 

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from risk_model.attributes import AttributeSpec
 from risk_model.modeling.errors import fail, shown
 from risk_model.modeling.metrics import bin_shares, psi_edges
 
@@ -245,6 +246,7 @@ def reference_rows(
     *,
     merchant_risk: pa.Table | None,
     policy: PolicyCalendar,
+    attributes: AttributeSpec | None = None,
 ) -> pd.DataFrame:
     """Features of the latest as-of date of ``keys``, built by the scoring path.
 
@@ -258,6 +260,8 @@ def reference_rows(
         The production merchant-risk table (the artefact's).
     policy : PolicyCalendar
         The model's policy calendar.
+    attributes : AttributeSpec, optional
+        The model's user attributes.
 
     Returns
     -------
@@ -268,7 +272,13 @@ def reference_rows(
 
     latest = pd.Timestamp(keys["as_of"].max())
     accounts = keys.loc[keys["as_of"] == latest, "account_id"]
-    frame = build_features(histories, latest.date(), merchant_risk=merchant_risk, policy=policy)
+    frame = build_features(
+        histories,
+        latest.date(),
+        merchant_risk=merchant_risk,
+        policy=policy,
+        attributes=attributes,
+    )
     return frame.loc[frame["account_id"].isin(accounts)].reset_index(drop=True)
 
 

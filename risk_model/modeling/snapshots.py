@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from risk_model import contract as C
+from risk_model.attributes import AttributeSpec
 from risk_model.features import build_features, feature_names, fit_merchant_risk
 from risk_model.modeling.dataset import TRUTH_P, attach_labels, attach_truth
 from risk_model.modeling.split import Split
@@ -35,6 +36,7 @@ def snapshot_frame(
     truth: pa.Table | None = None,
     merchant_risk: pa.Table | None = None,
     features=None,
+    attributes: AttributeSpec | None = None,
 ) -> pd.DataFrame:
     """Features and labels of every account open at each date.
 
@@ -56,6 +58,8 @@ def snapshot_frame(
         An engine with ``build_features`` and ``fit_merchant_risk`` methods taking the
         library functions' arguments (e.g. :class:`risk_model.spark.features.SparkFeatures`);
         default the library functions, in this process.
+    attributes : AttributeSpec, optional
+        User attributes to add as features (:mod:`risk_model.attributes`).
 
     Returns
     -------
@@ -65,7 +69,12 @@ def snapshot_frame(
     """
     build = build_features if features is None else features.build_features
     built = build(
-        histories, dates, merchant_risk=merchant_risk, policy=policy, horizon_months=horizon_months
+        histories,
+        dates,
+        merchant_risk=merchant_risk,
+        policy=policy,
+        horizon_months=horizon_months,
+        **_with(attributes),
     )
     frame = attach_labels(built, closures, horizon_months)
     del built
@@ -88,6 +97,7 @@ def served_frame(
     policy: PolicyCalendar,
     horizon_months: int,
     features=None,
+    attributes: AttributeSpec | None = None,
 ) -> tuple[pd.DataFrame, pa.Table, dt.date]:
     """``frame`` with its selection and OOT rows' features rebuilt by the scoring path.
 
@@ -105,6 +115,8 @@ def served_frame(
         Label horizon (as :func:`snapshot_frame` was given).
     features : object, optional
         Engine for features and the merchant table (see :func:`snapshot_frame`).
+    attributes : AttributeSpec, optional
+        User attributes (as :func:`snapshot_frame` was given).
 
     Returns
     -------
@@ -123,9 +135,14 @@ def served_frame(
     evaluated = split.mask("val") | split.mask("oot")
     keys = frame.loc[evaluated, [C.ACCOUNT_ID, C.AS_OF]]
     dates = sorted(pd.Timestamp(d).date() for d in keys[C.AS_OF].unique())
-    names = feature_names()
+    names = feature_names() + list(attributes.feature_names if attributes else ())
     rebuilt = build(
-        histories, dates, merchant_risk=table, policy=policy, horizon_months=horizon_months
+        histories,
+        dates,
+        merchant_risk=table,
+        policy=policy,
+        horizon_months=horizon_months,
+        **_with(attributes),
     )
     rebuilt = rebuilt.set_index([C.ACCOUNT_ID, C.AS_OF])
     wanted = pd.MultiIndex.from_frame(keys)
@@ -135,3 +152,11 @@ def served_frame(
     served = frame.copy()
     served.loc[evaluated, names] = rebuilt.loc[wanted, names].to_numpy(dtype=np.float32)
     return served, table, table_as_of
+
+
+def _with(attributes: AttributeSpec | None) -> dict[str, AttributeSpec]:
+    """Return ``attributes=`` for a feature engine only when there are some.
+
+    Engines without attribute support (Spark) keep working on data without attributes.
+    """
+    return {"attributes": attributes} if attributes else {}

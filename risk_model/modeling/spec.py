@@ -107,6 +107,7 @@ def build_spec(
     code: str,
     evaluation: dict[str, Any] | None = None,
     scale: ScoreScale | None = None,
+    attributes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the ``spec.json`` content for a trained model (see ``artefact`` docs).
 
@@ -115,6 +116,8 @@ def build_spec(
     ``scale`` carries the band edges training chose
     (:func:`~risk_model.modeling.bands.training_scale`); ``None`` stores the configuration's
     fixed edges.
+    ``attributes`` are the user attributes the model reads
+    (:meth:`risk_model.attributes.AttributeSpec.to_list`; ``None``: none).
     """
     names = list(feature_names)
     if names != result.feature_names:
@@ -132,6 +135,7 @@ def build_spec(
             if config.model.monotone
             else [0] * len(names),
             "catalogue": [by_name.get(n, {"name": n}) for n in names],
+            "attributes": list(attributes or []),
             "feature_transforms": result.transforms,
             "calibration": result.calibrator.to_dict(),
             "scale": (scale or ScoreScale.from_config(config.scale)).to_dict(),

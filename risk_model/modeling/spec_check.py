@@ -17,7 +17,10 @@ checks every field scoring reads and fails closed with
 * ``calibration``, ``scale``, ``feature_transforms``: see :mod:`spec_values
   <risk_model.modeling.spec_values>`;
 * ``horizon_months``: an integer in 1..24; ``policy``: a parseable calendar;
-  ``merchant_risk_as_of``: an ISO date or null.
+  ``merchant_risk_as_of``: an ISO date or null;
+* ``attributes`` (optional): user attributes as
+  :meth:`risk_model.attributes.AttributeSpec.from_list` reads them, each ``attr_<name>``
+  feature with its attribute and every attribute a feature.
 """
 
 from __future__ import annotations
@@ -181,4 +184,17 @@ def check_spec(spec: Any, *, where: str, format_version: int) -> CheckedSpec:
     if not _is_int(horizon) or not 1 <= horizon <= MAX_HORIZON_MONTHS:
         fail(where, "horizon_months", f"must be an integer in 1..{MAX_HORIZON_MONTHS}")
     policy, as_of = _check_dates(where, spec)
+    _check_attributes(where, spec, names)
     return CheckedSpec(version, names, horizon, scale, policy, as_of)
+
+
+def _check_attributes(where: str, spec: dict[str, Any], names: tuple[str, ...]) -> None:
+    from risk_model.attributes import PREFIX, AttributeSpec
+
+    try:
+        attributes = AttributeSpec.from_list(spec.get("attributes"))
+    except ValueError as exc:
+        fail(where, "attributes", str(exc))
+    used = tuple(n for n in names if n.startswith(PREFIX))
+    if used != attributes.feature_names:
+        fail(where, "attributes", f"do not match the attribute features {shown(list(used))}")

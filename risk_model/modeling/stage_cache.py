@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from risk_model import contract as C
+from risk_model.attributes import AttributeSpec
 from risk_model.files import sha256_file
 from risk_model.modeling.snapshots import evaluation_table_date, served_frame, snapshot_frame
 from risk_model.modeling.split import Split
@@ -243,6 +244,7 @@ def cached_snapshot_frame(
     policy: PolicyCalendar,
     truth: pa.Table | None = None,
     features=None,
+    attributes: AttributeSpec | None = None,
 ) -> tuple[pd.DataFrame, str, bool]:
     """:func:`~risk_model.modeling.snapshots.snapshot_frame` through the cache.
 
@@ -271,6 +273,7 @@ def cached_snapshot_frame(
                 policy=policy,
                 truth=truth,
                 features=features,
+                attributes=attributes,
             )
         }
 
@@ -283,6 +286,7 @@ def cached_snapshot_frame(
         "dates": [d.isoformat() for d in dates],
         "horizon_months": horizon_months,
         "policy": policy.to_dict(),
+        "attributes": attributes.to_list() if attributes else [],
         "code": feature_code_version(),
         "packages": _versions(),
     }
@@ -300,6 +304,7 @@ def cached_served_frame(
     policy: PolicyCalendar,
     horizon_months: int,
     features=None,
+    attributes: AttributeSpec | None = None,
 ) -> tuple[pd.DataFrame, pa.Table, dt.date, bool]:
     """:func:`~risk_model.modeling.snapshots.served_frame` through the cache.
 
@@ -321,6 +326,7 @@ def cached_served_frame(
             policy=policy,
             horizon_months=horizon_months,
             features=features,
+            attributes=attributes,
         )
         return {"served": served, "merchant_risk": table}
 

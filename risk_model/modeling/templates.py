@@ -7,9 +7,10 @@ a gigabyte per text, and ``{value.__class__}`` walks attributes. Templates here 
 * literal text (``{{`` and ``}}`` for braces);
 * named placeholders from :data:`ALLOWED_NAMES` only (no attribute, index or
   conversion such as ``!r``): ``{value}`` (the feature's value), ``{contribution}`` (its
-  contribution in log-odds, analyst texts) and ``{s}``, the plural ending of the unit
-  after the value (empty when the value reads as 1, else "s": ``month{s}``), which takes
-  no format spec;
+  contribution in log-odds, analyst texts), ``{s}``, the plural ending of the unit
+  after the value (empty when the value reads as 1, else "s": ``month{s}``), and
+  ``{category}``, a user attribute's category as text (:mod:`risk_model.attributes`);
+  the last two take no format spec;
 * format specs of the small grammar :data:`SPEC_GRAMMAR`: an optional sign
   (``+``, ``-`` or space), ``z``, ``,``, a precision ``.N`` with ``N <= 6`` and a type
   ``f`` or ``%`` (``{value:z.0f}``, ``{value:+z.0%}``, ``{value:,.2f}``), or none.
@@ -26,8 +27,9 @@ import re
 import string
 from collections.abc import Mapping
 
-ALLOWED_NAMES = frozenset({"value", "contribution", "s"})
+ALLOWED_NAMES = frozenset({"value", "contribution", "s", "category"})
 PLURAL = "s"
+TEXT = "category"  # filled with text as given, never formatted
 SPEC_GRAMMAR = re.compile(r"[-+ ]?z?,?(?:\.[0-6])?[f%]?")
 MAX_TEMPLATE_CHARS = 500
 _Piece = tuple[str, str | None, str]  # literal, placeholder name, format spec
@@ -57,8 +59,8 @@ def _parse_str(template: str) -> tuple[_Piece, ...]:
             raise TemplateError(f"conversion !{conversion} is not allowed")
         if not SPEC_GRAMMAR.fullmatch(spec or ""):
             raise TemplateError(f"format spec {spec[:40]!r} is not allowed (e.g. .0f, .1%, ,)")
-        if name == PLURAL and spec:
-            raise TemplateError("{s} takes no format spec")
+        if name in (PLURAL, TEXT) and spec:
+            raise TemplateError(f"{{{name}}} takes no format spec")
         pieces.append((literal, name, spec or ""))
     return tuple(pieces)
 
@@ -86,15 +88,16 @@ def check_template(template: str) -> None:
     _parse(template)
 
 
-def render(template: str, values: Mapping[str, float]) -> str:
+def render(template: str, values: Mapping[str, float | str]) -> str:
     """Fill a template with numbers.
 
     Parameters
     ----------
     template : str
         A template that passes :func:`check_template`.
-    values : mapping of str to float
-        A number for every placeholder name the template uses (``{s}`` reads ``value``).
+    values : mapping of str to float or str
+        A number for every placeholder name the template uses (``{s}`` reads ``value``);
+        the text for ``{category}``.
 
     Returns
     -------
@@ -116,6 +119,8 @@ def render(template: str, values: Mapping[str, float]) -> str:
             raise TemplateError(f"no value for placeholder {{{name}}}")
         if name == PLURAL:
             out.append("" if abs(round(float(values[key]))) == 1 else "s")
+        elif name == TEXT:
+            out.append(str(values[key]))
         else:
             out.append(format(float(values[key]), spec))
     return "".join(out)

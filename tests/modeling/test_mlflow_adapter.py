@@ -43,7 +43,11 @@ def test_loading_the_registered_model_prints_no_progress_bar(model):
 def test_signature_names_every_contract_column_and_the_serving_outputs():
     signature = A.serving_signature()
     inputs = signature.inputs.input_names()
-    assert inputs == [f.name for f in C.PROFILE_FIELDS] + [C.STATEMENTS, C.TRANSACTIONS]
+    assert inputs == [f.name for f in C.PROFILE_FIELDS] + [
+        C.STATEMENTS,
+        C.TRANSACTIONS,
+        C.ATTRIBUTES,
+    ]
     assert not signature.inputs.required_input_names()  # the contract checks presence
     assert signature.outputs.input_names() == list(S.SERVING_COLUMNS)
     assert {p.name: p.default for p in signature.params.params} == {
