@@ -139,6 +139,7 @@ def _explain_date(
         merchant_risk=art.merchant_risk,
         policy=art.policy,
         horizon_months=art.horizon_months,
+        attributes=art.attributes,
     )
     labelled = attach_labels(frame, closures, art.horizon_months)
     closed = labelled[(labelled["label"] == 1) & labelled[C.CAUSE].isin(C.CAUSES)]

@@ -18,6 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -35,6 +36,7 @@ HORIZON = 3
 @dataclasses.dataclass(frozen=True)
 class ExtractModel:
     histories: pa.Table
+    closures: pa.Table
     artefact: Path
 
 
@@ -68,7 +70,7 @@ def extract_model(tmp_path_factory) -> ExtractModel:
     (data / "policy.json").write_text(json.dumps(world.config.policy.to_dict()))
     argv = ["--data", str(data), "--out", str(models), "--horizon", str(HORIZON), "--seed", "1"]
     assert train([*argv, "--no-tracking", "--no-cache", "--quiet"]) == 0
-    return ExtractModel(histories, models / "latest")
+    return ExtractModel(histories, closures, models / "latest")
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +196,16 @@ def test_the_score_command_reads_the_attributes(predictor, extract_model, tmp_pa
     expected = _score(predictor, extract_model.histories.slice(0, 200))
     assert streamed[P.PROBABILITY].to_pylist() == expected[P.PROBABILITY].tolist()
     assert streamed[P.REASONS].to_pylist() == expected[P.REASONS].tolist()
+
+
+def test_the_reason_check_reads_the_attributes(extract_model):
+    from risk_model.reason_check import explain_closures
+
+    predictor = P.load(extract_model.artefact)  # the artefact's merchant table, point in time
+    histories, closures = extract_model.histories, extract_model.closures
+    rows = explain_closures(predictor, histories, closures, [AS_OF], tables="artefact").rows
+    assert len(rows) and rows["attr_education"].notna().all()
+    ids = pa.array(rows[C.ACCOUNT_ID].tolist(), pa.string())
+    closed = histories.filter(pc.is_in(histories[C.ACCOUNT_ID], value_set=ids))
+    expected = _score(predictor, closed).set_index(C.ACCOUNT_ID)[P.PROBABILITY]
+    assert rows[P.PROBABILITY].tolist() == expected.loc[rows[C.ACCOUNT_ID]].tolist()
