@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import numpy as np
 import pytest
@@ -79,17 +78,15 @@ def comparison():
     world = generate_world(WorldConfig(n_accounts=12_000, n_months=14, seed=1))
     as_of = dt.date(2024, 1, 31)
     histories, closures = statements_only_extract(world.histories, world.closures, as_of)
-    began = time.perf_counter()
-    result = compare_on_extract(
+    return compare_on_extract(
         histories, closures, as_of, folds=3, seed=0, policy=world.config.policy
     )
-    return result, time.perf_counter() - began
 
 
 @pytest.mark.bench
 def test_both_models_are_scored_on_the_same_folds(comparison):
-    result, seconds = comparison
-    assert len(result.folds) == 3 and seconds < 60
+    result = comparison
+    assert len(result.folds) == 3
     assert sum(f.test_rows for f in result.folds) == result.accounts
     assert sum(f.test_positives for f in result.folds) == result.positives > 0
     for f in result.folds:
@@ -99,7 +96,7 @@ def test_both_models_are_scored_on_the_same_folds(comparison):
 
 @pytest.mark.bench
 def test_the_package_is_not_behind_a_plain_lightgbm_on_raw_statements(comparison):
-    result, _ = comparison
+    result = comparison
     package, plain = result.mean_sd("package")[0], result.mean_sd("plain")[0]
     assert package >= plain - TOLERANCE, f"package {package:.4f} vs plain {plain:.4f}"
 
