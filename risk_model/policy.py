@@ -7,7 +7,7 @@ a published sweep rule. Real data may know none of them: every field is optional
 
 The published rule also says which causes profile attributes speak to
 (:meth:`PolicyCalendar.rules`): age is a regulatory factor only under a rule that names age;
-elsewhere it is a profile factor (:func:`risk_model.features.catalogue.causes_under`).
+elsewhere it is a profile factor (:func:`risk_model.features.registry.causes_under`).
 """
 
 from __future__ import annotations

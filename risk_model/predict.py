@@ -111,7 +111,7 @@ class Predictor:
     ) -> None:
         # features import lightgbm-free code
         from risk_model.features import feature_names
-        from risk_model.features.catalogue import causes_under
+        from risk_model.features.registry import causes_under
 
         self.artefact = artefact
         self.limits = limits

@@ -9,7 +9,7 @@ score. From them:
   largest first, ties in catalogue order), each in two registers: ``text``, one plain
   sentence for the account holder (the catalogue's template, or its zero / negative /
   missing variant, filled with the account's own value:
-  :func:`risk_model.features.catalogue.reason_template`), and ``detail`` for an analyst
+  :func:`risk_model.features.feature.reason_template`), and ``detail`` for an analyst
   (``<feature code> = <value> <unit>; contribution <+x.xxx> log-odds``);
 * ``top_cause`` is the closure cause (``contract.CAUSES``) whose risk-raising factors
   (positive contributions) add up to the most; ``None`` when nothing raises the risk.
@@ -47,13 +47,8 @@ import pyarrow as pa
 
 from risk_model import contract as C
 from risk_model.attributes import category_of
-from risk_model.features.catalogue import (
-    ANY_SWEEP_RULE,
-    OTHER,
-    date_features,
-    default_detail,
-    reason_template,
-)
+from risk_model.features.feature import ANY_SWEEP_RULE, OTHER, default_detail, reason_template
+from risk_model.features.registry import date_features
 from risk_model.modeling.templates import TemplateError, render
 from risk_model.policy import SWEEP_RULES, PolicyCalendar
 
@@ -134,7 +129,7 @@ def reason_text(entry: Mapping[str, Any], value: float) -> str:
     Returns
     -------
     str
-        The sentence for the value (:func:`~risk_model.features.catalogue.reason_template`),
+        The sentence for the value (:func:`~risk_model.features.feature.reason_template`),
         or :func:`generic_text` when the feature has none for it.
     """
     template, number = reason_template(entry, math.nan if value is None else float(value))

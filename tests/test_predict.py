@@ -269,7 +269,7 @@ def test_mlflow_pyfunc_scores_records_like_the_predictor(model, predictor, sampl
 
 
 def test_reason_causes_follow_the_models_policy_calendar(predictor, sample, model, tmp_path):
-    from risk_model.features.catalogue import causes_under
+    from risk_model.features.registry import causes_under
     from risk_model.modeling.artefact import save_artefact
 
     art = predictor.artefact

@@ -284,7 +284,7 @@ def test_safe_templates_render_like_str_format(template):
 
 
 def test_every_package_template_is_in_the_safe_grammar():
-    from risk_model.features.catalogue import FEATURES
+    from risk_model.features.registry import FEATURES
 
     for spec in FEATURES:
         for template in (spec.reason, spec.reason_zero, spec.reason_negative, spec.reason_missing):

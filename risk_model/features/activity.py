@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from risk_model.features.arrays import nan_block, rows, rowsum
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cells, cube
-
-NAMES = (
-    "months_since_purchase", "active_months_3m", "active_months_6m", "active_months_12m",
-    "spend_3m", "spend_6m", "spend_12m", "purchases_3m", "purchases_12m",
-    "spend_trend_3v3", "count_trend_3v3", "days_since_txn",
-)  # fmt: skip
+from risk_model.features.feature import KNOWN_AT_TRANSACTION, Context, declarer
+from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube
 
 
 def _trend(recent: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -21,12 +16,12 @@ def _trend(recent: np.ndarray, before: np.ndarray) -> np.ndarray:
         return np.where(positive, (recent - before) / np.where(positive, tot, 1.0), np.nan)
 
 
-def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
+def compute(ctx: Context) -> dict[str, np.ndarray]:
     """Return activity features as (n_asof, n_acc) arrays ({} without a transactions column)."""
+    tx, grid, n_acc, n_asof = ctx.transactions, ctx.grid, ctx.n_acc, ctx.n_asof
     if tx is None:
         return {}
-    n_asof = len(grid.asof_day)
-    out = nan_block(NAMES, n_asof, n_acc)
+    out = nan_block([f.name for f in FEATURES], n_asof, n_acc)
     pur = np.where(tx.is_purchase, tx.period, -1)
     at_pur = cells(n_acc, tx.acct, pur)
     c_n = cube(grid, n_acc, at_pur)
@@ -54,3 +49,53 @@ def compute(tx: Transactions | None, grid: Grid, n_acc: int) -> dict[str, np.nda
             np.isfinite(lastday), grid.asof_day[k] - lastday, np.nan
         )
     return out
+
+
+feature = declarer("activity", known_at=KNOWN_AT_TRANSACTION)
+# fmt: off
+FEATURES = (
+    feature("months_since_purchase", "dormancy", "last 36 months", 1, "months",
+            "Months from the last purchase to the as-of month; NaN if none in 36 months.",
+            "You have not made a purchase in {value:z.0f} month{s}.",
+            zero="You made a purchase this month.",
+            missing="You have not made a purchase in the last 3 years."),
+    feature("active_months_3m", "dormancy", "last 3 months", -1, "months",
+            "Months with at least one purchase in the last 3 months.",
+            "You used your credit line in {value:z.0f} of the last 3 months."),
+    feature("active_months_6m", "dormancy", "last 6 months", -1, "months",
+            "Months with at least one purchase in the last 6 months.",
+            "You used your credit line in {value:z.0f} of the last 6 months."),
+    feature("active_months_12m", "dormancy", "last 12 months", -1, "months",
+            "Months with at least one purchase in the last 12 months.",
+            "You used your credit line in {value:z.0f} of the last 12 months."),
+    feature("spend_3m", "dormancy", "last 3 months", 0, "CNY",
+            "Sum of purchase amounts in the last 3 months.",
+            "You spent CNY {value:z,.0f} with your credit line in the last 3 months."),
+    feature("spend_6m", "dormancy", "last 6 months", 0, "CNY",
+            "Sum of purchase amounts in the last 6 months.",
+            "You spent CNY {value:z,.0f} with your credit line in the last 6 months."),
+    feature("spend_12m", "dormancy", "last 12 months", 0, "CNY",
+            "Sum of purchase amounts in the last 12 months.",
+            "You spent CNY {value:z,.0f} with your credit line in the last 12 months."),
+    feature("purchases_3m", "dormancy", "last 3 months", 0, "count",
+            "Number of purchases in the last 3 months.",
+            "You made {value:z.0f} purchase{s} in the last 3 months."),
+    feature("purchases_12m", "dormancy", "last 12 months", 0, "count",
+            "Number of purchases in the last 12 months.",
+            "You made {value:z.0f} purchase{s} in the last 12 months."),
+    feature("spend_trend_3v3", "dormancy", "last 6 months", -1, "ratio",
+            "(spend last 3 months - spend 3 months before) / their sum; NaN if both 0.",
+            "Your spending of the last 3 months changed by {value:+z.0%} from the 3 months "
+            "before.",
+            missing="You have made no purchases in the last 6 months."),
+    feature("count_trend_3v3", "dormancy", "last 6 months", -1, "ratio",
+            "Same trend as spend_trend_3v3 for the number of purchases.",
+            "The number of your purchases of the last 3 months changed by {value:+z.0%} from "
+            "the 3 months before.",
+            missing="You have made no purchases in the last 6 months."),
+    feature("days_since_txn", "dormancy", "last 36 months", 1, "days",
+            "Days from the last transaction of any kind to the as-of date.",
+            "Your last payment or purchase was {value:z.0f} day{s} ago.",
+            zero="You made a payment or purchase today."),
+)
+# fmt: on

@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 
 from risk_model import contract as C
 from risk_model.attributes import AttributeSpec, attribute_rows
-from risk_model.features import activity, cashout, overdue, profile, statement_lags
-from risk_model.features import merchant_risk as merchants
-from risk_model.features.catalogue import feature_names
+from risk_model.features import registry
+from risk_model.features.feature import Context
+from risk_model.features.merchant_pairs import pair_rows
 from risk_model.features.merchant_population import PopulationTotals
 from risk_model.features.merchant_population import population_partials as _population
 from risk_model.features.merchant_table import stats_partials, table_from_partials
@@ -26,6 +26,8 @@ from risk_model.features.monthly import (
     read_statements,
     read_transactions,
 )
+from risk_model.features.purchases import purchase_flags
+from risk_model.features.registry import feature_names
 from risk_model.policy import PolicyCalendar
 
 try:  # building the frame from its blocks saves ~1 ms per call on the 1-row scoring path
@@ -126,7 +128,7 @@ def build_features(
 
 
 def _names(attributes: AttributeSpec | None) -> list[str]:
-    """Catalogue feature names, then the attributes' (the frame's column order)."""
+    """Registry feature names, then the attributes' (the frame's column order)."""
     return feature_names() + list(attributes.feature_names if attributes else ())
 
 
@@ -197,21 +199,21 @@ def feature_rows(
     grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
     st = read_statements(histories, grid, rank)
     tx = read_transactions(histories, grid, rank)
-    # purchase flags over the whole 36-month grid: the long-memory cash-out features read
-    # them in scoring too (merchant statistics read their own windows of them)
-    flags = cashout.purchase_flags(tx, st) if tx is not None else None
-
-    feats: dict[str, np.ndarray] = {}
-    feats.update(overdue.compute(st, grid, n_acc))
-    feats.update(statement_lags.compute(st, grid, n_acc))
-    feats.update(cashout.compute(tx, flags, grid, n_acc, st))
-    feats.update(merchants.compute(tx, flags, grid, n_acc, merchant_risk, population))
-    feats.update(activity.compute(tx, grid, n_acc))
-    in_order = np.array_equal(order, np.arange(n_acc))  # one account, or ids sorted already
-    profiles = profile.compute(histories, grid, policy, horizon_months)
-    feats.update(profiles if in_order else {k: v[:, order] for k, v in profiles.items()})
-
-    opened = profile.open_days(histories)[order]
+    ctx = Context(
+        histories=histories,
+        order=order,
+        grid=grid,
+        statements=st,
+        transactions=tx,
+        # the long-memory cash-out features read the flags over 36 months in scoring too
+        flags=purchase_flags(tx, st) if tx is not None else None,
+        policy=policy,
+        horizon_months=horizon_months,
+        merchant_risk=merchant_risk,
+        population=population,
+    )
+    feats = registry.compute(ctx)
+    opened = ctx.profile_column(C.OPEN_DATE)
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
     # (feature x row): the block layout pandas stores, filled one contiguous row at a time
     values = np.full((len(names), len(kk)), np.nan, dtype=np.float32)
@@ -301,7 +303,7 @@ def _pairs(histories: pa.Table, dates: list[dt.date]):
     tx = read_transactions(histories, grid, rank)
     if tx is None:
         return None, grid
-    return merchants.pair_rows(tx, cashout.purchase_flags(tx, st), grid.n_periods), grid
+    return pair_rows(tx, purchase_flags(tx, st), grid.n_periods), grid
 
 
 def merchant_risk_partials(histories: pa.Table, as_of: dt.date) -> tuple[pa.Table, pa.Table]:

@@ -1,120 +1,27 @@
-"""Cash-out family (account side): amount patterns, near-limit spend, repay-then-re-spend.
+"""Cash-out family: amount patterns, near-limit spend, repay-then-re-spend, merchant risk.
 
-Merchant-side signals (concentration, merchant risk, amounts unusual for the category)
-live in :mod:`risk_model.features.merchant_risk`.
+The account-side features are computed here; the merchant-side ones (concentration,
+merchant risk, amounts unusual for the category) by :mod:`risk_model.features.merchant_risk`,
+and declared here with the rest of the family, in column order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from risk_model.features.arrays import flat_index, nan_block, nan_to_num, rows, rowsum, stable_order
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Statements, Transactions, cells, cube
+from risk_model.features import merchant_risk
+from risk_model.features.arrays import nan_block, nan_to_num, rows, rowsum
+from risk_model.features.feature import (
+    KNOWN_AT_MERCHANTS,
+    KNOWN_AT_TRANSACTION,
+    Context,
+    declarer,
+)
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cells, cube
+from risk_model.features.purchases import NEAR_LIMIT_FRACTION, PurchaseFlags
 
-NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
-AVAILABLE_FLOOR = 0.1  # available line floored at 10% of the limit (a full line is not "0")
 RESPEND_FRACTION = 0.5  # "large" purchase after a repayment: >= 50% of the limit
 RESPEND_HOURS = 24.0
-NIGHT_END_HOUR = 5
-_DAY_BITS = 2**21  # day numbers below ~5700 AD
-_SEC_BITS = 2**34
-
-
-@dataclass
-class PurchaseFlags:
-    """Per-transaction derived values (arrays aligned with ``Transactions``)."""
-
-    is_round: np.ndarray
-    is_patterned: np.ndarray
-    is_night: np.ndarray
-    limit: np.ndarray  # limit of the last statement known before the purchase (NaN if none)
-    near_limit: np.ndarray
-    respend_hours: np.ndarray  # hours since the previous repayment (NaN if none)
-
-
-def _previous(
-    acct_a: np.ndarray, key_a: np.ndarray, acct_b: np.ndarray, key_b: np.ndarray, width: int
-) -> np.ndarray:
-    """For each b, the index into a of the last a of the same account with key_a < key_b.
-
-    Returns -1 when there is none. ``a`` must not be empty.
-    """
-    ka = acct_a * width + key_a.clip(0, width - 1)
-    n_acc = int(max(acct_a.max(), acct_b.max(initial=0))) + 1
-    order = stable_order(ka, n_acc * width)
-    ka = ka[order]
-    kb = acct_b * width + key_b.clip(0, width - 1)
-    pos = np.searchsorted(ka, kb, side="left") - 1
-    ok = pos >= 0
-    idx = np.where(ok, order[np.maximum(pos, 0)], -1)
-    same = ok & (acct_a[np.maximum(idx, 0)] == acct_b)
-    return np.where(same, idx, -1)
-
-
-def purchase_flags(tx: Transactions, st: Statements | None, since_period: int = 0) -> PurchaseFlags:
-    """Derive amount, time and line-usage flags for the purchases.
-
-    Flags are computed for purchases in periods ``>= since_period`` only (each flag is a
-    function of its own purchase and of earlier statements and repayments, so the values
-    are the same as over all rows); other transactions get False / NaN. Every reader of
-    the flags selects purchases.
-    """
-    sub = flat_index(tx.is_purchase & (tx.period >= since_period))
-    if len(sub) == len(tx.acct):
-        return _flags(tx, st, sub)
-    part = _flags(tx, st, sub)
-    n = len(tx.acct)
-
-    def spread(x: np.ndarray, fill: float | bool) -> np.ndarray:
-        out = np.full(n, fill, dtype=x.dtype)
-        out[sub] = x
-        return out
-
-    return PurchaseFlags(
-        is_round=spread(part.is_round, False),
-        is_patterned=spread(part.is_patterned, False),
-        is_night=spread(part.is_night, False),
-        limit=spread(part.limit, np.nan),
-        near_limit=spread(part.near_limit, False),
-        respend_hours=spread(part.respend_hours, np.nan),
-    )
-
-
-def _flags(tx: Transactions, st: Statements | None, sub: np.ndarray) -> PurchaseFlags:
-    """Compute the flags of the transactions ``sub`` (indices), aligned with ``sub``."""
-    full = len(sub) == len(tx.acct)
-    amt = tx.amount if full else tx.amount[sub]
-    acct = tx.acct if full else tx.acct[sub]
-    sec = tx.sec if full else tx.sec[sub]
-    day = tx.day if full else tx.day[sub]
-    whole = np.round(amt)
-    is_int = np.abs(amt - whole) < 0.005
-    cents = np.mod(whole, 100)
-    is_round = is_int & (cents == 0) & (whole > 0)
-    patterned_cents = (cents == 88) | (cents == 98) | (cents == 99)  # np.isin, minus its setup
-    is_patterned = is_int & (whole >= 100) & patterned_cents
-    is_night = (np.mod(sec, 86400) // 3600) < NIGHT_END_HOUR
-
-    limit = np.full(len(amt), np.nan)
-    available = np.full(len(amt), np.nan)
-    if st is not None and len(st.acct) and len(amt):
-        i = _previous(st.acct, st.known_day, acct, day, _DAY_BITS)
-        has = (i >= 0) & (st.limit[np.maximum(i, 0)] > 0)
-        j = np.maximum(i, 0)
-        limit = np.where(has, st.limit[j], np.nan)
-        available = (limit - st.billed[j]).clip(AVAILABLE_FLOOR * limit, limit)
-    with np.errstate(invalid="ignore"):
-        near_limit = amt >= NEAR_LIMIT_FRACTION * available
-
-    hours = np.full(len(amt), np.nan)
-    rep = flat_index(tx.is_repayment)
-    if len(rep) and len(amt):
-        i = _previous(tx.acct[rep], tx.sec[rep], acct, sec, _SEC_BITS)
-        prev_sec = tx.sec[rep][np.maximum(i, 0)]
-        hours = np.where(i >= 0, (sec - prev_sec) / 3600.0, np.nan)
-    return PurchaseFlags(is_round, is_patterned, is_night, limit, near_limit, hours)
 
 
 def _median_by_account(acct: np.ndarray, values: np.ndarray, n_acc: int) -> np.ndarray:
@@ -132,35 +39,24 @@ def _median_by_account(acct: np.ndarray, values: np.ndarray, n_acc: int) -> np.n
     return out
 
 
-NAMES = (
-    "round_share_6m", "patterned_share_6m", "near_limit_count_6m", "near_limit_share_6m",
-    "round_near_limit_count_6m", "repay_respend_count_6m", "repay_respend_median_hours_6m",
-    "night_share_6m", "burst_after_quiet", "months_since_cashout_like", "cashout_like_months_36m",
-)  # fmt: skip
-
-
 def cashout_like(flags: PurchaseFlags) -> np.ndarray:
     """Purchases shaped like a cash-out: a round or patterned amount near the available line."""
     return flags.near_limit & (flags.is_round | flags.is_patterned)
 
 
-def compute(
-    tx: Transactions | None,
-    flags: PurchaseFlags | None,
-    grid: Grid,
-    n_acc: int,
-    st: Statements | None,
-) -> dict[str, np.ndarray]:
-    """Return account-side cash-out features as (n_asof, n_acc) arrays.
+def compute(ctx: Context) -> dict[str, np.ndarray]:
+    """Return cash-out features as (n_asof, n_acc) arrays ({} without transactions).
 
     Counts that need a credit limit are NaN for accounts with no statement known in the
     last 36 months (or no statements column). ``flags`` must cover the last 36 months of
     every as-of date (the long-memory features read them).
     """
+    tx, flags, st = ctx.transactions, ctx.flags, ctx.statements
+    grid, n_acc, n_asof = ctx.grid, ctx.n_acc, ctx.n_asof
     if tx is None or flags is None:
         return {}
-    n_asof = len(grid.asof_day)
-    out = nan_block(NAMES, n_asof, n_acc)
+    out = merchant_risk.compute(ctx)
+    out.update(nan_block([f.name for f in FEATURES if f.name not in out], n_asof, n_acc))
     pur = tx.is_purchase
     a = tx.acct
     # every purchase cube is read over 6-month windows only: cubes start at their first period
@@ -248,3 +144,103 @@ def _long_memory(
         since[k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
         count[k] = seen.sum(0)
     return {"months_since_cashout_like": since, "cashout_like_months_36m": count}
+
+
+feature = declarer("cashout", known_at=KNOWN_AT_TRANSACTION)
+# fmt: off
+FEATURES = (
+    feature("round_share_6m", "cashout", "last 6 months", 1, "share",
+            "Share of purchases whose amount is a multiple of 100.",
+            "In the last 6 months, {value:z.0%} of your purchases were round amounts such as "
+            "500 or 1000."),
+    feature("patterned_share_6m", "cashout", "last 6 months", 1, "share",
+            "Share of purchases with an integer amount >= 100 ending in 88, 98 or 99 (998 / 1999 / "
+            "588 style).",
+            "In the last 6 months, {value:z.0%} of your purchases were amounts such as 998 or "
+            "1988."),
+    feature("near_limit_count_6m", "cashout", "last 6 months", 1, "count",
+            "Purchases >= 0.8 x available line (limit - billed of the last known statement, floored"
+            " at 10% of the limit).",
+            "In the last 6 months you made {value:z.0f} purchase{s} that used up nearly all "
+            "of your available credit."),
+    feature("near_limit_share_6m", "cashout", "last 6 months", 1, "share",
+            "near_limit_count / purchases made with a known limit.",
+            "In the last 6 months, {value:z.0%} of your purchases used up nearly all of your "
+            "available credit."),
+    feature("round_near_limit_count_6m", "cashout", "last 6 months", 1, "count",
+            "Purchases both round (multiple of 100) and near the available line.",
+            "In the last 6 months you made {value:z.0f} round-amount purchase{s} that used up "
+            "nearly all of your available credit."),
+    feature("repay_respend_count_6m", "cashout", "last 6 months", 1, "count",
+            "Purchases >= 0.5 x limit made within 24 h after a repayment.",
+            "In the last 6 months you made {value:z.0f} large purchase{s} within a day of a "
+            "repayment."),
+    feature("repay_respend_median_hours_6m", "cashout", "last 6 months", -1, "hours",
+            "Median hours from the latest repayment to each purchase >= 0.5 x limit.",
+            "Your large purchases came typically {value:z.0f} hour{s} after a repayment."),
+    feature("months_since_cashout_like", "cashout", "last 36 months", -1, "months",
+            "Months from the last cash-out-like month to the as-of month: a month with a round "
+            "(multiple of 100) or patterned (integer >= 100 ending in 88, 98 or 99) purchase "
+            ">= 0.8 x available line, or whose round and patterned purchases add up to >= 0.8 x "
+            "the credit limit; NaN if none in 36 months.",
+            "The last month in which you used up nearly all of your credit with round-amount "
+            "purchases was {value:z.0f} month{s} ago.",
+            zero="This month you used up nearly all of your credit with round-amount purchases.",
+            missing="In the last 3 years you have not used up nearly all of your credit with "
+                    "round-amount purchases."),
+    feature("cashout_like_months_36m", "cashout", "last 36 months", 1, "months",
+            "Cash-out-like months (as in months_since_cashout_like) among the last 36.",
+            "In {value:z.0f} of the last 36 months you used up nearly all of your credit with "
+            "round-amount purchases.",
+            zero="In the last 3 years you have not used up nearly all of your credit with "
+                 "round-amount purchases."),
+    feature("top1_merchant_share_6m", "cashout", "last 6 months", 0, "share",
+            "Largest single merchant's share of purchase spend.",
+            "In the last 6 months, {value:z.0%} of your spending went to a single shop."),
+    feature("merchant_hhi_6m", "cashout", "last 6 months", 0, "index",
+            "Herfindahl index of purchase spend over merchants (sum of squared shares).",
+            "In the last 6 months your spending went to very few shops."),
+    feature("night_share_6m", "cashout", "last 6 months", 1, "share",
+            "Share of purchases made between 00:00 and 05:00.",
+            "In the last 6 months, {value:z.0%} of your purchases were made between midnight "
+            "and 5 am."),
+    feature("category_amount_ratio_6m", "cashout", "last 6 months", 1, "ratio",
+            "Geometric mean of amount / geometric-mean amount of the merchant category (category "
+            "statistics over 36 months, like merchant risk).",
+            "Your purchases were {value:z.1f} times the usual amount for their type of shop.",
+            known_at=KNOWN_AT_MERCHANTS),
+    feature("burst_after_quiet", "cashout", "last 4 months", 0, "flag",
+            "1 if the as-of month has purchases after 3 months without any, else 0.",
+            "You made purchases this month after 3 months without any.",
+            zero="You made no sudden purchases this month after a quiet spell."),
+    feature("merchant_round_nl_share_wmean_6m", "cashout", "last 6 months", 1, "share",
+            "Spend-weighted mean over the account's merchants of the merchant's share of volume "
+            "that is round and near the payer's limit (merchant stats over 36 months).",
+            "The shops you used had {value:z.0%} of their sales as round amounts that emptied "
+            "the buyer's credit line.",
+            known_at=KNOWN_AT_MERCHANTS),
+    feature("merchant_round_nl_share_max_6m", "cashout", "last 6 months", 1, "share",
+            "Maximum of the same merchant share over the account's merchants.",
+            "A shop you used had {value:z.0%} of its sales as round amounts that emptied the "
+            "buyer's credit line.",
+            known_at=KNOWN_AT_MERCHANTS),
+    feature("merchant_payers_wmean_6m", "cashout", "last 6 months", 0, "payers",
+            "Spend-weighted mean number of distinct payers of the account's merchants.",
+            "The shops you used had on average {value:z,.0f} paying customer{s}.",
+            known_at=KNOWN_AT_MERCHANTS),
+    feature("merchant_age_months_wmean_6m", "cashout", "last 6 months", 0, "months",
+            "Spend-weighted mean months since the merchant's first payment seen (<= 35).",
+            "The shops you used had been taking payments for {value:z,.0f} month{s} on "
+            "average.",
+            known_at=KNOWN_AT_MERCHANTS),
+    feature("merchant_night_payers_wmean_6m", "cashout", "last 6 months", 1, "share",
+            "Spend-weighted mean share of a merchant's payers who paid it between 00:00-05:00.",
+            "On average, {value:z.0%} of the customers of the shops you used paid them at "
+            "night.",
+            known_at=KNOWN_AT_MERCHANTS),
+    feature("merchant_night_payers_max_6m", "cashout", "last 6 months", 1, "share",
+            "Maximum over the account's merchants of the night-payer share.",
+            "A shop you used was paid at night by {value:z.0%} of its customers.",
+            known_at=KNOWN_AT_MERCHANTS),
+)
+# fmt: on

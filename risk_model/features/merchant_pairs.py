@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model.features.arrays import flat_index, prepend_true, stable_order
-from risk_model.features.cashout import PurchaseFlags
 from risk_model.features.monthly import Transactions
+from risk_model.features.purchases import PurchaseFlags
 
 BIG = np.iinfo(np.int64).max // 4  # "no month": larger than any month index or period
 

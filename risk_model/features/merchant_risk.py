@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from risk_model.features.arrays import flat_index, nan_block, prepend_true
-from risk_model.features.cashout import PurchaseFlags
+from risk_model.features.arrays import flat_index, prepend_true
+from risk_model.features.feature import Context
 from risk_model.features.merchant_pairs import (
     BIG,
     MerchantStats,
@@ -25,7 +25,6 @@ from risk_model.features.merchant_pairs import (
     pair_rows,
     window_sums,
 )
-from risk_model.features.merchant_population import PopulationTotals
 from risk_model.features.merchant_table import (
     AS_OF_METADATA_KEY,
     MERCHANT_RISK_SCHEMA,
@@ -33,26 +32,17 @@ from risk_model.features.merchant_table import (
     stats_table,
 )
 from risk_model.features.merchant_window import LOG_SCALE, MerchantWindow
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid
 
 __all__ = [
     "AS_OF_METADATA_KEY",
     "MERCHANT_RISK_SCHEMA",
-    "NAMES",
     "account_features",
     "compute",
     "pair_rows",
     "stats_table",
     "training_stats",
 ]
-
-NAMES = (
-    "top1_merchant_share_6m", "merchant_hhi_6m", "category_amount_ratio_6m",
-    "merchant_round_nl_share_wmean_6m", "merchant_round_nl_share_max_6m",
-    "merchant_payers_wmean_6m", "merchant_age_months_wmean_6m",
-    "merchant_night_payers_wmean_6m", "merchant_night_payers_max_6m",
-)  # fmt: skip
-
 
 _WEIGHTED = (
     "merchant_round_nl_share", "merchant_payers", "merchant_age_months", "merchant_night_payers"
@@ -189,34 +179,29 @@ def account_features(
         if len(starts):
             mx[seg_acct] = np.fmax.reduceat(x, starts)
         out[f"{name}_max_6m"] = mx
-    return {name: out[name] for name in NAMES}
+    return out
 
 
-def compute(
-    tx: Transactions | None,
-    flags: PurchaseFlags | None,
-    grid: Grid,
-    n_acc: int,
-    table: pa.Table | None,
-    population: PopulationTotals | None = None,
-) -> dict[str, np.ndarray]:
-    """Return merchant-side features as (n_asof, n_acc) arrays ({} without transactions).
+def compute(ctx: Context) -> dict[str, np.ndarray]:
+    """Return the cash-out family's merchant-side features as (n_asof, n_acc) arrays.
 
-    Training mode (``table`` None) takes merchant totals from the batch, or from
-    ``population`` when given (a population larger than the batch).
+    ``{}`` without transactions. Training mode (no fitted table) takes merchant totals from
+    the batch, or from ``ctx.population`` when given (a population larger than the batch).
     """
+    tx, flags, grid, n_acc, n_asof = ctx.transactions, ctx.flags, ctx.grid, ctx.n_acc, ctx.n_asof
     if tx is None or flags is None:
         return {}
-    n_asof = len(grid.asof_day)
-    out = nan_block(NAMES, n_asof, n_acc)
+    table = ctx.merchant_risk
     if table is None:
         r = pair_rows(tx, flags, grid.n_periods)
+        population = ctx.population
         window = MerchantWindow(r, grid) if population is None else population.window(r, grid)
     else:  # scoring reads only the accounts' last 6 months: drop older purchases up front
         since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
         r = pair_rows(tx, flags, grid.n_periods, since_period=since, training=False)
         window = None
+    out: dict[str, np.ndarray] = {}
     for k in range(n_asof):
         for name, x in account_features(r, grid, k, table, n_acc, window).items():
-            out[name][k] = x
+            out.setdefault(name, np.full((n_asof, n_acc), np.nan, dtype=np.float32))[k] = x
     return out

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from risk_model.features.arrays import last_index, nan_block, nan_to_num, rows, rowsum, take_last
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Statements, cells, cube
+from risk_model.features.feature import (
+    KNOWN_AT_PAYMENT,
+    KNOWN_AT_STATEMENT,
+    Context,
+    declarer,
+)
+from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube
 
 _DPD_LEVELS = (1, 30, 90)
 _DPD_COLUMN = np.array(_DPD_LEVELS, dtype=np.float64)[:, None, None]
@@ -38,12 +44,11 @@ def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
         return np.where((n >= 2) & (den > 0), (n * sxy - sx * sy) / den, np.nan)
 
 
-def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
+def compute(ctx: Context) -> dict[str, np.ndarray]:
     """Return overdue features as (n_asof, n_acc) arrays ({} without a statements column)."""
-    n_asof = len(grid.asof_day)
-    out: dict[str, np.ndarray] = {}
+    st, grid, n_acc, n_asof = ctx.statements, ctx.grid, ctx.n_acc, ctx.n_asof
     if st is None:
-        return out
+        return {}
     a, p = st.acct, st.period
     valid_limit = st.limit > 0
     util = np.where(valid_limit, st.billed / np.where(valid_limit, st.limit, 1.0), np.nan)
@@ -74,15 +79,7 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
     c_min_only = cube(grid, n_acc, at_pay, min_only & paid_known)
     c_below = cube(grid, n_acc, at_pay, below_min & paid_known)
 
-    names = [
-        "dpd_now", *[f"dpd_max_{w}m" for w in (3, 6, 12)],
-        *[f"months_dpd{t}_{w}m" for t in (1, 30, 90) for w in (3, 6, 12)],
-        "months_since_dpd", "paid_ratio_last", "paid_ratio_mean_3m", "paid_ratio_mean_6m",
-        "min_only_months_6m", "below_min_months_6m", "below_min_months_12m",
-        "util_last", "util_mean_6m", "util_max_6m", "util_slope_6m", "months_util90_6m",
-        "balance_growth_6m", "limit_change_6m", "n_statements_36m",
-    ]  # fmt: skip
-    out.update(nan_block(names, n_asof, n_acc))
+    out = nan_block([f.name for f in FEATURES], n_asof, n_acc)
 
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
@@ -132,3 +129,119 @@ def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarr
         out["n_statements_36m"][k] = n.sum(0)
 
     return out
+
+
+feature = declarer("overdue", known_at=KNOWN_AT_STATEMENT)
+# fmt: off
+FEATURES = (
+    feature("dpd_now", "overdue", "at as-of", 1, "days",
+            "Days past due on the latest statement known in the last 12 months.",
+            "Your latest statement was {value:z.0f} day{s} past due.",
+            zero="Your latest statement is not past due."),
+    feature("dpd_max_3m", "overdue", "last 3 months", 1, "days",
+            "Maximum days past due over statements of the last 3 months.",
+            "A statement of yours in the last 3 months was {value:z.0f} day{s} past due.",
+            zero="None of your statements of the last 3 months was past due."),
+    feature("dpd_max_6m", "overdue", "last 6 months", 1, "days",
+            "Maximum days past due over statements of the last 6 months.",
+            "A statement of yours in the last 6 months was {value:z.0f} day{s} past due.",
+            zero="None of your statements of the last 6 months was past due."),
+    feature("dpd_max_12m", "overdue", "last 12 months", 1, "days",
+            "Maximum days past due over statements of the last 12 months.",
+            "A statement of yours in the last 12 months was {value:z.0f} day{s} past due.",
+            zero="None of your statements of the last 12 months was past due."),
+    feature("months_dpd1_3m", "overdue", "last 3 months", 1, "months",
+            "Statement months with days past due >= 1 in the last 3 months.",
+            "In the last 3 months, {value:z.0f} of your monthly statements went past due."),
+    feature("months_dpd1_6m", "overdue", "last 6 months", 1, "months",
+            "Statement months with days past due >= 1 in the last 6 months.",
+            "In the last 6 months, {value:z.0f} of your monthly statements went past due."),
+    feature("months_dpd1_12m", "overdue", "last 12 months", 1, "months",
+            "Statement months with days past due >= 1 in the last 12 months.",
+            "In the last 12 months, {value:z.0f} of your monthly statements went past due."),
+    feature("months_dpd30_3m", "overdue", "last 3 months", 1, "months",
+            "Statement months with days past due >= 30 in the last 3 months.",
+            "In the last 3 months, {value:z.0f} of your monthly statements went 30 or more "
+            "days past due."),
+    feature("months_dpd30_6m", "overdue", "last 6 months", 1, "months",
+            "Statement months with days past due >= 30 in the last 6 months.",
+            "In the last 6 months, {value:z.0f} of your monthly statements went 30 or more "
+            "days past due."),
+    feature("months_dpd30_12m", "overdue", "last 12 months", 1, "months",
+            "Statement months with days past due >= 30 in the last 12 months.",
+            "In the last 12 months, {value:z.0f} of your monthly statements went 30 or more "
+            "days past due."),
+    feature("months_dpd90_3m", "overdue", "last 3 months", 1, "months",
+            "Statement months with days past due >= 90 in the last 3 months.",
+            "In the last 3 months, {value:z.0f} of your monthly statements went 90 or more "
+            "days past due."),
+    feature("months_dpd90_6m", "overdue", "last 6 months", 1, "months",
+            "Statement months with days past due >= 90 in the last 6 months.",
+            "In the last 6 months, {value:z.0f} of your monthly statements went 90 or more "
+            "days past due."),
+    feature("months_dpd90_12m", "overdue", "last 12 months", 1, "months",
+            "Statement months with days past due >= 90 in the last 12 months.",
+            "In the last 12 months, {value:z.0f} of your monthly statements went 90 or more "
+            "days past due."),
+    feature("months_since_dpd", "overdue", "last 36 months", -1, "months",
+            "Months from the last statement with days past due > 0 to the as-of month; NaN if none "
+            "in 36 months.",
+            "Your last late payment was {value:z.0f} month{s} ago.",
+            zero="Your statement this month is past due.",
+            missing="You have had no late payment in the last 3 years."),
+    feature("paid_ratio_last", "overdue", "at as-of", -1, "ratio",
+            "amount_paid / billed_amount (clipped to 0..1) of the latest statement past its due "
+            "date (billed > 0).",
+            "You paid {value:z.0%} of your latest bill.",
+            known_at=KNOWN_AT_PAYMENT),
+    feature("paid_ratio_mean_3m", "overdue", "last 3 months", -1, "ratio",
+            "Mean paid/billed ratio (0..1) of statements whose due date fell in the last 3 months.",
+            "Over the last 3 months you paid on average {value:z.0%} of your bills.",
+            known_at=KNOWN_AT_PAYMENT),
+    feature("paid_ratio_mean_6m", "overdue", "last 6 months", -1, "ratio",
+            "Mean paid/billed ratio (0..1) of statements whose due date fell in the last 6 months.",
+            "Over the last 6 months you paid on average {value:z.0%} of your bills.",
+            known_at=KNOWN_AT_PAYMENT),
+    feature("min_only_months_6m", "overdue", "last 6 months", 1, "months",
+            "Statements (due in the window) paid at the minimum only (min_due <= paid < min_due + "
+            "1% of billed, min_due < billed).",
+            "You paid only the minimum in {value:z.0f} of the last 6 months.",
+            known_at=KNOWN_AT_PAYMENT),
+    feature("below_min_months_6m", "overdue", "last 6 months", 1, "months",
+            "Statements due in the last 6 months paid below the minimum due.",
+            "You paid less than the minimum in {value:z.0f} of the last 6 months.",
+            known_at=KNOWN_AT_PAYMENT),
+    feature("below_min_months_12m", "overdue", "last 12 months", 1, "months",
+            "Statements due in the last 12 months paid below the minimum due.",
+            "You paid less than the minimum in {value:z.0f} of the last 12 months.",
+            known_at=KNOWN_AT_PAYMENT),
+    feature("util_last", "overdue", "at as-of", 1, "ratio",
+            "billed / credit limit of the latest statement in the last 12 months.",
+            "Your latest bill used {value:z.0%} of your credit limit."),
+    feature("util_mean_6m", "overdue", "last 6 months", 1, "ratio",
+            "Mean billed / limit over statements of the last 6 months.",
+            "Over the last 6 months your bills used on average {value:z.0%} of your credit "
+            "limit."),
+    feature("util_max_6m", "overdue", "last 6 months", 1, "ratio",
+            "Maximum billed / limit over statements of the last 6 months.",
+            "Your highest bill of the last 6 months used {value:z.0%} of your credit limit."),
+    feature("util_slope_6m", "overdue", "last 6 months", 0, "ratio/month",
+            "Least-squares slope of billed / limit against month over the last 6 months (>= 2 "
+            "statements).",
+            "The share of your credit limit you use changed by {value:+z.0%} a month over the "
+            "last 6 months."),
+    feature("months_util90_6m", "cashout", "last 6 months", 1, "months",
+            "Statements of the last 6 months with billed / limit > 0.9.",
+            "Your credit line was more than 90% used in {value:z.0f} of the last 6 months."),
+    feature("balance_growth_6m", "overdue", "last 6 months", 0, "log ratio",
+            "log((mean billed, last 3 months + 1) / (mean billed, 3 months before + 1)).",
+            "Your bills of the last 3 months were very different from those of the 3 months "
+            "before."),
+    feature("limit_change_6m", "overdue", "last 6 months", 0, "ratio",
+            "Latest limit / earliest limit in the last 6 months - 1.",
+            "Your credit limit changed by {value:+z.0%} over the last 6 months."),
+    feature("n_statements_36m", "overdue", "last 36 months", 0, "count",
+            "Statements known in the last 36 months (history length).",
+            "You have {value:z.0f} monthly statement{s} on record from the last 3 years."),
+)
+# fmt: on

@@ -5,34 +5,20 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model.features.monthly import DAYS_PER_MONTH, Grid, day_number, to_numbers
+from risk_model.features.feature import (
+    ANY_SWEEP_RULE,
+    KNOWN_AT_CALENDAR,
+    KNOWN_AT_PROFILE,
+    Context,
+    declarer,
+)
+from risk_model.features.monthly import DAYS_PER_MONTH, day_number
 from risk_model.policy import PolicyCalendar
 
-NAMES = (
-    "tenure_months", "age_years", "is_student", "months_since_kyc", "other_credit_lines",
-    "city_tier", "legacy_unmigrated", "months_since_migrated", "months_since_sweep",
-    "months_to_sweep", "months_to_migration_deadline", "legacy_months_to_deadline",
-    "months_since_migration_offer", "sweep_targeted", "sweep_exposure",
-)  # fmt: skip
-
-
 _SMALL = 64
-
-
-def _column(histories: pa.Table, name: str) -> np.ndarray:
-    """Numeric view of a profile column (dates as day numbers), NaN where null/absent."""
-    if name not in histories.schema.names:
-        return np.full(histories.num_rows, np.nan)
-    return to_numbers(histories.column(name), np.float64)
-
-
-def open_days(histories: pa.Table) -> np.ndarray:
-    """open_date as day numbers (NaN if null)."""
-    return _column(histories, C.OPEN_DATE)
 
 
 def sweep_months_ahead(days: np.ndarray, policy: PolicyCalendar, horizon_months: int) -> np.ndarray:
@@ -113,45 +99,43 @@ def _targeted(out: dict[str, np.ndarray], policy: PolicyCalendar) -> np.ndarray:
     return np.where(any_holds, 1.0, np.where(all_known, 0.0, np.nan))
 
 
-def compute(
-    histories: pa.Table, grid: Grid, policy: PolicyCalendar | None, horizon_months: int = 3
-) -> dict[str, np.ndarray]:
+def compute(ctx: Context) -> dict[str, np.ndarray]:
     """Return profile features as (n_asof, n_acc) arrays.
 
-    ``horizon_months`` is the label horizon of the model the features feed: the sweep
-    exposure counts the months of that horizon inside an announced sweep.
+    The sweep exposure counts the months of the label horizon (``ctx.horizon_months``)
+    inside an announced sweep.
     """
-    n_acc = histories.num_rows
+    histories, grid, n_acc = ctx.histories, ctx.grid, ctx.n_acc
     asof = grid.asof_day.astype(np.float64)[:, None]
     year = (
         np.asarray(grid.asof_day, dtype="datetime64[D]").astype("datetime64[Y]").astype(np.int64)
         + 1970
     )
-    kyc = _column(histories, C.KYC_DATE)[None, :]
-    migrated = _column(histories, C.MIGRATED_DATE)[None, :]
+    kyc = ctx.profile_column(C.KYC_DATE)[None, :]
+    migrated = ctx.profile_column(C.MIGRATED_DATE)[None, :]
     if C.PRODUCT_VERSION in histories.schema.names and n_acc <= _SMALL:
         # a few accounts (one scored record): Python beats two Arrow compute calls
         versions = histories.column(C.PRODUCT_VERSION).to_pylist()
-        legacy = np.array([v == C.PRODUCT_VERSIONS[0] for v in versions], dtype=bool)
+        legacy = np.array([v == C.PRODUCT_VERSIONS[0] for v in versions], dtype=bool)[ctx.order]
     elif C.PRODUCT_VERSION in histories.schema.names and n_acc:
         is_legacy = pc.equal(histories.column(C.PRODUCT_VERSION), C.PRODUCT_VERSIONS[0])
-        legacy = is_legacy.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        legacy = is_legacy.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)[ctx.order]
     else:
         legacy = np.zeros(n_acc, dtype=bool)
     migrated_by = migrated <= asof  # NaN compares False: not migrated / unknown
     unmigrated = legacy[None, :] & ~migrated_by
     out = {
-        "tenure_months": (asof - open_days(histories)[None, :]) / DAYS_PER_MONTH,
-        "age_years": year[:, None] - _column(histories, C.BIRTH_YEAR)[None, :],
-        "is_student": _column(histories, C.IS_STUDENT)[None, :],
+        "tenure_months": (asof - ctx.profile_column(C.OPEN_DATE)[None, :]) / DAYS_PER_MONTH,
+        "age_years": year[:, None] - ctx.profile_column(C.BIRTH_YEAR)[None, :],
+        "is_student": ctx.profile_column(C.IS_STUDENT)[None, :],
         "months_since_kyc": np.where(kyc <= asof, (asof - kyc) / DAYS_PER_MONTH, np.nan),
-        "other_credit_lines": _column(histories, C.OTHER_CREDIT_LINES)[None, :],
-        "city_tier": _column(histories, C.CITY_TIER)[None, :],
+        "other_credit_lines": ctx.profile_column(C.OTHER_CREDIT_LINES)[None, :],
+        "city_tier": ctx.profile_column(C.CITY_TIER)[None, :],
         "legacy_unmigrated": unmigrated.astype(np.float64),
         "months_since_migrated": np.where(migrated_by, (asof - migrated) / DAYS_PER_MONTH, np.nan),
     }
-    policy = policy or PolicyCalendar()
-    terms = _policy_terms(tuple(int(d) for d in grid.asof_day), policy, horizon_months)
+    policy = ctx.policy or PolicyCalendar()
+    terms = _policy_terms(tuple(int(d) for d in grid.asof_day), policy, ctx.horizon_months)
     since_sweep, to_sweep, to_deadline, since_offer, sweep_ahead = terms
     out["months_since_sweep"] = since_sweep
     out["months_to_sweep"] = to_sweep
@@ -164,7 +148,109 @@ def compute(
     out["sweep_exposure"] = out["sweep_targeted"] * sweep_ahead
     shape = (len(year), n_acc)
     # one float32 block filled by broadcasting assignment (the same cast as astype)
-    block = np.empty((len(NAMES), *shape), dtype=np.float32)
-    for i, name in enumerate(NAMES):
+    names = [f.name for f in FEATURES]
+    block = np.empty((len(names), *shape), dtype=np.float32)
+    for i, name in enumerate(names):
         block[i] = out[name]
-    return dict(zip(NAMES, block, strict=True))
+    return dict(zip(names, block, strict=True))
+
+
+feature = declarer("profile", known_at=KNOWN_AT_PROFILE)
+# fmt: off
+FEATURES = (
+    feature("tenure_months", "other", "at as-of", 0, "months",
+            "Months since the account was opened.",
+            "Your account was opened {value:z.0f} month{s} ago.",
+            zero="Your account was opened this month."),
+    feature("age_years", "regulatory", "at as-of", 0, "years",
+            "as-of year - birth year.",
+            "You are {value:z.0f} year{s} old.",
+            rule="age"),
+    feature("is_student", "regulatory", "at as-of", 1, "flag",
+            "1 if the holder is registered as a student.",
+            "You are registered as a student.",
+            zero="You are not registered as a student.",
+            rule="student"),
+    feature("months_since_kyc", "regulatory", "at as-of", 1, "months",
+            "Months since the latest identity check; NaN if unknown or after the as-of date.",
+            "Your identity was last checked {value:z.0f} month{s} ago.",
+            zero="Your identity was checked this month.",
+            missing="We have no record of an identity check for you.",
+            rule="kyc"),
+    feature("other_credit_lines", "regulatory", "at as-of", 1, "count",
+            "Credit lines held elsewhere (snapshot field, used as given).",
+            "You hold {value:z.0f} credit line{s} with other lenders.",
+            rule="credit_lines"),
+    feature("city_tier", "other", "at as-of", 0, "tier",
+            "Tier of the holder's city (1 = largest).",
+            "Your city is in tier {value:z.0f} (tier 1 is the largest cities)."),
+    feature("legacy_unmigrated", "migration", "at as-of", 1, "flag",
+            "1 if on the legacy product and not migrated by the as-of date.",
+            "Your account is still on the old version of the product, which is being retired.",
+            zero="Your account is on the current version of the product.",
+            rule="migration"),
+    feature("months_since_migrated", "migration", "at as-of", 0, "months",
+            "Months since migration to the current version; NaN if not migrated by then.",
+            "Your account moved to the current version of the product {value:z.0f} month{s} "
+            "ago.",
+            zero="Your account moved to the current version of the product this month.",
+            missing="Your account has not moved to the current version of the product.",
+            rule="migration"),
+    feature("months_since_sweep", "regulatory", "at as-of", 0, "months",
+            "Months since the start of the latest regulatory sweep on or before the as-of date.",
+            reason="The latest regulatory review began {value:z.0f} month{s} ago.",
+            zero="A regulatory review began this month.",
+            missing="No regulatory review has taken place yet.",
+            scope="date",
+            known_at=KNOWN_AT_CALENDAR),
+    feature("months_to_sweep", "regulatory", "at as-of", 0, "months",
+            "Months until the next announced regulatory sweep after the as-of date.",
+            reason="The next regulatory review begins in {value:z.0f} month{s}.",
+            zero="A regulatory review begins this month.",
+            missing="No regulatory review is announced.",
+            scope="date",
+            known_at=KNOWN_AT_CALENDAR),
+    feature("months_to_migration_deadline", "migration", "at as-of", 0, "months",
+            "Months from the as-of date to the migration deadline (negative once passed).",
+            reason="The old version of the product will be retired in {value:z.0f} month{s}.",
+            zero="The old version of the product is retired this month.",
+            negative="The old version of the product was retired {value:z.0f} month{s} ago.",
+            missing="No retirement date is set for the old version of the product.",
+            scope="date",
+            known_at=KNOWN_AT_CALENDAR),
+    feature("legacy_months_to_deadline", "migration", "at as-of", -1, "months",
+            "months_to_migration_deadline for legacy accounts not yet migrated, else NaN.",
+            "The old version of the product that your account is on will be retired in "
+            "{value:z.0f} month{s}.",
+            zero="The old version of the product that your account is on is retired this month.",
+            negative="The old version of the product that your account is on was retired "
+                     "{value:z.0f} month{s} ago.",
+            rule="migration"),
+    feature("months_since_migration_offer", "migration", "at as-of", 0, "months",
+            "Months since migration was first offered (negative before the offer).",
+            reason="Moving to the current version of the product has been offered for {value:z.0f} "
+            "month{s}.",
+            zero="Moving to the current version of the product is offered from this month.",
+            negative="Moving to the current version of the product will be offered in {value:z.0f} "
+                     "month{s}.",
+            missing="No move to the current version of the product has been offered.",
+            scope="date",
+            known_at=KNOWN_AT_CALENDAR),
+    feature("sweep_targeted", "regulatory", "at as-of", 1, "flag",
+            "1 if any clause of the policy calendar's published sweep rule holds at the as-of "
+            "date, 0 if none does; NaN when no rule is known or an input is missing.",
+            "Your account is of a kind that announced regulatory reviews cover.",
+            zero="Your account is not of a kind that announced regulatory reviews cover.",
+            missing="It is not known whether announced regulatory reviews cover your account.",
+            rule=ANY_SWEEP_RULE),
+    feature("sweep_exposure", "regulatory", "label horizon", 1, "months",
+            "sweep_targeted x months of the label horizon after the as-of date that fall inside an "
+            "announced sweep (policy sweep dates and length).",
+            "A regulatory review that covers accounts like yours runs for {value:z.0f} of the "
+            "coming months.",
+            zero="No announced regulatory review covers your account in the coming months.",
+            missing="It is not known whether a regulatory review covers your account in the coming "
+                    "months.",
+            rule=ANY_SWEEP_RULE),
+)
+# fmt: on

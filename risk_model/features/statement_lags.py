@@ -17,6 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from risk_model.features.arrays import nan_block, rowsum
+from risk_model.features.feature import (
+    KNOWN_AT_PAYMENT,
+    KNOWN_AT_STATEMENT,
+    Context,
+    FeatureSpec,
+    declarer,
+)
 from risk_model.features.monthly import Grid, Statements, month_end_day, month_of_day
 
 LAGS = 6  # lags 0..5
@@ -31,7 +38,6 @@ _WINDOWS = (
     "paid_max_lags",
     "limit_ratio_lags",
 )
-NAMES = (*[f"{s}_lag{k}" for s in _STEMS for k in range(LAGS)], *_WINDOWS)
 _NEVER = np.iinfo(np.int64).max
 # Bills, payments and utilisation raise the modelled risk mostly when they are 0 (the line
 # is no longer used); as overdue reasons they made dormant accounts' top cause "overdue"
@@ -113,25 +119,29 @@ _WINDOW_ROWS = [
 ]  # fmt: skip
 
 
-def spec_rows() -> list[dict]:
-    """Catalogue entries of the statement features, in :data:`NAMES` order.
+def _declare(row: dict) -> FeatureSpec:
+    """Return the declaration of a statement feature from its row (name, direction, texts)."""
+    name = row["name"]
+    return feature(
+        name,
+        "dormancy" if name.startswith(_SPENDING) else "overdue",
+        "latest 6 statements" if name.endswith("_lags") else "last 12 months",
+        row["direction"],
+        row["unit"],
+        row["definition"],
+        row["reason"],
+        zero=row.get("zero", ""),
+        known_at=KNOWN_AT_PAYMENT if name.startswith("paid") else KNOWN_AT_STATEMENT,
+    )
 
-    Returns
-    -------
-    list of dict
-        Keyword arguments of the catalogue's ``_f`` per feature: ``name``, ``family``,
-        ``cause``, ``window``, ``direction``, ``unit``, ``definition``, ``reason`` and, for
-        some, ``zero`` (the sentence for a value that reads as 0).
-    """
-    lag_rows = [_lag_rows(k) for k in range(LAGS)]
-    by_stem = [row for s in range(len(_STEMS)) for row in (r[s] for r in lag_rows)]
-    out = []
-    for row in [*by_stem, *_WINDOW_ROWS]:
-        name = row["name"]
-        window = "latest 6 statements" if name.endswith("_lags") else "last 12 months"
-        cause = "dormancy" if name.startswith(_SPENDING) else "overdue"
-        out.append({**row, "family": "statements", "cause": cause, "window": window})
-    return out
+
+feature = declarer("statements", known_at=KNOWN_AT_STATEMENT)
+_BY_LAG = [_lag_rows(k) for k in range(LAGS)]
+# by stem, then lag: limit_lag0 .. limit_lag5, billed_lag0 .. , then the windows
+FEATURES = tuple(
+    _declare(row)
+    for row in [*(lags[s] for s in range(len(_STEMS)) for lags in _BY_LAG), *_WINDOW_ROWS]
+)
 
 
 def _dense(st: Statements, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
@@ -202,28 +212,17 @@ def _lags_at(dense: dict[str, np.ndarray], grid: Grid, k: int) -> dict[str, np.n
     }
 
 
-def compute(st: Statements | None, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
+def compute(ctx: Context) -> dict[str, np.ndarray]:
     """Return the statement lag and window features as (n_asof, n_acc) arrays.
 
-    Parameters
-    ----------
-    st : Statements or None
-        Bucketed statements (``None`` without a statements column: no features, all NaN).
-    grid : Grid
-        The period grid of the call.
-    n_acc : int
-        Number of accounts.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        float32 arrays by feature name ({} without a statements column).
+    ``{}`` without a statements column (the features are then missing).
     """
+    st, grid, n_acc = ctx.statements, ctx.grid, ctx.n_acc
     if st is None:
         return {}
-    out = nan_block(NAMES, len(grid.asof_day), n_acc)
+    out = nan_block([f.name for f in FEATURES], ctx.n_asof, n_acc)
     dense = _dense(st, grid, n_acc)
-    for k in range(len(grid.asof_day)):
+    for k in range(ctx.n_asof):
         lags = _lags_at(dense, grid, k)
         for stem, values in lags.items():
             for j in range(LAGS):

@@ -94,10 +94,10 @@ def test_moving_window_equals_a_fresh_one(world):
     import numpy as np
 
     from risk_model.features.build import _rank
-    from risk_model.features.cashout import purchase_flags
     from risk_model.features.merchant_pairs import pair_rows
     from risk_model.features.merchant_window import MerchantWindow
     from risk_model.features.monthly import make_grid, read_statements, read_transactions
+    from risk_model.features.purchases import purchase_flags
 
     table = world.histories.slice(0, 2000)
     days = np.array([19538, 19650, 19813, 19844, 20088])  # 2023-06-30 .. 2024-12-31

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from feature_records import D, account, histories, statement
 
-from risk_model.features import build_features, feature_names
-from risk_model.features.catalogue import FEATURES
-from risk_model.features.statement_lags import LAGS, NAMES, _lag_index
+from risk_model.features import FEATURES, build_features, feature_names, statement_lags
+from risk_model.features.statement_lags import LAGS, _lag_index
+
+NAMES = [f.name for f in statement_lags.FEATURES]
 
 PAID = {1: 1000.0, 2: 200.0, 3: 50.0, 4: None, 5: 5000.0, 6: 600.0}
 DPD = {3: 35, 4: 95}

@@ -11,8 +11,8 @@ import pytest
 
 from risk_model import contract as C
 from risk_model.features import FEATURES, feature_names
+from risk_model.features.feature import KNOWN_AT_MERCHANTS
 from risk_model.features.merchant_risk import AS_OF_METADATA_KEY
-from risk_model.features.merchant_risk import NAMES as MERCHANT_NAMES
 from risk_model.modeling.config_load import load_config
 from risk_model.modeling.evaluation import evaluate_served
 from risk_model.modeling.package import in_memory_artefact
@@ -24,6 +24,8 @@ from risk_model.predict import Predictor
 from risk_model.synthetic import WorldConfig, read_world, write_world
 
 CONFIG = load_config(overrides={"model.num_boost_round": 60, "model.search_rows": 5000})
+# the features a merchant-risk table feeds
+MERCHANT_NAMES = [f.name for f in FEATURES if f.known_at == KNOWN_AT_MERCHANTS]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_only_selection_and_oot_rows_are_rebuilt(served_setup):
     kept = split.mask("train") | split.mask("gap")
     assert served.loc[kept, names].equals(frame.loc[kept, names])
     rebuilt = split.mask("val") | split.mask("oot")
-    merchant = list(MERCHANT_NAMES)  # the features a merchant-risk table feeds
+    merchant = MERCHANT_NAMES
     other = [n for n in names if n not in merchant]
     assert served.loc[rebuilt, other].equals(frame.loc[rebuilt, other])
     assert not served.loc[rebuilt, merchant].equals(frame.loc[rebuilt, merchant])
@@ -81,7 +83,7 @@ def test_served_rows_ignore_payments_after_the_table_date(world, served_setup):
     assert later[1].equals(table)  # the spree is after the table date: same table
     spree_accounts = served[C.ACCOUNT_ID].isin(world.histories[C.ACCOUNT_ID][:50].to_pylist())
     others = rebuilt & ~spree_accounts.to_numpy()
-    names = list(MERCHANT_NAMES)
+    names = MERCHANT_NAMES
     assert later[0].loc[others, names].equals(served.loc[others, names])
 
 

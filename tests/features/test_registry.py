@@ -2,13 +2,25 @@ import datetime as dt
 import re
 from dataclasses import asdict
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from risk_model import contract as C
 from risk_model import reasons as R
-from risk_model.features import FEATURES, FeatureSpec, catalogue_frame, feature_names
-from risk_model.features.catalogue import causes_under, date_features
+from risk_model.features import (
+    FEATURES,
+    FeatureSpec,
+    activity,
+    catalogue_frame,
+    feature_names,
+    profile,
+    registry,
+)
+from risk_model.features.feature import Context
+from risk_model.features.monthly import day_number, make_grid
+from risk_model.features.registry import causes_under, date_features
 from risk_model.policy import PolicyCalendar, TargetCondition
 
 
@@ -20,10 +32,44 @@ def test_names_are_unique_and_returned_as_a_copy():
     assert feature_names() == names[::-1]
 
 
+def test_names_are_the_family_modules_declarations_in_order():
+    declared = [f.name for m in registry.FAMILY_MODULES for f in m.FEATURES]
+    assert feature_names() == declared
+    assert feature_names()[:3] == ["dpd_now", "dpd_max_3m", "dpd_max_6m"]
+    families = [{f.family for f in m.FEATURES} for m in registry.FAMILY_MODULES]
+    assert families == [{"overdue"}, {"cashout"}, {"activity"}, {"profile"}, {"statements"}]
+
+
+def _context(n_acc=1):
+    histories = pa.table({C.ACCOUNT_ID: [f"A{i}" for i in range(n_acc)]})
+    grid = make_grid(np.array([day_number(dt.date(2024, 6, 30))]))
+    return Context(histories, np.arange(n_acc), grid, None, None, None, None, 3, None, None)
+
+
+def test_compute_refuses_a_name_computed_but_not_declared(monkeypatch):
+    def compute(ctx):
+        return {f.name: np.zeros((1, 1)) for f in activity.FEATURES} | {"extra": np.zeros((1, 1))}
+
+    monkeypatch.setattr(activity, "compute", compute)
+    with pytest.raises(RuntimeError, match="extra"):
+        registry.compute(_context())
+
+
+def test_compute_refuses_a_name_declared_but_not_computed(monkeypatch):
+    monkeypatch.setattr(activity, "compute", lambda ctx: {"spend_3m": np.zeros((1, 1))})
+    with pytest.raises(RuntimeError, match="days_since_txn"):
+        registry.compute(_context())
+
+
+def test_compute_leaves_out_families_without_their_input():
+    out = registry.compute(_context())  # no statements, no transactions
+    assert set(out) == {f.name for f in profile.FEATURES}
+
+
 def test_every_spec_is_complete():
     for spec in FEATURES:
         assert spec.cause in (*C.CAUSES, C.CAUSE_OTHER)
-        assert spec.definition and spec.window and spec.unit
+        assert spec.definition and spec.window and spec.unit and spec.known_at
         if spec.direction != 0:
             assert spec.explain(1.0)  # the template formats with a value
 
