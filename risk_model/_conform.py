@@ -10,6 +10,7 @@ event lists are slips as well, and are taken out of the lists.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -35,29 +36,16 @@ class Slip(NamedTuple):
     rows: np.ndarray  # boolean mask over the table's rows
 
 
-# Arrow fields and list types of the contract's field tuples, by identity: hashing a
-# tuple of fields costs as much as building them, and conform runs once per scored record.
-_ARROW: dict[int, tuple[tuple[C.Field, ...], tuple[pa.Field, ...], pa.ListType]] = {}
-
-
-def _arrow_of(parts: tuple[C.Field, ...]) -> tuple[tuple[pa.Field, ...], pa.ListType]:
-    hit = _ARROW.get(id(parts))
-    if hit is None or hit[0] is not parts:
-        if len(_ARROW) > 32:  # callers passing fresh tuples each time: stay small
-            _ARROW.clear()
-        fields = tuple(spec.arrow() for spec in parts)
-        hit = _ARROW[id(parts)] = (parts, fields, pa.list_(pa.struct(fields)))
-    return hit[1], hit[2]
-
-
+@functools.lru_cache(maxsize=16)
 def arrow_fields(parts: tuple[C.Field, ...]) -> tuple[pa.Field, ...]:
-    """Arrow fields of a tuple of contract fields (cached)."""
-    return _arrow_of(parts)[0]
+    """Return the Arrow fields of a tuple of contract fields (cached)."""
+    return tuple(spec.arrow() for spec in parts)
 
 
+@functools.lru_cache(maxsize=16)
 def list_type(fields: tuple[C.Field, ...]) -> pa.ListType:
-    """Arrow list<struct> type of an event part (cached)."""
-    return _arrow_of(fields)[1]
+    """Return the Arrow ``list<struct>`` type of a tuple of contract fields (cached)."""
+    return pa.list_(pa.struct(arrow_fields(fields)))
 
 
 def missing(name: str) -> Problem:
@@ -78,8 +66,7 @@ def cast_column(
     slips: list[Slip],
 ) -> pa.Array | None:
     """Cast one column to ``target``; per-value failures go to ``slips`` (masks over values)."""
-    if isinstance(values, pa.ChunkedArray):  # combine_chunks copies even a single chunk
-        values = one_chunk(values)
+    values = one_chunk(values)
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
     if values.type == target:
@@ -163,9 +150,6 @@ def conform_lists(
         return lists  # already canonical: no copy
     if pa.types.is_null(lists.type):
         return pa.array([[]] * len(lists), target)
-    quick = _cast_whole(lists, target, fields)
-    if quick is not None:
-        return quick
     if pa.types.is_large_list(lists.type):
         lists = lists.cast(pa.list_(lists.type.value_type))
     if not pa.types.is_list(lists.type):
@@ -247,52 +231,6 @@ def _children(
         if child is not None:
             children.append(child)
     return children if len(children) == len(fields) else None
-
-
-_FEW_LISTS = 64  # a few accounts (one scored record): one cast beats a per-field rebuild
-
-
-def _castable(source: pa.DataType, target: pa.DataType) -> bool:
-    """Whether ``cast_column`` would convert ``source`` by a plain ``pc.cast`` to ``target``."""
-    if source == target or pa.types.is_null(source):
-        return True
-    if pa.types.is_integer(source):
-        return pa.types.is_integer(target) or pa.types.is_floating(target)
-    if pa.types.is_floating(source):
-        return pa.types.is_floating(target)
-    return pa.types.is_timestamp(source) and source.tz is None and pa.types.is_timestamp(target)
-
-
-def _cast_whole(lists: pa.Array, target: pa.ListType, fields: tuple[C.Field, ...]):
-    """Return the field-by-field conversion as one safe cast, or None to take it.
-
-    Only for a few lists without nulls whose items are records with exactly the contract's
-    fields, in order, each of a type ``cast_column`` converts with a plain cast: then a safe
-    cast that succeeds gives the same values (a timestamp cast that would drop sub-seconds,
-    or a value too wide for its field, fails here and goes the long way).
-    """
-    if (
-        len(lists) > _FEW_LISTS
-        or not pa.types.is_list(lists.type)
-        or lists.null_count
-        or lists.offset
-        or not pa.types.is_struct(lists.type.value_type)
-    ):
-        return None
-    offsets = lists.offsets
-    if offsets[0].as_py() != 0 or offsets[-1].as_py() != len(lists.values):
-        return None
-    items = lists.type.value_type
-    if items.num_fields != len(fields) or lists.values.null_count:
-        return None
-    for i, spec in enumerate(fields):
-        child = items.field(i)
-        if child.name != spec.name or not _castable(child.type, spec.type):
-            return None
-    try:
-        return pc.cast(lists, target, safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
 
 
 def short(error: Exception) -> str:

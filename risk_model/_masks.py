@@ -1,13 +1,6 @@
-"""Arrow columns as numpy values and masks for the contract checks.
-
-Validation of one scored record is dominated by fixed costs (an Arrow compute call costs
-~10 us whatever its length), so each helper skips the calls that cannot change the result
-(no nulls, all nulls, types numpy reads directly) and answers small inputs in Python.
-"""
+"""Arrow columns as numpy values and masks for the contract checks."""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pyarrow as pa
@@ -16,17 +9,16 @@ import pyarrow.compute as pc
 _DIRECT_TIMES = (pa.date32(), pa.timestamp("s"))  # to_numpy gives datetime64[D] / [s]
 
 
-def one_chunk(values: pa.ChunkedArray) -> pa.Array:
-    """Return the column as one array (``combine_chunks`` copies even a single chunk)."""
+def one_chunk(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Return a column as one array (its only chunk as it is: ``combine_chunks`` copies it)."""
+    if not isinstance(values, pa.ChunkedArray):
+        return values
     return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 def filled(values: pa.Array | pa.ChunkedArray, fill: object) -> np.ndarray:
     """Return ``values`` as numpy with nulls replaced by ``fill``."""
-    if isinstance(values, pa.ChunkedArray):
-        values = one_chunk(values)
-    # Most columns have no nulls: skip the fill (a compute call costs ~10 us per column,
-    # which dominates validation of a single account).
+    values = one_chunk(values)
     if not values.null_count and values.type in _DIRECT_TIMES:
         return values.to_numpy(zero_copy_only=False)  # datetime64[D] / [s] without a cast
     if values.null_count and values.null_count == len(values):  # e.g. an absent optional field
@@ -60,41 +52,22 @@ def valid_mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return filled(pc.is_valid(values), False).astype(bool)
 
 
-_ALLOWED: dict[tuple[str, ...], tuple[pa.Array, frozenset[str]]] = {}
-SMALL = 64  # below this many values, Python set lookups beat Arrow's hash-table build
-
-
 def is_in(values: pa.Array | pa.ChunkedArray, allowed: tuple[str, ...]) -> np.ndarray:
     """Return whether each string is one of ``allowed`` (False for nulls)."""
-    sets = _ALLOWED.get(allowed)
-    if sets is None:
-        sets = _ALLOWED[allowed] = (pa.array(allowed, pa.string()), frozenset(allowed))
-    if len(values) <= SMALL and pa.types.is_string(values.type):
-        # Python compares str by code point, as Arrow compares UTF-8 bytes
-        return np.array([v in sets[1] for v in values.to_pylist()], dtype=bool)
     # is_in is False (never null) for nulls, as no allowed value is null
-    return filled(pc.is_in(values, sets[0]), False).astype(bool)
+    return filled(pc.is_in(values, pa.array(allowed, pa.string())), False).astype(bool)
 
 
 def blank(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Return which strings are empty once whitespace is trimmed (False for nulls)."""
-    if len(values) <= SMALL:
-        texts = values.to_pylist()
-        if all(t is None or t.isascii() for t in texts):  # ASCII whitespace: Python's = Arrow's
-            return np.array([t is not None and not t.strip() for t in texts], dtype=bool)
     present = pc.fill_null(values, "x") if values.null_count else values
     return filled(pc.equal(pc.utf8_trim_whitespace(present), ""), False).astype(bool)
 
 
 _CONTROL = r"[\x00-\x1f\x7f]"
-_CONTROL_RE = re.compile(_CONTROL)
 
 
 def odd_ids(ids: pa.ChunkedArray) -> np.ndarray:
     """Return which ids hold a control character or exceed 128 characters (no nulls)."""
-    if len(ids) <= SMALL:  # Python's re and len count code points, as Arrow's do
-        return np.array(
-            [bool(_CONTROL_RE.search(i)) or len(i) > 128 for i in ids.to_pylist()], dtype=bool
-        )
     control = filled(pc.match_substring_regex(ids, _CONTROL), False).astype(bool)
     return control | filled(pc.greater(pc.utf8_length(ids), 128), False).astype(bool)

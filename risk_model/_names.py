@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model._masks import SMALL, filled, one_chunk
+from risk_model._masks import filled, one_chunk
 from risk_model.problems import IdTwinWarning, NearMissNameWarning
 
 INVISIBLE_ID = "invisible_id"
@@ -170,10 +170,6 @@ def warn_near_misses(found: list[NearMiss], stacklevel: int = 3) -> None:
 
 def _non_ascii(ids: pa.Array) -> tuple[np.ndarray, list[str]]:
     """Positions and texts of the ids that are not plain ASCII (no nulls in ``ids``)."""
-    if len(ids) <= SMALL:
-        texts = ids.to_pylist()
-        rows = [i for i, t in enumerate(texts) if not t.isascii()]
-        return np.array(rows, dtype=np.int64), [texts[i] for i in rows]
     rows = np.flatnonzero(~filled(pc.string_is_ascii(ids), True).astype(bool))
     return rows, ids.take(pa.array(rows)).to_pylist() if rows.size else []
 

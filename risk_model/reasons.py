@@ -53,7 +53,6 @@ from risk_model.modeling.templates import TemplateError, render
 from risk_model.policy import SWEEP_RULES, PolicyCalendar
 
 MAX_REASONS = 4
-_FEW = 8  # feature_texts formats this many values one by one
 # Features whose value depends only on the as-of date (catalogue scope "date").
 DATE_CONTEXT_FEATURES = date_features()
 CODE, CAUSE, TEXT, CONTRIBUTION, DETAIL = "code", "cause", "text", "contribution", "detail"
@@ -169,9 +168,6 @@ def feature_texts(entry: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
 def _each_distinct(values: np.ndarray, text) -> np.ndarray:
     """``text(v)`` of every value, calling it once per distinct value."""
     out = np.empty(values.size, dtype=object)
-    if values.size <= _FEW:  # one account's reasons: no array machinery
-        out[:] = [text(v) for v in values.tolist()]
-        return out
     finite = np.isfinite(values)
     if not finite.all():  # every missing / non-finite value reads the same
         out[~finite] = text(math.nan)

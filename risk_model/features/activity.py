@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.arrays import nan_block, rows, rowsum
+from risk_model.features.arrays import nan_block, rows, rowsum, safe_divide
 from risk_model.features.feature import KNOWN_AT_TRANSACTION, Context, declarer
 from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube
 
 
 def _trend(recent: np.ndarray, before: np.ndarray) -> np.ndarray:
-    tot = recent + before
-    positive = tot > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(positive, (recent - before) / np.where(positive, tot, 1.0), np.nan)
+    return safe_divide(recent - before, recent + before)
 
 
 def compute(ctx: Context) -> dict[str, np.ndarray]:

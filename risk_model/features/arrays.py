@@ -9,21 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def nan_to_num(x: np.ndarray) -> np.ndarray:
-    """``np.nan_to_num(x)`` for floats, in one pass when ``x`` holds no infinity (usual)."""
-    if np.isinf(x).any():
-        return np.nan_to_num(x)
-    return np.where(np.isnan(x), 0.0, x)
+def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Return ``num / den`` where ``den > 0``, else NaN (without warnings)."""
+    positive = den > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(positive, num / np.where(positive, den, 1.0), np.nan)
 
 
-def flat_index(mask: np.ndarray) -> np.ndarray:
-    """``np.flatnonzero(mask)`` for a 1-D array, without the wrapper calls (~1 us each)."""
-    return mask.nonzero()[0]
-
-
-def prepend_true(flags: np.ndarray) -> np.ndarray:
-    """``np.r_[True, flags]`` for a boolean array, without ``np.r_``'s parsing (~4 us)."""
-    return np.concatenate(([True], flags))
+def starts_of_runs(values: np.ndarray) -> np.ndarray:
+    """Return the positions where a run of equal values starts (``values`` 1-D)."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
 
 
 def rows(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -61,7 +58,7 @@ def rowsum(x: np.ndarray) -> np.ndarray:
     """
     if not len(x):
         return np.zeros(x.shape[1:], dtype=np.float64)
-    return np.add.accumulate(x, axis=0, dtype=np.float64)[-1]  # = np.cumsum, minus wrappers
+    return np.cumsum(x, axis=0, dtype=np.float64)[-1]
 
 
 def last_index(present: np.ndarray) -> np.ndarray:

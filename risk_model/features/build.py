@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.internals import create_dataframe_from_blocks
 
 from risk_model import contract as C
+from risk_model._masks import one_chunk
 from risk_model.attributes import AttributeSpec, attribute_rows
 from risk_model.features import registry
 from risk_model.features.feature import Context
@@ -30,15 +31,6 @@ from risk_model.features.purchases import purchase_flags
 from risk_model.features.registry import feature_names
 from risk_model.policy import PolicyCalendar
 
-try:  # building the frame from its blocks saves ~1 ms per call on the 1-row scoring path
-    from pandas.api.internals import create_dataframe_from_blocks
-except ImportError:  # pragma: no cover - older pandas
-    create_dataframe_from_blocks = None
-
-
-_FEW_IDS = 64  # up to this many ids, the frame's id column is built from Python strings
-_STACK_LIMIT = 2**20  # feature cells gathered in one go (4 MB of float32) below this
-
 
 def _as_dates(as_of: dt.date | Sequence[dt.date]) -> list[dt.date]:
     dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
@@ -55,8 +47,6 @@ def _as_dates(as_of: dt.date | Sequence[dt.date]) -> list[dt.date]:
 def _rank(histories: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """Stable account-id order and each row's position in it."""
     n = histories.num_rows
-    if n <= 1:  # nothing to sort (one scored record)
-        return np.zeros(n, np.int64), np.zeros(n, np.int64)
     order = pc.sort_indices(histories.column(C.ACCOUNT_ID)).to_numpy().astype(np.int64)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
@@ -194,7 +184,6 @@ def feature_rows(
     dates = _as_dates(as_of)
     if not dates or histories.num_rows == 0:
         return None
-    n_acc = histories.num_rows
     order, rank = _rank(histories)
     grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
     st = read_statements(histories, grid, rank)
@@ -215,15 +204,11 @@ def feature_rows(
     feats = registry.compute(ctx)
     opened = ctx.profile_column(C.OPEN_DATE)
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
-    # (feature x row): the block layout pandas stores, filled one contiguous row at a time
+    # (feature x row): the block layout pandas stores
     values = np.full((len(names), len(kk)), np.nan, dtype=np.float32)
-    present = [j for j, name in enumerate(names) if name in feats]
-    if present and len(present) * len(grid.asof_day) * n_acc <= _STACK_LIMIT:  # one gather
-        # np.array of equal-shaped arrays = np.stack, without its per-array Python steps
-        values[present] = np.array([feats[names[j]] for j in present])[:, kk, aa]
-    else:  # large: no stacked copy of every feature
-        for j in present:
-            values[j] = feats[names[j]][kk, aa]
+    for j, name in enumerate(names):
+        if name in feats:
+            values[j] = feats[name][kk, aa]
     ids = histories.column(C.ACCOUNT_ID)
     rows = order[aa]
     if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):
@@ -236,37 +221,26 @@ def feature_rows(
 
 
 _STR = pd.api.types.pandas_dtype("str")
-_ARROW_STR = isinstance(_STR, pd.StringDtype) and _STR.storage == "pyarrow"
 
 
-def _str_array(ids: pa.ChunkedArray | pa.Array):
-    """Return the ids as a pandas "str" array wrapping the Arrow data (no Python strings)."""
-    if not _ARROW_STR or not pa.types.is_string(ids.type):  # pragma: no cover
-        return pd.array(ids.to_numpy(zero_copy_only=False), dtype="str")
-    if isinstance(ids, pa.ChunkedArray):  # one chunk, as pd.array would give
-        ids = ids.chunk(0) if ids.num_chunks == 1 else ids.combine_chunks()
-    if len(ids) <= _FEW_IDS:  # pandas stores large_string: a few ids built so, not cast (~14 us)
-        ids = pa.array(ids.to_pylist(), pa.large_string())
-    return pd.arrays.ArrowStringArray(pa.chunked_array([ids]), dtype=_STR)
-
-
-@functools.lru_cache(maxsize=4)
-def _columns(names: tuple[str, ...]) -> pd.Index:
-    return pd.Index([C.ACCOUNT_ID, C.AS_OF, *names])
+def _str_array(ids: pa.ChunkedArray | pa.Array) -> pd.api.extensions.ExtensionArray:
+    """Return the ids as a pandas "str" array over the Arrow data (no Python strings)."""
+    large = one_chunk(ids).cast(pa.large_string())
+    return pd.arrays.ArrowStringArray(pa.chunked_array([large]), dtype=_STR)
 
 
 def _frame(ids, as_of_col: np.ndarray, values: np.ndarray, names: list[str]) -> pd.DataFrame:
-    columns = _columns(tuple(names)).copy()  # a copy: renaming one frame's columns is local
-    if create_dataframe_from_blocks is None:  # pandas < 3: the plain (slower) constructor
-        frame = pd.DataFrame(values.T, columns=names)
-        frame.insert(0, C.AS_OF, as_of_col)
-        frame.insert(0, C.ACCOUNT_ID, ids)
-        return frame
+    """Return the frame of three blocks: ids, as-of dates and the float32 features.
+
+    From its blocks, as pandas stores it: for one account this is several times faster than
+    pandas' column-wise constructors (``python -m pipelines.benchmark features``, single).
+    """
     blocks = [
         (ids, np.array([0])),
         (as_of_col.reshape(1, -1), np.array([1])),
         (values, np.arange(2, len(names) + 2)),
     ]
+    columns = pd.Index([C.ACCOUNT_ID, C.AS_OF, *names])
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(len(ids)), columns=columns)
 
 

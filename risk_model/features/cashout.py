@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from risk_model.features import merchant_risk
-from risk_model.features.arrays import nan_block, nan_to_num, rows, rowsum
+from risk_model.features.arrays import nan_block, rows, rowsum, safe_divide
 from risk_model.features.feature import (
     KNOWN_AT_MERCHANTS,
     KNOWN_AT_TRANSACTION,
@@ -63,7 +63,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
     p = np.where(pur & (tx.period >= since), tx.period - since, -1)
     has_limit = ~np.isnan(flags.limit)
-    big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * nan_to_num(flags.limit))
+    big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
     big_after_repay = big & ~np.isnan(flags.respend_hours)
     loop = big_after_repay & (flags.respend_hours <= RESPEND_HOURS)
     at_p = cells(n_acc, a, p)
@@ -76,22 +76,17 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     c_loop = cube(grid, n_acc, at_p, loop, first=since)
     c_night = cube(grid, n_acc, at_p, flags.is_night, first=since)
 
-    def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        positive = den > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(positive, num / np.where(positive, den, 1), np.nan)
-
     for k in range(n_asof):
         cols = grid.month_columns(k, 6) - since
         n = rowsum(rows(c_n, cols))
-        out["round_share_6m"][k] = share(rowsum(rows(c_round, cols)), n)
-        out["patterned_share_6m"][k] = share(rowsum(rows(c_pat, cols)), n)
+        out["round_share_6m"][k] = safe_divide(rowsum(rows(c_round, cols)), n)
+        out["patterned_share_6m"][k] = safe_divide(rowsum(rows(c_pat, cols)), n)
         nl = rowsum(rows(c_nl, cols))
         out["near_limit_count_6m"][k] = nl
-        out["near_limit_share_6m"][k] = share(nl, rowsum(rows(c_elig, cols)))
+        out["near_limit_share_6m"][k] = safe_divide(nl, rowsum(rows(c_elig, cols)))
         out["round_near_limit_count_6m"][k] = rowsum(rows(c_rnl, cols))
         out["repay_respend_count_6m"][k] = rowsum(rows(c_loop, cols))
-        out["night_share_6m"][k] = share(rowsum(rows(c_night, cols)), n)
+        out["night_share_6m"][k] = safe_divide(rowsum(rows(c_night, cols)), n)
         lo, hi = grid.period_range(k, 6)
         sel = big_after_repay & (tx.period >= lo) & (tx.period <= hi)
         out["repay_respend_median_hours_6m"][k] = _median_by_account(

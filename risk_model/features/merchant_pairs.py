@@ -12,25 +12,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from risk_model.features.arrays import flat_index, prepend_true, stable_order
+from risk_model.features.arrays import stable_order, starts_of_runs
 from risk_model.features.monthly import Transactions
 from risk_model.features.purchases import PurchaseFlags
 
 BIG = np.iinfo(np.int64).max // 4  # "no month": larger than any month index or period
 
 
-_SMALL = 64  # below this many values, Python sets beat five Arrow compute calls
-
-
 def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Codes ranked by the string value (-1 for null) and the sorted distinct values."""
-    if len(values) <= _SMALL and values.type == pa.string():
-        # Python orders str by code point, as Arrow orders UTF-8 bytes
-        items = values.to_pylist()
-        distinct = sorted({v for v in items if v is not None})
-        rank = {v: i for i, v in enumerate(distinct)}
-        codes = np.array([-1 if v is None else rank[v] for v in items], dtype=np.int64)
-        return codes, pa.array(distinct, pa.string())
     enc = (
         pc.dictionary_encode(values).combine_chunks()
         if isinstance(values, pa.ChunkedArray)
@@ -87,7 +77,7 @@ def pair_rows(
     rank the ids among the kept purchases, so dropping rows never reorders the others:
     every sum is the same, bit for bit, as over all rows.
     """
-    cand = flat_index(tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period))
+    cand = np.flatnonzero(tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period))
     take = pa.array(cand)
     merch, merchants = _sorted_codes(tx.merchant.take(take))
     keep = merch >= 0
@@ -99,7 +89,7 @@ def pair_rows(
     sort = stable_order(key, n_acc * n_m * n_periods)
     order, key = idx[sort], key[sort]
     merch = merch[sort]
-    starts = flat_index(prepend_true(key[1:] != key[:-1])) if len(key) else np.zeros(0, int)
+    starts = starts_of_runs(key)
     amt = tx.amount[order]
 
     def seg(x: np.ndarray) -> np.ndarray:
@@ -107,8 +97,8 @@ def pair_rows(
 
     first = order[starts]
     a, m = tx.acct[first], merch[starts]
-    new_pair = prepend_true((a[1:] != a[:-1]) | (m[1:] != m[:-1])) if len(a) else np.zeros(0, bool)
-    pair_start = flat_index(new_pair)
+    new_pair = np.r_[True, (a[1:] != a[:-1]) | (m[1:] != m[:-1])] if len(a) else np.zeros(0, bool)
+    pair_start = np.flatnonzero(new_pair)
     p_acct = a[pair_start]
     # a pair's category is its first purchase's; codes rank the categories of the pairs
     p_cat, categories = _sorted_codes(tx.category.take(pa.array(first[pair_start])))
@@ -129,9 +119,8 @@ def pair_rows(
     if not training:
         return rows
     ac_key = p_acct * (len(categories) + 1) + p_cat + 1
-    ac_new = prepend_true(ac_key[1:] != ac_key[:-1]) if len(ac_key) else np.zeros(0, bool)
     # pairs are sorted by account but not by category within it: rank the keys
-    _, p_ac = np.unique(ac_key, return_inverse=True) if len(ac_key) else (None, ac_new)
+    p_ac = np.unique(ac_key, return_inverse=True)[1] if len(ac_key) else np.zeros(0, np.int64)
     rnl = flags.is_round[order] & flags.near_limit[order]
     rows.round_nl_spend = seg(np.where(rnl, amt, 0.0))
     rows.night = seg(flags.is_night[order].astype(np.float64))
@@ -165,7 +154,7 @@ def window_sums(
     """
     if r.by_period is None:  # a pair's rows are contiguous and in period order already
         inside = (r.period >= lo) & (r.period <= hi)
-        rows = None if inside.all() else flat_index(inside)  # None: every row, no copies
+        rows = None if inside.all() else np.flatnonzero(inside)  # None: every row, no copies
     else:
         rows = r.by_period[r.period_offsets[lo] : r.period_offsets[hi + 1]]
     n_pairs = len(r.p_acct)

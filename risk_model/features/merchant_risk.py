@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from risk_model.features.arrays import flat_index, prepend_true
+from risk_model.features.arrays import safe_divide, starts_of_runs
 from risk_model.features.feature import Context
 from risk_model.features.merchant_pairs import (
     BIG,
@@ -44,36 +44,42 @@ __all__ = [
     "training_stats",
 ]
 
-_WEIGHTED = (
-    "merchant_round_nl_share", "merchant_payers", "merchant_age_months", "merchant_night_payers"
-)  # fmt: skip
 
-
-_STACK_PAIRS = 2**16  # up to this many pairs, the four weighted means in one go (memory)
-
-
-def _weighted_means(a: np.ndarray, s: np.ndarray, xs: list[np.ndarray], n_acc: int) -> np.ndarray:
-    """Spend-weighted means per account of each of ``xs`` (NaN values skipped), as rows.
-
-    One bincount over row-offset keys adds each row's values in the order a bincount per
-    row would, so the sums are the same.
-    """
-    x = np.stack(xs)
-    ok = ~np.isnan(x)
-    key = (a + n_acc * np.arange(len(xs))[:, None]).ravel()
-    size = len(xs) * n_acc
-    wsum = np.bincount(key, np.where(ok, s * x, 0.0).ravel(), minlength=size)
-    wden = np.bincount(key, np.where(ok, s, 0.0).ravel(), minlength=size)
-    wsum, wden = wsum.reshape(len(xs), n_acc), wden.reshape(len(xs), n_acc)
-    positive = wden > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(positive, wsum / np.where(positive, wden, 1), np.nan)
+def _weighted_mean(a: np.ndarray, s: np.ndarray, x: np.ndarray, n_acc: int) -> np.ndarray:
+    """Spend-weighted mean of ``x`` per account (row account ``a``, spend ``s``; NaN skipped)."""
+    known = ~np.isnan(x)
+    total = np.bincount(a, np.where(known, s * x, 0.0), minlength=n_acc)
+    weight = np.bincount(a, np.where(known, s, 0.0), minlength=n_acc)
+    return safe_divide(total, weight)
 
 
 def _first_nonzero(h: np.ndarray) -> np.ndarray:
     """Column of the first non-zero entry of each row; BIG if none."""
     nz = h > 0
     return np.where(nz.any(axis=1), nz.argmax(axis=1), BIG)
+
+
+def _first_month_without_pair(
+    hist: np.ndarray, merchant: np.ndarray, own_month: np.ndarray
+) -> np.ndarray:
+    """Each merchant's first month with a payer once one pair (its account) is left out.
+
+    ``hist`` counts each merchant's pairs by their first month (merchant x month);
+    ``merchant`` and ``own_month`` are the left-out pair's merchant and first month (BIG:
+    none). The merchant's first month stays its earliest one, unless the pair is alone
+    there: then it is the merchant's next month with a pair. Months in ``hist`` columns;
+    BIG where there is none.
+    """
+    n_m = len(hist)
+    earliest = _first_nonzero(hist)
+    has_earliest = earliest < BIG
+    column = np.where(has_earliest, earliest, 0)
+    at_earliest = np.where(has_earliest, hist[np.arange(n_m), column], 0)
+    without_earliest = hist.copy()
+    without_earliest[np.arange(n_m)[has_earliest], column[has_earliest]] = 0
+    next_month = _first_nonzero(without_earliest)
+    alone = (own_month == earliest[merchant]) & (at_earliest[merchant] <= 1)
+    return np.where(alone, next_month[merchant], earliest[merchant])
 
 
 def training_stats(
@@ -84,19 +90,12 @@ def training_stats(
     um = r.p_merch[use]
     own = {name: w.sums[name][use] for name in ("cents", "round_nl_cents", "night", "n")}
     active, night = own["n"] > 0, own["night"] > 0
-    # first month without the pair: the runner-up when the pair alone holds the minimum
-    hist, n_m, n_months = w.first_hist, len(r.merchants), w.n_months
-    min1 = _first_nonzero(hist)
-    col = np.minimum(min1, n_months - 1)
-    ties = hist[np.arange(n_m), col] * (min1 < BIG)
-    runner = hist.copy()
-    runner[np.arange(n_m), col] = 0
-    min2 = _first_nonzero(runner)
+    # the pair's own first month, as a column of the merchants' month histogram
     fp = w.first_period[use]
-    umonth = np.where(fp < BIG, grid.period_month[np.minimum(fp, grid.n_periods - 1)], BIG)
-    umonth = np.where(fp < BIG, umonth - grid.first_month, BIG)
-    alone_at_min = (umonth == min1[um]) & (ties[um] <= 1)
-    first = np.where(alone_at_min, min2[um], min1[um])
+    has_first = fp < BIG
+    own_month = grid.period_month[np.where(has_first, fp, 0)] - grid.first_month
+    own_month = np.where(has_first, own_month, BIG)
+    first = _first_month_without_pair(w.first_hist, um, own_month)
     first = np.where(first < BIG, first + grid.first_month, BIG)
     # category centre without the account's own purchases in that category
     cat, ac = r.p_cat[use], r.p_ac[use]
@@ -107,20 +106,14 @@ def training_stats(
         num = np.where(ok, w.cat_log[c] - w.ac_log[ac], 0.0) / LOG_SCALE
     else:
         den = num = np.zeros(len(use))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centre = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
     return MerchantStats(
         volume=(w.volume[um] - own["cents"]) / 100.0,
         round_nl_volume=(w.round_nl[um] - own["round_nl_cents"]) / 100.0,
         payers=w.payers[um] - active,
         night_payers=w.night_payers[um] - night,
         first_month=first,
-        centre=centre,
+        centre=safe_divide(num, den),
     )
-
-
-def _segments(a: np.ndarray) -> np.ndarray:
-    return flat_index(prepend_true(a[1:] != a[:-1])) if len(a) else np.zeros(0, np.int64)
 
 
 def account_features(
@@ -133,53 +126,51 @@ def account_features(
 ) -> dict[str, np.ndarray]:
     """Merchant-side features of every account at as-of ``k``."""
     w6 = window_sums(r, *grid.period_range(k, 6), ("spend", "log_sum", "n"), first=False)
-    use = flat_index(w6["spend"] > 0)
+    use = np.flatnonzero(w6["spend"] > 0)
     if table is None:
         window = window or MerchantWindow(r, grid)
         stats = training_stats(r, grid, k, use, window)
     else:
         stats = scoring_stats(r, table, use)
     a, s = r.p_acct[use], w6["spend"][use]  # a is sorted: pairs are in account order
-    starts = _segments(a)
+    starts = starts_of_runs(a)
     seg_acct = a[starts]
     total = np.bincount(a, s, minlength=n_acc)
-    has = total > 0
-    safe_total = np.where(has, total, 1.0)
     out: dict[str, np.ndarray] = {}
     top = np.zeros(n_acc)
     if len(starts):
         top[seg_acct] = np.maximum.reduceat(s, starts)
-    out["top1_merchant_share_6m"] = np.where(has, top / safe_total, np.nan)
-    share = s / safe_total[a]
-    out["merchant_hhi_6m"] = np.where(has, np.bincount(a, share * share, minlength=n_acc), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # weights of 0 instead of boolean selections: same sums, no copies
-        ok = ~np.isnan(stats.centre)
-        n6 = np.where(ok, w6["n"][use], 0.0)
-        dev = np.where(ok, w6["log_sum"][use] - n6 * stats.centre, 0.0)
-        num = np.bincount(a, dev, minlength=n_acc)
-        den = np.bincount(a, n6, minlength=n_acc)
-        out["category_amount_ratio_6m"] = np.where(
-            den > 0, np.exp(num / np.where(den > 0, den, 1)), np.nan
-        )
-        vol = stats.volume
-        rnl_share = np.where(vol > 0, stats.round_nl_volume / np.where(vol > 0, vol, 1), np.nan)
-        payers = np.where(stats.payers > 0, stats.payers, np.nan)
-        night = stats.night_payers / payers
-        fm = stats.first_month
-        now = grid.asof_month[k]
-        age = np.where(fm < BIG, now - np.minimum(fm, now), np.nan)
-    stats_x = [rnl_share, payers, age, night]
-    groups = [stats_x] if len(a) <= _STACK_PAIRS else [[x] for x in stats_x]
-    wmean = np.concatenate([_weighted_means(a, s, g, n_acc) for g in groups])
-    for i, name in enumerate(_WEIGHTED):
-        out[f"{name}_wmean_6m"] = wmean[i]
-    for name, x in (("merchant_round_nl_share", rnl_share), ("merchant_night_payers", night)):
+    out["top1_merchant_share_6m"] = safe_divide(top, total)
+    share = s / total[a]
+    hhi = np.bincount(a, share * share, minlength=n_acc)
+    out["merchant_hhi_6m"] = np.where(total > 0, hhi, np.nan)
+    # the account's purchases against their category's centre (geometric mean of the ratio)
+    known = ~np.isnan(stats.centre)
+    n6 = np.where(known, w6["n"][use], 0.0)
+    deviation = np.where(known, w6["log_sum"][use] - n6 * stats.centre, 0.0)
+    mean_deviation = safe_divide(
+        np.bincount(a, deviation, minlength=n_acc), np.bincount(a, n6, minlength=n_acc)
+    )
+    out["category_amount_ratio_6m"] = np.exp(mean_deviation)
+    per_pair = {
+        "merchant_round_nl_share": safe_divide(stats.round_nl_volume, stats.volume),
+        "merchant_payers": np.where(stats.payers > 0, stats.payers, np.nan),
+        "merchant_age_months": _age_months(stats.first_month, grid.asof_month[k]),
+        "merchant_night_payers": safe_divide(stats.night_payers, stats.payers),
+    }
+    for name, x in per_pair.items():
+        out[f"{name}_wmean_6m"] = _weighted_mean(a, s, x, n_acc)
+    for name in ("merchant_round_nl_share", "merchant_night_payers"):
         mx = np.full(n_acc, np.nan)
         if len(starts):
-            mx[seg_acct] = np.fmax.reduceat(x, starts)
+            mx[seg_acct] = np.fmax.reduceat(per_pair[name], starts)
         out[f"{name}_max_6m"] = mx
     return out
+
+
+def _age_months(first_month: np.ndarray, now: int) -> np.ndarray:
+    """Months from a merchant's first month to ``now`` (NaN when unknown)."""
+    return np.where(first_month < BIG, now - np.minimum(first_month, now), np.nan)
 
 
 def compute(ctx: Context) -> dict[str, np.ndarray]:

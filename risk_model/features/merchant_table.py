@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
+from risk_model.features.arrays import safe_divide
 from risk_model.features.merchant_pairs import BIG, MerchantStats, PairRows, window_sums
 from risk_model.features.monthly import LOOKBACK_MONTHS, Grid
 
@@ -63,8 +64,7 @@ def _prepare(table: pa.Table) -> FittedLookup:
         dtype=str,
     )
     cat_l, cat_n = _float(table, CATEGORY_LOG_SUM, np.nan), _float(table, CATEGORY_COUNT, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centre = np.where(cat_n > 0, cat_l / np.where(cat_n > 0, cat_n, 1), np.nan)
+    centre = safe_divide(cat_l, cat_n)
     ucats, first_row = np.unique(cats, return_index=True)
     return FittedLookup(
         merchant_ids=ids[order],

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from risk_model import contract as C
-from risk_model.features.arrays import flat_index
+from risk_model._masks import one_chunk
 
 LOOKBACK_MONTHS = 36
 DAYS_PER_MONTH = 30.4375
@@ -63,20 +63,12 @@ class Grid:
         """Number of periods."""
         return len(self.period_end)
 
-    @functools.cached_property
-    def _day_period(self) -> np.ndarray:
-        """Period of every day from ``first_day`` to the last as-of date, then -1."""
-        days = np.arange(self.first_day, int(self.asof_day[-1]) + 1)
-        table = np.append(np.searchsorted(self.period_end, days, side="left"), -1)
-        table.setflags(write=False)
-        return table
-
     def bucket(self, days: np.ndarray) -> np.ndarray:
         """Period of each day number; -1 before the grid or after the last as-of date."""
-        table = self._day_period
-        # days outside the grid land on the trailing -1 (as unsigned, days before it are huge)
-        offset = (np.asarray(days, dtype=np.int64) - self.first_day).view(np.uint64)
-        return table[np.minimum(offset, len(table) - 1)]
+        days = np.asarray(days, dtype=np.int64)
+        period = np.searchsorted(self.period_end, days, side="left")
+        inside = (days >= self.first_day) & (days <= self.asof_day[-1])
+        return np.where(inside, period, -1)
 
     @functools.cached_property
     def _month_columns(self) -> dict[tuple[int, int], np.ndarray]:
@@ -130,7 +122,7 @@ def _grid(days: tuple[int, ...]) -> Grid:
         first_day=first_day,
         month_last_period=last,
         month_first_period=first,
-        same_month=flat_index(period_month[1:] == period_month[:-1]) + 1,
+        same_month=np.flatnonzero(period_month[1:] == period_month[:-1]) + 1,
     )
     for value in vars(grid).values():
         if isinstance(value, np.ndarray):
@@ -151,7 +143,7 @@ def cells(n_acc: int, acct: np.ndarray, period: np.ndarray) -> Cells:
     inside = period >= 0
     if inside.all():
         return Cells(keep=None, key=period * n_acc + acct)
-    keep = flat_index(inside)
+    keep = np.flatnonzero(inside)
     return Cells(keep=keep, key=period[keep] * n_acc + acct[keep])
 
 
@@ -191,26 +183,12 @@ def cube(
     return out
 
 
-def _field(values: pa.StructArray, name: str) -> pa.Array:
-    return values.field(name)
-
-
 def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:
     """Numeric numpy view of an Arrow column: dates as day numbers, timestamps as seconds.
 
     Nulls become NaN (so ask for a float ``dtype`` when nulls are possible).
     """
     typ = arr.type
-    if arr.null_count and arr.null_count == len(arr) and np.dtype(dtype).kind == "f":
-        return np.full(len(arr), np.nan, dtype=dtype)  # e.g. a missing optional column
-    if arr.null_count and (typ == pa.float64() or pa.types.is_date32(typ)):
-        # numpy conversion already makes nulls NaN (floats) or NaT (dates): no casts
-        values = arr.to_numpy() if isinstance(arr, pa.ChunkedArray) else arr.to_numpy(False)
-        if values.dtype.kind == "M":
-            days = values.view(np.int64).astype(np.float64)
-            days[np.isnat(values)] = np.nan
-            values = days
-        return values.astype(dtype, copy=False)
     if pa.types.is_timestamp(typ) and typ.unit != "s":
         arr = arr.cast(pa.timestamp("s"))
     if arr.null_count:
@@ -221,7 +199,7 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:
         elif pa.types.is_boolean(typ):
             arr = arr.cast(pa.int8())
         arr = arr.cast(pa.float64()).fill_null(np.nan)
-    out = arr.to_numpy() if isinstance(arr, pa.ChunkedArray) else arr.to_numpy(zero_copy_only=False)
+    out = one_chunk(arr).to_numpy(zero_copy_only=False)
     if out.dtype.kind == "M":  # date32 -> datetime64[D], timestamp[s] -> datetime64[s]
         out = out.view(np.int64)
     return out.astype(dtype, copy=False)
@@ -248,9 +226,7 @@ def flatten(histories: pa.Table, column: str, rank: np.ndarray) -> EventList | N
     """
     if column not in histories.schema.names:
         return None
-    col = histories.column(column)
-    if isinstance(col, pa.ChunkedArray):  # combine_chunks copies even a single chunk
-        col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    col = one_chunk(histories.column(column))
     if pa.types.is_null(col.type):
         return None
     values = pc.list_flatten(col)
@@ -312,16 +288,10 @@ class Transactions:
     category: pa.Array
 
 
-_KIND_CODES = {C.KIND_PURCHASE: 0, C.KIND_REPAYMENT: 1}
-_SMALL = 64  # below this many values, a Python dict beats building Arrow's hash table
-
-
 def _kind_codes(kind: pa.Array) -> np.ndarray:
-    """0 purchase, 1 repayment, -1 other or null, in one pass over the kind strings."""
-    if len(kind) <= _SMALL and pa.types.is_string(kind.type):
-        return np.array([_KIND_CODES.get(k, -1) for k in kind.to_pylist()], dtype=np.int32)
-    codes = pc.index_in(kind, value_set=pa.array(list(_KIND_CODES))).fill_null(-1)
-    return codes.to_numpy(zero_copy_only=False)
+    """0 purchase, 1 repayment, -1 other or null."""
+    kinds = pa.array([C.KIND_PURCHASE, C.KIND_REPAYMENT])
+    return pc.index_in(kind, value_set=kinds).fill_null(-1).to_numpy(zero_copy_only=False)
 
 
 def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Transactions | None:
@@ -330,22 +300,15 @@ def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Tran
     if ev is None:
         return None
     v = ev.values
-    ts = _field(v, C.TS)
-    if ts.null_count:
-        sec = _num(v, C.TS, np.float64)
-        sec = np.where(np.isnan(sec), -(2**40), sec).astype(np.int64)
-    else:  # whole seconds as they are: no float round trip (exact up to 2**53 anyway)
-        sec = to_numbers(ts, np.int64)
-        if len(sec) and (sec.min() < -(2**53) or sec.max() > 2**53):
-            sec = sec.astype(np.float64).astype(np.int64)
+    sec = _num(v, C.TS, np.float64)
+    sec = np.where(np.isnan(sec), -(2**40), sec).astype(np.int64)  # no time: before the grid
     day = sec // 86400
     period = grid.bucket(day)
     keep = period >= 0
-    idx = flat_index(keep)
-    all_kept = len(idx) == len(keep)
-    kind = _field(v, C.KIND)
-    sel = (lambda a: a) if all_kept else (lambda a: a.take(pa.array(idx)))
-    kind_code = _kind_codes(kind)[keep]
+    kind_code = _kind_codes(v.field(C.KIND))[keep]
+    merchant, category = v.field(C.MERCHANT_ID), v.field(C.MERCHANT_CATEGORY)
+    if not keep.all():
+        merchant, category = merchant.filter(keep), category.filter(keep)
     return Transactions(
         acct=ev.acct[keep],
         sec=sec[keep],
@@ -354,6 +317,6 @@ def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Tran
         is_purchase=kind_code == 0,
         is_repayment=kind_code == 1,
         amount=_num(v, C.AMOUNT)[keep],
-        merchant=sel(_field(v, C.MERCHANT_ID)),
-        category=sel(_field(v, C.MERCHANT_CATEGORY)),
+        merchant=merchant,
+        category=category,
     )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.arrays import last_index, nan_block, nan_to_num, rows, rowsum, take_last
+from risk_model.features.arrays import (
+    nan_block,
+    rows,
+    rowsum,
+    safe_divide,
+    take_last,
+)
 from risk_model.features.feature import (
     KNOWN_AT_PAYMENT,
     KNOWN_AT_STATEMENT,
@@ -16,19 +22,6 @@ from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube
 _DPD_LEVELS = (1, 30, 90)
 _DPD_COLUMN = np.array(_DPD_LEVELS, dtype=np.float64)[:, None, None]
 _MIN_ONLY_TOLERANCE = 0.01  # paid within min_due + 1% of the bill counts as "minimum only"
-
-
-def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    positive = b > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(positive, a / np.where(positive, b, 1.0), np.nan)
-
-
-def _last_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``take_last(_div(num, den), den > 0)``, dividing at the selected rows only."""
-    i = last_index(den > 0)
-    j, c = np.maximum(i, 0), np.arange(den.shape[1])
-    return np.where(i >= 0, _div(num[j, c], den[j, c]), np.nan)
 
 
 def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -50,8 +43,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     if st is None:
         return {}
     a, p = st.acct, st.period
-    valid_limit = st.limit > 0
-    util = np.where(valid_limit, st.billed / np.where(valid_limit, st.limit, 1.0), np.nan)
+    util = safe_divide(st.billed, st.limit)
     has_util = ~np.isnan(util)
     at_p = cells(n_acc, a, p)
     c_n = cube(grid, n_acc, at_p)
@@ -66,7 +58,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     # payment fields: known from the due date; only bills > 0 with a recorded payment
     paid_known = ~np.isnan(st.paid) & (st.billed > 0)
     pay_p = np.where(paid_known, st.due_period, -1)
-    ratio = _div(nan_to_num(st.paid), st.billed).clip(0.0, 1.0)
+    ratio = safe_divide(np.nan_to_num(st.paid), st.billed).clip(0.0, 1.0)
     min_only = (
         (st.min_due < st.billed)
         & (st.paid >= st.min_due)
@@ -103,29 +95,29 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         )
         pn = rows(c_pay_n, cols)
         pr = rows(c_ratio, cols)
-        out["paid_ratio_last"][k] = _last_ratio(pr, pn)
+        out["paid_ratio_last"][k] = take_last(safe_divide(pr, pn), pn > 0)
         for w in (3, 6):
-            out[f"paid_ratio_mean_{w}m"][k] = _div(rowsum(pr[-w:]), rowsum(pn[-w:]))
+            out[f"paid_ratio_mean_{w}m"][k] = safe_divide(rowsum(pr[-w:]), rowsum(pn[-w:]))
         out["min_only_months_6m"][k] = rows(c_min_only, cols[-6:]).sum(0)
         for w in (6, 12):
             out[f"below_min_months_{w}m"][k] = rows(c_below, cols[-w:]).sum(0)
         un = rows(c_util_n, cols[-12:])
-        um = _div(rows(c_util, cols[-12:]), un)
+        um = safe_divide(rows(c_util, cols[-12:]), un)
         out["util_last"][k] = take_last(um, un > 0)
-        out["util_mean_6m"][k] = _div(rowsum(rows(c_util, cols[-6:])), rowsum(un[-6:]))
+        out["util_mean_6m"][k] = safe_divide(rowsum(rows(c_util, cols[-6:])), rowsum(un[-6:]))
         umax = rows(c_util_max, cols[-6:]).max(0)
         out["util_max_6m"][k] = np.where(np.isfinite(umax), umax, np.nan)
         out["util_slope_6m"][k] = _slope(um[-6:], un[-6:] > 0)
         out["months_util90_6m"][k] = (rows(c_u90, cols[-6:]) > 0).sum(0)
         b = rows(c_billed, cols[-6:])
         nb = n[-6:]
-        recent = _div(rowsum(b[-3:]), rowsum(nb[-3:]))
-        before = _div(rowsum(b[:3]), rowsum(nb[:3]))
+        recent = safe_divide(rowsum(b[-3:]), rowsum(nb[-3:]))
+        before = safe_divide(rowsum(b[:3]), rowsum(nb[:3]))
         out["balance_growth_6m"][k] = np.log1p(recent) - np.log1p(before)
-        lim = _div(rows(c_limit, cols[-6:]), nb)
+        lim = safe_divide(rows(c_limit, cols[-6:]), nb)
         first = np.where(nb > 0, np.arange(6)[:, None], 99).min(0)
         first_lim = lim[np.minimum(first, 5), np.arange(n_acc)]
-        out["limit_change_6m"][k] = _div(take_last(lim, nb > 0), first_lim) - 1.0
+        out["limit_change_6m"][k] = safe_divide(take_last(lim, nb > 0), first_lim) - 1.0
         out["n_statements_36m"][k] = n.sum(0)
 
     return out

@@ -18,8 +18,6 @@ from risk_model.features.feature import (
 from risk_model.features.monthly import DAYS_PER_MONTH, day_number
 from risk_model.policy import PolicyCalendar
 
-_SMALL = 64
-
 
 def sweep_months_ahead(days: np.ndarray, policy: PolicyCalendar, horizon_months: int) -> np.ndarray:
     """Months of ``(as_of, as_of + horizon]`` that fall inside an announced sweep, per as-of.
@@ -113,11 +111,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     )
     kyc = ctx.profile_column(C.KYC_DATE)[None, :]
     migrated = ctx.profile_column(C.MIGRATED_DATE)[None, :]
-    if C.PRODUCT_VERSION in histories.schema.names and n_acc <= _SMALL:
-        # a few accounts (one scored record): Python beats two Arrow compute calls
-        versions = histories.column(C.PRODUCT_VERSION).to_pylist()
-        legacy = np.array([v == C.PRODUCT_VERSIONS[0] for v in versions], dtype=bool)[ctx.order]
-    elif C.PRODUCT_VERSION in histories.schema.names and n_acc:
+    if C.PRODUCT_VERSION in histories.schema.names:
         is_legacy = pc.equal(histories.column(C.PRODUCT_VERSION), C.PRODUCT_VERSIONS[0])
         legacy = is_legacy.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)[ctx.order]
     else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk_model.features.arrays import flat_index, stable_order
+from risk_model.features.arrays import stable_order
 from risk_model.features.monthly import Statements, Transactions
 
 NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
@@ -61,40 +61,13 @@ def purchase_flags(tx: Transactions, st: Statements | None, since_period: int = 
     are the same as over all rows); other transactions get False / NaN. Every reader of
     the flags selects purchases.
     """
-    sub = flat_index(tx.is_purchase & (tx.period >= since_period))
-    if len(sub) == len(tx.acct):
-        return _flags(tx, st, sub)
-    part = _flags(tx, st, sub)
-    n = len(tx.acct)
-
-    def spread(x: np.ndarray, fill: float | bool) -> np.ndarray:
-        out = np.full(n, fill, dtype=x.dtype)
-        out[sub] = x
-        return out
-
-    return PurchaseFlags(
-        is_round=spread(part.is_round, False),
-        is_patterned=spread(part.is_patterned, False),
-        is_night=spread(part.is_night, False),
-        limit=spread(part.limit, np.nan),
-        near_limit=spread(part.near_limit, False),
-        respend_hours=spread(part.respend_hours, np.nan),
-    )
-
-
-def _flags(tx: Transactions, st: Statements | None, sub: np.ndarray) -> PurchaseFlags:
-    """Compute the flags of the transactions ``sub`` (indices), aligned with ``sub``."""
-    full = len(sub) == len(tx.acct)
-    amt = tx.amount if full else tx.amount[sub]
-    acct = tx.acct if full else tx.acct[sub]
-    sec = tx.sec if full else tx.sec[sub]
-    day = tx.day if full else tx.day[sub]
+    sub = np.flatnonzero(tx.is_purchase & (tx.period >= since_period))
+    amt, acct, sec, day = tx.amount[sub], tx.acct[sub], tx.sec[sub], tx.day[sub]
     whole = np.round(amt)
     is_int = np.abs(amt - whole) < 0.005
     cents = np.mod(whole, 100)
     is_round = is_int & (cents == 0) & (whole > 0)
-    patterned_cents = (cents == 88) | (cents == 98) | (cents == 99)  # np.isin, minus its setup
-    is_patterned = is_int & (whole >= 100) & patterned_cents
+    is_patterned = is_int & (whole >= 100) & np.isin(cents, (88, 98, 99))
     is_night = (np.mod(sec, 86400) // 3600) < NIGHT_END_HOUR
 
     limit = np.full(len(amt), np.nan)
@@ -109,9 +82,23 @@ def _flags(tx: Transactions, st: Statements | None, sub: np.ndarray) -> Purchase
         near_limit = amt >= NEAR_LIMIT_FRACTION * available
 
     hours = np.full(len(amt), np.nan)
-    rep = flat_index(tx.is_repayment)
+    rep = np.flatnonzero(tx.is_repayment)
     if len(rep) and len(amt):
         i = _previous(tx.acct[rep], tx.sec[rep], acct, sec, _SEC_BITS)
         prev_sec = tx.sec[rep][np.maximum(i, 0)]
         hours = np.where(i >= 0, (sec - prev_sec) / 3600.0, np.nan)
-    return PurchaseFlags(is_round, is_patterned, is_night, limit, near_limit, hours)
+
+    def spread(x: np.ndarray, fill: float | bool) -> np.ndarray:
+        """Return the purchases' values at their transactions, ``fill`` elsewhere."""
+        out = np.full(len(tx.acct), fill, dtype=x.dtype)
+        out[sub] = x
+        return out
+
+    return PurchaseFlags(
+        is_round=spread(is_round, False),
+        is_patterned=spread(is_patterned, False),
+        is_night=spread(is_night, False),
+        limit=spread(limit, np.nan),
+        near_limit=spread(near_limit, False),
+        respend_hours=spread(hours, np.nan),
+    )

@@ -197,8 +197,7 @@ def verify_checksums(path: str | Path) -> None:
 
 @functools.lru_cache(maxsize=32)
 def _column_positions(columns: tuple[str, ...], names: tuple[str, ...]) -> np.ndarray:
-    # Label lookup of ~70 names costs ~0.2 ms per call, most of a one-row matrix; the
-    # frame layout repeats from call to call, so the positions are computed once.
+    # The frame layout repeats from call to call: the positions are computed once.
     index = {column: i for i, column in enumerate(columns)}
     missing = [n for n in names if n not in index]
     if missing:
@@ -276,7 +275,7 @@ class ModelArtefact:
         first, last = int(positions[0]), int(positions[-1])
         if last - first + 1 == len(positions) and np.all(np.diff(positions) == 1):
             # The usual layout (features in model order after the keys): a slice is a view,
-            # where a list of positions copies every column (~0.1 ms of a one-row score).
+            # where a list of positions copies every column.
             return frame.iloc[:, first : last + 1].to_numpy(dtype=np.float64, na_value=np.nan)
         return frame.iloc[:, positions].to_numpy(dtype=np.float64, na_value=np.nan)
 

@@ -1,14 +1,13 @@
 """Exact TreeSHAP for small LightGBM trees, vectorised over rows with lookup tables.
 
-LightGBM's ``pred_contrib`` walks every tree for every row (~60 us per account for the
-default 93 shallow trees). For a tree with ``K`` split nodes, a row's path-dependent
-TreeSHAP values depend on the row only through which way it goes at each of those
-nodes: ``K`` bits, ``2**K`` patterns. :class:`TreeTables` computes, once per model, the
-contributions of every pattern of every tree (the same path-dependent TreeSHAP that
-LightGBM computes, from the same node covers), and :meth:`TreeTables.contributions`
-then needs only whole-array operations: the decision bits of all nodes, one pattern
-code per tree, one table lookup per (tree, feature) and a sum per feature. That is
-about 10x faster than ``pred_contrib`` in batch and as fast for one row.
+LightGBM's ``pred_contrib`` walks every tree for every row. For a tree with ``K`` split
+nodes, a row's path-dependent TreeSHAP values depend on the row only through which way it
+goes at each of those nodes: ``K`` bits, ``2**K`` patterns. :class:`TreeTables` computes,
+once per model, the contributions of every pattern of every tree (the same path-dependent
+TreeSHAP that LightGBM computes, from the same node covers), and
+:meth:`TreeTables.contributions` then needs only whole-array operations: the decision bits
+of all nodes, one pattern code per tree, one table lookup per (tree, feature) and a sum per
+feature. That is about 10x faster than ``pred_contrib`` in batch and as fast for one row.
 
 For leaf ``l`` with unique path features ``U`` (``m`` of them), cover fraction ``z_j``
 (product of child/parent counts along the path's splits on ``j``) and ``o_j`` (1 when

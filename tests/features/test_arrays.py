@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 
 from risk_model.features.arrays import (
-    flat_index,
-    nan_to_num,
-    prepend_true,
     rows,
     rowsum,
+    safe_divide,
     stable_order,
+    starts_of_runs,
 )
 
 
@@ -33,29 +32,21 @@ def test_rows_is_a_view_for_consecutive_columns_and_a_copy_otherwise():
     assert np.array_equal(gapped, cube[[0, 2, 3]])
 
 
+def test_safe_divide_is_nan_where_the_denominator_is_not_positive():
+    num = np.array([1.0, 1.0, 0.0, 3.0, np.nan])
+    den = np.array([2.0, 0.0, -1.0, np.nan, 4.0])
+    with np.errstate(all="raise"):  # no warning either
+        got = safe_divide(num, den)
+    assert got[0] == 0.5 and np.isnan(got[1:]).all()
+
+
 @pytest.mark.parametrize(
-    "values",
-    [[1.5, np.nan, -0.0, 0.0], [np.inf, np.nan, -np.inf, 2.0], []],
-    ids=["finite", "infinite", "empty"],
+    ("values", "starts"),
+    [([], []), ([4], [0]), ([1, 1, 2, 2, 2, 1], [0, 2, 5])],
 )
-def test_nan_to_num_matches_numpy_bit_for_bit(values):
-    x = np.array(values, dtype=np.float64)
-    assert np.array_equal(nan_to_num(x).view(np.uint64), np.nan_to_num(x).view(np.uint64))
-
-
-@pytest.mark.parametrize("mask", [[], [False, False], [True, False, True, True]])
-def test_flat_index_equals_flatnonzero(mask):
-    mask = np.array(mask, dtype=bool)
-    assert np.array_equal(flat_index(mask), np.flatnonzero(mask))
-    assert flat_index(mask).dtype == np.flatnonzero(mask).dtype
-
-
-@pytest.mark.parametrize("flags", [[], [False], [True, False, True]])
-def test_prepend_true_equals_r_(flags):
-    flags = np.array(flags, dtype=bool)
-    got = prepend_true(flags)
-    assert got.dtype == bool and np.array_equal(got, np.r_[True, flags])
-    assert got[0] and len(got) == len(flags) + 1
+def test_starts_of_runs(values, starts):
+    got = starts_of_runs(np.array(values, dtype=np.int64))
+    assert got.tolist() == starts and got.dtype == np.int64
 
 
 def test_rowsum_is_sequential_like_cumsum_and_empty_is_zero():
