@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,10 +54,15 @@ def valid_mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return filled(pc.is_valid(values), False).astype(bool)
 
 
+@functools.lru_cache(maxsize=32)
+def _value_set(allowed: tuple[str, ...]) -> pa.Array:
+    return pa.array(allowed, pa.string())
+
+
 def is_in(values: pa.Array | pa.ChunkedArray, allowed: tuple[str, ...]) -> np.ndarray:
     """Return whether each string is one of ``allowed`` (False for nulls)."""
     # is_in is False (never null) for nulls, as no allowed value is null
-    return filled(pc.is_in(values, pa.array(allowed, pa.string())), False).astype(bool)
+    return filled(pc.is_in(values, _value_set(allowed)), False).astype(bool)
 
 
 def blank(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

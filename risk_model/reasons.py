@@ -166,17 +166,18 @@ def feature_texts(entry: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
 
 
 def _each_distinct(values: np.ndarray, text) -> np.ndarray:
-    """``text(v)`` of every value, calling it once per distinct value."""
+    """``text(v)`` of every value, calling it once per distinct value.
+
+    Every missing or non-finite value reads as ``text(nan)``; values are told apart by their
+    bits (``float.hex``), so that -0.0 and 0.0 keep their own texts.
+    """
+    texts: dict[str, str] = {}
     out = np.empty(values.size, dtype=object)
-    finite = np.isfinite(values)
-    if not finite.all():  # every missing / non-finite value reads the same
-        out[~finite] = text(math.nan)
-    if finite.any():
-        # Accounts share values (counts, flags): format each distinct bit pattern once
-        # (bits, not ==, so that -0.0 and 0.0 keep their own texts).
-        bits, where = np.unique(values[finite].view(np.int64), return_inverse=True)
-        distinct = bits.view(np.float64).tolist()
-        out[finite] = np.asarray([text(v) for v in distinct], dtype=object)[where]
+    for i, v in enumerate(values.tolist()):
+        key = v.hex() if math.isfinite(v) else "missing"
+        if key not in texts:
+            texts[key] = text(v if math.isfinite(v) else math.nan)
+        out[i] = texts[key]
     return out
 
 

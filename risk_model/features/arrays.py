@@ -58,7 +58,7 @@ def rowsum(x: np.ndarray) -> np.ndarray:
     """
     if not len(x):
         return np.zeros(x.shape[1:], dtype=np.float64)
-    return np.cumsum(x, axis=0, dtype=np.float64)[-1]
+    return np.add.accumulate(x, axis=0, dtype=np.float64)[-1]  # the running sum's last row
 
 
 def last_index(present: np.ndarray) -> np.ndarray:

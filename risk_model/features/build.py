@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -204,11 +205,14 @@ def feature_rows(
     feats = registry.compute(ctx)
     opened = ctx.profile_column(C.OPEN_DATE)
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
-    # (feature x row): the block layout pandas stores
+    # (feature x row): the block layout pandas stores; rows are grouped by as-of date, and
+    # the features are gathered one date at a time (a copy of one date's values at most)
     values = np.full((len(names), len(kk)), np.nan, dtype=np.float32)
-    for j, name in enumerate(names):
-        if name in feats:
-            values[j] = feats[name][kk, aa]
+    present = [j for j, name in enumerate(names) if name in feats]
+    ends = np.cumsum(np.bincount(kk, minlength=len(dates)))
+    for k in range(len(dates) if present else 0):
+        at = slice(ends[k - 1] if k else 0, ends[k])
+        values[present, at] = np.stack([feats[names[j]][k] for j in present])[:, aa[at]]
     ids = histories.column(C.ACCOUNT_ID)
     rows = order[aa]
     if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):
@@ -229,6 +233,11 @@ def _str_array(ids: pa.ChunkedArray | pa.Array) -> pd.api.extensions.ExtensionAr
     return pd.arrays.ArrowStringArray(pa.chunked_array([large]), dtype=_STR)
 
 
+@functools.lru_cache(maxsize=4)
+def _columns(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index([C.ACCOUNT_ID, C.AS_OF, *names])
+
+
 def _frame(ids, as_of_col: np.ndarray, values: np.ndarray, names: list[str]) -> pd.DataFrame:
     """Return the frame of three blocks: ids, as-of dates and the float32 features.
 
@@ -240,7 +249,7 @@ def _frame(ids, as_of_col: np.ndarray, values: np.ndarray, names: list[str]) -> 
         (as_of_col.reshape(1, -1), np.array([1])),
         (values, np.arange(2, len(names) + 2)),
     ]
-    columns = pd.Index([C.ACCOUNT_ID, C.AS_OF, *names])
+    columns = _columns(tuple(names)).copy()  # a copy: a frame's column index is its own
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(len(ids)), columns=columns)
 
 

@@ -188,7 +188,17 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:
 
     Nulls become NaN (so ask for a float ``dtype`` when nulls are possible).
     """
-    typ = arr.type
+    arr, typ = one_chunk(arr), arr.type
+    if arr.null_count and arr.null_count == len(arr) and np.dtype(dtype).kind == "f":
+        return np.full(len(arr), np.nan, dtype=dtype)  # e.g. a missing optional column
+    if arr.null_count and (typ == pa.float64() or pa.types.is_date32(typ)):
+        # numpy conversion already makes nulls NaN (floats) or NaT (dates)
+        values = arr.to_numpy(zero_copy_only=False)
+        if values.dtype.kind == "M":
+            days = values.view(np.int64).astype(np.float64)
+            days[np.isnat(values)] = np.nan
+            values = days
+        return values.astype(dtype, copy=False)
     if pa.types.is_timestamp(typ) and typ.unit != "s":
         arr = arr.cast(pa.timestamp("s"))
     if arr.null_count:
@@ -199,7 +209,7 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:
         elif pa.types.is_boolean(typ):
             arr = arr.cast(pa.int8())
         arr = arr.cast(pa.float64()).fill_null(np.nan)
-    out = one_chunk(arr).to_numpy(zero_copy_only=False)
+    out = arr.to_numpy(zero_copy_only=False)
     if out.dtype.kind == "M":  # date32 -> datetime64[D], timestamp[s] -> datetime64[s]
         out = out.view(np.int64)
     return out.astype(dtype, copy=False)
@@ -288,10 +298,12 @@ class Transactions:
     category: pa.Array
 
 
+_KINDS = pa.array([C.KIND_PURCHASE, C.KIND_REPAYMENT])
+
+
 def _kind_codes(kind: pa.Array) -> np.ndarray:
     """0 purchase, 1 repayment, -1 other or null."""
-    kinds = pa.array([C.KIND_PURCHASE, C.KIND_REPAYMENT])
-    return pc.index_in(kind, value_set=kinds).fill_null(-1).to_numpy(zero_copy_only=False)
+    return pc.index_in(kind, value_set=_KINDS).fill_null(-1).to_numpy(zero_copy_only=False)
 
 
 def read_transactions(histories: pa.Table, grid: Grid, rank: np.ndarray) -> Transactions | None:

@@ -67,7 +67,7 @@ def purchase_flags(tx: Transactions, st: Statements | None, since_period: int = 
     is_int = np.abs(amt - whole) < 0.005
     cents = np.mod(whole, 100)
     is_round = is_int & (cents == 0) & (whole > 0)
-    is_patterned = is_int & (whole >= 100) & np.isin(cents, (88, 98, 99))
+    is_patterned = is_int & (whole >= 100) & ((cents == 88) | (cents == 98) | (cents == 99))
     is_night = (np.mod(sec, 86400) // 3600) < NIGHT_END_HOUR
 
     limit = np.full(len(amt), np.nan)
