@@ -1,4 +1,4 @@
-"""Small array helpers shared by the feature families: exact window sums, last values, views.
+"""Small array helpers shared by the feature families: safe division, runs, exact window sums.
 
 Every helper keeps float sums in a fixed (sequential) order, so a value does not depend on
 the batch size or layout (see :func:`rowsum`).
@@ -23,30 +23,10 @@ def starts_of_runs(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
 
 
-def rows(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``cube[cols]`` for ascending ``cols``; a view (no copy) when they are consecutive."""
-    if len(cols) and cols[-1] - cols[0] + 1 == len(cols):
-        return cube[cols[0] : cols[-1] + 1]  # rows of a C-ordered array: same layout as a copy
-    return cube[cols]
-
-
 def nan_block(names: tuple[str, ...] | list[str], n_asof: int, n_acc: int) -> dict[str, np.ndarray]:
     """NaN-filled float32 (n_asof, n_acc) arrays for ``names``: views of one allocation."""
     block = np.full((len(names), n_asof, n_acc), np.nan, dtype=np.float32)
     return dict(zip(names, block, strict=True))
-
-
-def stable_order(keys: np.ndarray, bound: int) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` for integer keys in ``[0, bound)``.
-
-    When ``bound * len(keys)`` fits in int64, each key is made unique by its position
-    (``key * n + i``) and sorted with numpy's vectorised (SIMD) sort, which is several
-    times faster than the stable merge sort; the positions come back as ``sorted % n``.
-    """
-    n = len(keys)
-    if n and int(bound) * n < 2**62:
-        return np.sort(keys.astype(np.int64) * n + np.arange(n)) % n
-    return np.argsort(keys, kind="stable")
 
 
 def rowsum(x: np.ndarray) -> np.ndarray:

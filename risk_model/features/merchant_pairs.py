@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from risk_model.features.arrays import stable_order, starts_of_runs
+from risk_model.features.arrays import starts_of_runs
 from risk_model.features.monthly import Transactions
 from risk_model.features.purchases import PurchaseFlags
 
@@ -85,8 +85,7 @@ def pair_rows(
     merch = merch[keep]
     n_m = max(len(merchants), 1)
     key = (tx.acct[idx] * n_m + merch) * n_periods + tx.period[idx]
-    n_acc = int(tx.acct.max()) + 1 if len(tx.acct) else 1
-    sort = stable_order(key, n_acc * n_m * n_periods)
+    sort = np.argsort(key, kind="stable")
     order, key = idx[sort], key[sort]
     merch = merch[sort]
     starts = starts_of_runs(key)
@@ -128,7 +127,7 @@ def pair_rows(
     rows.round_nl_cents = seg(np.where(rnl, np.rint(amt * 100), 0.0))
     rows.log_q = seg(np.rint(log_amt * 1e6))
     rows.p_ac = np.asarray(p_ac, dtype=np.int64)
-    rows.by_period = stable_order(period, n_periods)
+    rows.by_period = np.argsort(period, kind="stable")
     rows.period_offsets = np.searchsorted(period[rows.by_period], np.arange(n_periods + 1))
     return rows
 

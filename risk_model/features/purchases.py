@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk_model.features.arrays import stable_order
 from risk_model.features.monthly import Statements, Transactions
 
 NEAR_LIMIT_FRACTION = 0.8  # purchase >= 80% of the available line
@@ -42,8 +41,7 @@ def _previous(
     Returns -1 when there is none. ``a`` must not be empty.
     """
     ka = acct_a * width + key_a.clip(0, width - 1)
-    n_acc = int(max(acct_a.max(), acct_b.max(initial=0))) + 1
-    order = stable_order(ka, n_acc * width)
+    order = np.argsort(ka, kind="stable")
     ka = ka[order]
     kb = acct_b * width + key_b.clip(0, width - 1)
     pos = np.searchsorted(ka, kb, side="left") - 1

@@ -2,34 +2,10 @@ import numpy as np
 import pytest
 
 from risk_model.features.arrays import (
-    rows,
     rowsum,
     safe_divide,
-    stable_order,
     starts_of_runs,
 )
-
-
-@pytest.mark.parametrize("n", [0, 1, 7, 5000])
-def test_stable_order_equals_stable_argsort_with_ties(n):
-    keys = np.random.default_rng(n).integers(0, 13, n)  # many ties
-    order = stable_order(keys, 13)
-    assert np.array_equal(order, np.argsort(keys, kind="stable"))
-
-
-def test_stable_order_falls_back_when_keys_times_positions_overflow():
-    keys = np.array([2**61, 3, 2**61, 3], dtype=np.int64)
-    assert np.array_equal(stable_order(keys, 2**62), [1, 3, 0, 2])
-
-
-def test_rows_is_a_view_for_consecutive_columns_and_a_copy_otherwise():
-    cube = np.arange(20.0).reshape(5, 4)
-    window = rows(cube, np.array([1, 2, 3]))
-    assert np.shares_memory(window, cube) and window.flags.c_contiguous
-    assert np.array_equal(window, cube[[1, 2, 3]])
-    gapped = rows(cube, np.array([0, 2, 3]))
-    assert not np.shares_memory(gapped, cube)
-    assert np.array_equal(gapped, cube[[0, 2, 3]])
 
 
 def test_safe_divide_is_nan_where_the_denominator_is_not_positive():
