@@ -127,7 +127,7 @@ def _long_memory(
     at_p = cells(n_acc, tx.acct, p)
     c_like = cube(grid, n_acc, at_p, cashout_like(flags), first=first)
     shaped = (flags.is_round | flags.is_patterned) & ~np.isnan(flags.limit)
-    line_share = np.where(shaped, tx.amount / np.where(shaped, flags.limit, 1.0), 0.0)
+    line_share = np.where(shaped, safe_divide(tx.amount, flags.limit), 0.0)
     c_share = cube(grid, n_acc, at_p, line_share, first=first)
     months = np.arange(LOOKBACK_MONTHS)[:, None]
     since = np.full((n_asof, n_acc), np.nan, dtype=np.float32)

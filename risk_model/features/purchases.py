@@ -51,15 +51,13 @@ def _previous(
     return np.where(same, idx, -1)
 
 
-def purchase_flags(tx: Transactions, st: Statements | None, since_period: int = 0) -> PurchaseFlags:
+def purchase_flags(tx: Transactions, st: Statements | None) -> PurchaseFlags:
     """Derive amount, time and line-usage flags for the purchases.
 
-    Flags are computed for purchases in periods ``>= since_period`` only (each flag is a
-    function of its own purchase and of earlier statements and repayments, so the values
-    are the same as over all rows); other transactions get False / NaN. Every reader of
-    the flags selects purchases.
+    Each flag is a function of its own purchase and of earlier statements and repayments;
+    other transactions get False / NaN. Every reader of the flags selects purchases.
     """
-    sub = np.flatnonzero(tx.is_purchase & (tx.period >= since_period))
+    sub = np.flatnonzero(tx.is_purchase)
     amt, acct, sec, day = tx.amount[sub], tx.acct[sub], tx.sec[sub], tx.day[sub]
     whole = np.round(amt)
     is_int = np.abs(amt - whole) < 0.005

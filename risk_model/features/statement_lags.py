@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.arrays import nan_block, rowsum
+from risk_model.features.arrays import nan_block, rowsum, safe_divide
 from risk_model.features.feature import (
     KNOWN_AT_PAYMENT,
     KNOWN_AT_STATEMENT,
@@ -170,12 +170,6 @@ def _lag_index(known: np.ndarray, lags: int) -> np.ndarray:
     return np.stack([np.where(lag == j, row, -1).max(0) for j in range(lags)])
 
 
-def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    positive = b > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(positive, a / np.where(positive, b, 1.0), np.nan)
-
-
 def _window(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sum, mean and maximum over lags of a (lag x account) array, ignoring NaN."""
     present = ~np.isnan(values)
@@ -183,7 +177,7 @@ def _window(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     total = rowsum(np.where(present, values, 0.0))  # sequential: same alone as in a batch
     top = np.where(present, values, -np.inf).max(0)
     has = n > 0
-    return np.where(has, total, np.nan), _ratio(total, n), np.where(has, top, np.nan)
+    return np.where(has, total, np.nan), safe_divide(total, n), np.where(has, top, np.nan)
 
 
 def _lags_at(dense: dict[str, np.ndarray], grid: Grid, k: int) -> dict[str, np.ndarray]:
@@ -206,8 +200,8 @@ def _lags_at(dense: dict[str, np.ndarray], grid: Grid, k: int) -> dict[str, np.n
         "limit": limit,
         "billed": billed,
         "paid": paid,
-        "paid_ratio": np.clip(_ratio(paid, billed), 0.0, 1.0),
-        "util": _ratio(billed, limit),
+        "paid_ratio": np.clip(safe_divide(paid, billed), 0.0, 1.0),
+        "util": safe_divide(billed, limit),
         "dpd": dpd,
     }
 
@@ -232,5 +226,5 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
                 out[f"{stem}_{name}_lags"][k] = value
         limit = lags["limit"]
         oldest = np.where(~np.isnan(limit), np.arange(LAGS)[:, None], 0).max(0)
-        out["limit_ratio_lags"][k] = _ratio(limit[0], limit[oldest, np.arange(n_acc)])
+        out["limit_ratio_lags"][k] = safe_divide(limit[0], limit[oldest, np.arange(n_acc)])
     return out

@@ -16,11 +16,11 @@ T = dt.datetime
 AS_OF = D(2024, 3, 31)
 
 
-def _flags(table, since_period=0):
+def _flags(table):
     grid = make_grid(np.array([day_number(AS_OF)]))
     _, rank = _rank(table)
     tx = read_transactions(table, grid, rank)
-    return purchase_flags(tx, read_statements(table, grid, rank), since_period)
+    return purchase_flags(tx, read_statements(table, grid, rank))
 
 
 def test_amount_night_and_limit_flags_of_purchases():
@@ -61,14 +61,3 @@ def test_hours_since_the_previous_repayment():
     assert np.isnan(flags.respend_hours[0])
     assert flags.respend_hours[1:3].tolist() == [12.0, 48.0]
     assert np.isnan(flags.respend_hours[3])
-
-
-def test_purchases_before_since_period_are_not_flagged():
-    table = histories(
-        account("A", transactions=[txn(T(2023, 1, 5, 2), 100.0), txn(T(2024, 3, 5, 2), 100.0)])
-    )
-    grid = make_grid(np.array([day_number(AS_OF)]))
-    since = grid.period_range(0, 6)[0]
-    flags = _flags(table, since_period=since)
-    assert flags.is_round.tolist() == [False, True]
-    assert flags.is_night.tolist() == [False, True]
