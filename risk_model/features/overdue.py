@@ -94,7 +94,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         )
         pn = c_pay_n[cols]
         pr = c_ratio[cols]
-        out["paid_ratio_last"][k] = take_last(safe_divide(pr, pn), pn > 0)
+        out["paid_ratio_last"][k] = safe_divide(take_last(pr, pn > 0), take_last(pn, pn > 0))
         for w in (3, 6):
             out[f"paid_ratio_mean_{w}m"][k] = safe_divide(rowsum(pr[-w:]), rowsum(pn[-w:]))
         out["min_only_months_6m"][k] = c_min_only[cols[-6:]].sum(0)
