@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.arrays import nan_block, rowsum, safe_divide
+from risk_model.features.arrays import nan_block, rowsum, safe_divide, window
 from risk_model.features.feature import KNOWN_AT_TRANSACTION, Context, declarer
 from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube
 
@@ -28,8 +28,8 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     months = np.arange(LOOKBACK_MONTHS)[:, None]
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
-        n = c_n[cols]
-        amt = c_amt[cols]
+        n = window(c_n, cols)
+        amt = window(c_amt, cols)
         last = np.where(n > 0, months, -1).max(0)
         out["months_since_purchase"][k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
         spend = {w: rowsum(amt[-w:]) for w in (3, 6, 12)}
@@ -41,7 +41,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
             out[f"purchases_{w}m"][k] = count[w]
         out["spend_trend_3v3"][k] = _trend(spend[3], rowsum(amt[-6:-3]))
         out["count_trend_3v3"][k] = _trend(count[3], rowsum(n[-6:-3]))
-        lastday = c_last[cols].max(0)
+        lastday = window(c_last, cols).max(0)
         out["days_since_txn"][k] = np.where(
             np.isfinite(lastday), grid.asof_day[k] - lastday, np.nan
         )

@@ -23,6 +23,18 @@ def starts_of_runs(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
 
 
+def window(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Return ``cube[cols]``, the rows of a window of months: a view when they are consecutive.
+
+    With month-end as-of dates a window's months are consecutive rows, and reading them as a
+    view instead of a copy saves about a tenth of a 100,000-account training build
+    (``python -m pipelines.benchmark features``: 36-month windows of every cube).
+    """
+    if len(cols) and cols[-1] - cols[0] + 1 == len(cols):
+        return cube[cols[0] : cols[-1] + 1]
+    return cube[cols]
+
+
 def nan_block(names: tuple[str, ...] | list[str], n_asof: int, n_acc: int) -> dict[str, np.ndarray]:
     """NaN-filled float32 (n_asof, n_acc) arrays for ``names``: views of one allocation."""
     block = np.full((len(names), n_asof, n_acc), np.nan, dtype=np.float32)

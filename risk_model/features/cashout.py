@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from risk_model.features import merchant_risk
-from risk_model.features.arrays import nan_block, rowsum, safe_divide
+from risk_model.features.arrays import nan_block, rowsum, safe_divide, window
 from risk_model.features.feature import (
     KNOWN_AT_MERCHANTS,
     KNOWN_AT_TRANSACTION,
@@ -78,21 +78,21 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
 
     for k in range(n_asof):
         cols = grid.month_columns(k, 6) - since
-        n = rowsum(c_n[cols])
-        out["round_share_6m"][k] = safe_divide(rowsum(c_round[cols]), n)
-        out["patterned_share_6m"][k] = safe_divide(rowsum(c_pat[cols]), n)
-        nl = rowsum(c_nl[cols])
+        n = rowsum(window(c_n, cols))
+        out["round_share_6m"][k] = safe_divide(rowsum(window(c_round, cols)), n)
+        out["patterned_share_6m"][k] = safe_divide(rowsum(window(c_pat, cols)), n)
+        nl = rowsum(window(c_nl, cols))
         out["near_limit_count_6m"][k] = nl
-        out["near_limit_share_6m"][k] = safe_divide(nl, rowsum(c_elig[cols]))
-        out["round_near_limit_count_6m"][k] = rowsum(c_rnl[cols])
-        out["repay_respend_count_6m"][k] = rowsum(c_loop[cols])
-        out["night_share_6m"][k] = safe_divide(rowsum(c_night[cols]), n)
+        out["near_limit_share_6m"][k] = safe_divide(nl, rowsum(window(c_elig, cols)))
+        out["round_near_limit_count_6m"][k] = rowsum(window(c_rnl, cols))
+        out["repay_respend_count_6m"][k] = rowsum(window(c_loop, cols))
+        out["night_share_6m"][k] = safe_divide(rowsum(window(c_night, cols)), n)
         lo, hi = grid.period_range(k, 6)
         sel = big_after_repay & (tx.period >= lo) & (tx.period <= hi)
         out["repay_respend_median_hours_6m"][k] = _median_by_account(
             a[sel], flags.respend_hours[sel], n_acc
         )
-        recent = c_n[grid.month_columns(k, 4) - since]
+        recent = window(c_n, grid.month_columns(k, 4) - since)
         out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
     out.update(_long_memory(tx, flags, grid, n_acc))
     if st is None:
@@ -100,7 +100,10 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     else:
         c_st = cube(grid, n_acc, cells(n_acc, st.acct, st.period))
         no_limit = np.stack(
-            [rowsum(c_st[grid.month_columns(k, LOOKBACK_MONTHS)]) == 0 for k in range(n_asof)]
+            [
+                rowsum(window(c_st, grid.month_columns(k, LOOKBACK_MONTHS))) == 0
+                for k in range(n_asof)
+            ]
         )
     for name in (
         "near_limit_count_6m", "round_near_limit_count_6m", "repay_respend_count_6m",
@@ -134,7 +137,7 @@ def _long_memory(
     count = np.zeros((n_asof, n_acc), dtype=np.float32)
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS) - first
-        seen = (c_like[cols] > 0) | (c_share[cols] >= NEAR_LIMIT_FRACTION)
+        seen = (window(c_like, cols) > 0) | (window(c_share, cols) >= NEAR_LIMIT_FRACTION)
         last = np.where(seen, months, -1).max(0)
         since[k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
         count[k] = seen.sum(0)

@@ -9,6 +9,7 @@ from risk_model.features.arrays import (
     rowsum,
     safe_divide,
     take_last,
+    window,
 )
 from risk_model.features.feature import (
     KNOWN_AT_PAYMENT,
@@ -74,9 +75,9 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
 
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
-        n = c_n[cols]
+        n = window(c_n, cols)
         has = n > 0
-        dpd = c_dpd[cols]
+        dpd = window(c_dpd, cols)
         w12 = slice(-12, None)
         out["dpd_now"][k] = take_last(dpd[w12], has[w12])
         late = has[w12] & (dpd[w12] >= _DPD_COLUMN)  # (level, last 12 months, account)
@@ -92,28 +93,28 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         out["months_since_dpd"][k] = np.where(
             last_late >= 0, LOOKBACK_MONTHS - 1 - last_late, np.nan
         )
-        pn = c_pay_n[cols]
-        pr = c_ratio[cols]
+        pn = window(c_pay_n, cols)
+        pr = window(c_ratio, cols)
         out["paid_ratio_last"][k] = safe_divide(take_last(pr, pn > 0), take_last(pn, pn > 0))
         for w in (3, 6):
             out[f"paid_ratio_mean_{w}m"][k] = safe_divide(rowsum(pr[-w:]), rowsum(pn[-w:]))
-        out["min_only_months_6m"][k] = c_min_only[cols[-6:]].sum(0)
+        out["min_only_months_6m"][k] = window(c_min_only, cols[-6:]).sum(0)
         for w in (6, 12):
-            out[f"below_min_months_{w}m"][k] = c_below[cols[-w:]].sum(0)
-        un = c_util_n[cols[-12:]]
-        um = safe_divide(c_util[cols[-12:]], un)
+            out[f"below_min_months_{w}m"][k] = window(c_below, cols[-w:]).sum(0)
+        un = window(c_util_n, cols[-12:])
+        um = safe_divide(window(c_util, cols[-12:]), un)
         out["util_last"][k] = take_last(um, un > 0)
-        out["util_mean_6m"][k] = safe_divide(rowsum(c_util[cols[-6:]]), rowsum(un[-6:]))
-        umax = c_util_max[cols[-6:]].max(0)
+        out["util_mean_6m"][k] = safe_divide(rowsum(window(c_util, cols[-6:])), rowsum(un[-6:]))
+        umax = window(c_util_max, cols[-6:]).max(0)
         out["util_max_6m"][k] = np.where(np.isfinite(umax), umax, np.nan)
         out["util_slope_6m"][k] = _slope(um[-6:], un[-6:] > 0)
-        out["months_util90_6m"][k] = (c_u90[cols[-6:]] > 0).sum(0)
-        b = c_billed[cols[-6:]]
+        out["months_util90_6m"][k] = (window(c_u90, cols[-6:]) > 0).sum(0)
+        b = window(c_billed, cols[-6:])
         nb = n[-6:]
         recent = safe_divide(rowsum(b[-3:]), rowsum(nb[-3:]))
         before = safe_divide(rowsum(b[:3]), rowsum(nb[:3]))
         out["balance_growth_6m"][k] = np.log1p(recent) - np.log1p(before)
-        lim = safe_divide(c_limit[cols[-6:]], nb)
+        lim = safe_divide(window(c_limit, cols[-6:]), nb)
         first = np.where(nb > 0, np.arange(6)[:, None], 99).min(0)
         first_lim = lim[np.minimum(first, 5), np.arange(n_acc)]
         out["limit_change_6m"][k] = safe_divide(take_last(lim, nb > 0), first_lim) - 1.0

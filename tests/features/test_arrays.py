@@ -5,6 +5,7 @@ from risk_model.features.arrays import (
     rowsum,
     safe_divide,
     starts_of_runs,
+    window,
 )
 
 
@@ -30,3 +31,11 @@ def test_rowsum_is_sequential_like_cumsum_and_empty_is_zero():
     assert np.array_equal(rowsum(x), np.cumsum(x, axis=0)[-1])
     assert rowsum(x).tolist() == [0.0, 0.0]  # in row order the 1.0 is absorbed by 1e16
     assert np.array_equal(rowsum(np.zeros((0, 3))), np.zeros(3))
+
+
+def test_window_is_a_view_for_consecutive_months_and_a_copy_otherwise():
+    cube = np.arange(20.0).reshape(5, 4)
+    months = window(cube, np.array([1, 2, 3]))
+    assert np.shares_memory(months, cube) and np.array_equal(months, cube[[1, 2, 3]])
+    gapped = window(cube, np.array([0, 2, 3]))
+    assert not np.shares_memory(gapped, cube) and np.array_equal(gapped, cube[[0, 2, 3]])
