@@ -2,21 +2,16 @@ import numpy as np
 import pytest
 
 from risk_model.synthetic import WorldConfig
-from risk_model.synthetic.accounts import draw_accounts
-from risk_model.synthetic.calendar import build_calendar, random_time_of_day
-from risk_model.synthetic.paths import simulate_paths
-from risk_model.synthetic.world import _model, block_rng
+from risk_model.synthetic.calendar import random_time_of_day
 
 CONFIG = WorldConfig(n_accounts=400, n_months=12, seed=8, block_size=400, chunk_size=400)
 
 
 @pytest.fixture(scope="module")
-def block():
+def block(draw_block):
     """One real block's accounts, paths and calendar, drawn as the world draws them."""
-    model, rng = _model(CONFIG), block_rng(CONFIG, 0)
-    accounts = draw_accounts(CONFIG, 0, CONFIG.block_size, model.pool, rng)
-    paths = simulate_paths(CONFIG, model.chains, accounts, rng)
-    return accounts, paths, build_calendar(CONFIG, accounts, paths)
+    _, _, accounts, paths, calendar, _ = draw_block(CONFIG)
+    return accounts, paths, calendar
 
 
 def test_months_are_active_from_opening_to_closure(block):

@@ -2,29 +2,20 @@ import numpy as np
 import pytest
 
 from risk_model.synthetic import WorldConfig
-from risk_model.synthetic.accounts import draw_accounts
-from risk_model.synthetic.calendar import build_calendar
 from risk_model.synthetic.latent import N_BUCKETS
-from risk_model.synthetic.paths import simulate_paths
 from risk_model.synthetic.statements import (
     FULL,
     NOTHING,
     UNKNOWN,
     build_statements,
-    plan_payments,
 )
-from risk_model.synthetic.world import _model, block_rng
 
 CONFIG = WorldConfig(n_accounts=800, n_months=10, seed=22, block_size=800, chunk_size=800)
 
 
 @pytest.fixture(scope="module")
-def block():
-    model, rng = _model(CONFIG), block_rng(CONFIG, 0)
-    accounts = draw_accounts(CONFIG, 0, CONFIG.block_size, model.pool, rng)
-    paths = simulate_paths(CONFIG, model.chains, accounts, rng)
-    calendar = build_calendar(CONFIG, accounts, paths)
-    plan = plan_payments(CONFIG, calendar, paths, rng)
+def block(draw_block):
+    _, _, accounts, paths, calendar, plan = draw_block(CONFIG, payments=True)
     spend = np.round(np.random.default_rng(1).gamma(2.0, 400.0, calendar.active.shape), 2)
     return accounts, paths, calendar, plan, spend
 

@@ -6,23 +6,18 @@ import pytest
 
 from risk_model import contract as C
 from risk_model.synthetic import WorldConfig
-from risk_model.synthetic.accounts import draw_accounts
-from risk_model.synthetic.calendar import build_calendar
 from risk_model.synthetic.config import CAUSE_PRIORITY
-from risk_model.synthetic.paths import simulate_paths
 from risk_model.synthetic.tables import account_ids, closures_table, migration_dates, truth_table
-from risk_model.synthetic.world import _model, block_rng, generate_world
+from risk_model.synthetic.world import generate_world
 from risk_model.validation import validate_histories
 
 CONFIG = WorldConfig(n_accounts=600, n_months=10, seed=23, block_size=600, chunk_size=600)
 
 
 @pytest.fixture(scope="module")
-def block():
-    model, rng = _model(CONFIG), block_rng(CONFIG, 0)
-    accounts = draw_accounts(CONFIG, 0, CONFIG.block_size, model.pool, rng)
-    paths = simulate_paths(CONFIG, model.chains, accounts, rng)
-    return accounts, paths, build_calendar(CONFIG, accounts, paths)
+def block(draw_block):
+    _, _, accounts, paths, calendar, _ = draw_block(CONFIG)
+    return accounts, paths, calendar
 
 
 def test_account_ids_are_one_based_and_zero_padded():

@@ -2,10 +2,7 @@ import numpy as np
 import pytest
 
 from risk_model.synthetic import WorldConfig
-from risk_model.synthetic.accounts import draw_accounts
-from risk_model.synthetic.calendar import SECONDS_PER_DAY, build_calendar
-from risk_model.synthetic.paths import simulate_paths
-from risk_model.synthetic.statements import plan_payments
+from risk_model.synthetic.calendar import SECONDS_PER_DAY
 from risk_model.synthetic.transactions import (
     PURCHASE,
     REFUND,
@@ -15,18 +12,13 @@ from risk_model.synthetic.transactions import (
     net_spend,
     refunds,
 )
-from risk_model.synthetic.world import _model, block_rng
 
 CONFIG = WorldConfig(n_accounts=800, n_months=10, seed=21, block_size=800, chunk_size=800)
 
 
 @pytest.fixture(scope="module")
-def block():
-    model, rng = _model(CONFIG), block_rng(CONFIG, 0)
-    accounts = draw_accounts(CONFIG, 0, CONFIG.block_size, model.pool, rng)
-    paths = simulate_paths(CONFIG, model.chains, accounts, rng)
-    calendar = build_calendar(CONFIG, accounts, paths)
-    plan = plan_payments(CONFIG, calendar, paths, rng)
+def block(draw_block):
+    model, rng, accounts, paths, calendar, plan = draw_block(CONFIG, payments=True)
     legit = legit_purchases(calendar, accounts, paths, model.pool, rng)
     cash = cashout_purchases(calendar, accounts, paths, plan, model.pool, rng)
     return model, paths, calendar, legit, cash
