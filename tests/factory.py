@@ -61,3 +61,11 @@ def account(account_id: str = "A1", **overrides: Any) -> dict[str, Any]:
     }
     row.update(overrides)
     return copy.deepcopy(row)
+
+
+def accounts_with_attributes(*attributes: Any) -> list[dict[str, Any]]:
+    """One event-free account per argument, ``A0, A1, ...``, carrying it as its attributes."""
+    return [
+        {**account(f"A{i}", statements=[], transactions=[]), "attributes": a}
+        for i, a in enumerate(attributes)
+    ]

@@ -7,7 +7,7 @@ import math
 
 import pyarrow as pa
 import pytest
-from factory import account
+from factory import account, accounts_with_attributes
 
 from risk_model import contract as C
 from risk_model.problems import ContractError
@@ -15,15 +15,8 @@ from risk_model.records import from_records
 from risk_model.validation import split_valid, validate_histories
 
 
-def _records(*attributes):
-    return [
-        {**account(f"A{i}", statements=[], transactions=[]), C.ATTRIBUTES: a}
-        for i, a in enumerate(attributes)
-    ]
-
-
 def _table(*attributes):
-    return validate_histories(from_records(_records(*attributes)))
+    return validate_histories(from_records(accounts_with_attributes(*attributes)))
 
 
 def test_attributes_are_kept_in_canonical_types():
@@ -55,7 +48,7 @@ def test_histories_without_attributes_gain_no_column():
     ],
 )
 def test_table_level_problems_name_the_check(value, check):
-    records = _records(value)
+    records = accounts_with_attributes(value)
     with pytest.raises(ContractError) as caught:
         validate_histories(pa.Table.from_pylist(records) if check == "wrong_type" else
                            from_records(records))  # fmt: skip
@@ -81,7 +74,7 @@ def test_twin_names_and_too_many_attributes_are_refused():
 
 
 def test_impossible_values_reject_their_accounts_only():
-    records = _records(
+    records = accounts_with_attributes(
         {"education": "university", "income": 1.0},
         {"education": "x" * (C.MAX_CATEGORY_CHARS + 1), "income": 1.0},
         {"education": "line\nbreak", "income": 1.0},
@@ -98,6 +91,6 @@ def test_impossible_values_reject_their_accounts_only():
 
 def test_a_record_that_is_not_a_record_of_values_is_refused():
     with pytest.raises(ContractError, match="not_a_record"):
-        from_records(_records(["a", "list"]))
+        from_records(accounts_with_attributes(["a", "list"]))
     with pytest.raises(ContractError, match="not_a_value"):
-        from_records(_records({"nested": {"deep": 1}}))
+        from_records(accounts_with_attributes({"nested": {"deep": 1}}))

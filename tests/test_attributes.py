@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from factory import account
+from factory import accounts_with_attributes
 
 from risk_model import contract as C
 from risk_model import reasons as R
@@ -29,15 +29,8 @@ from risk_model.validation import validate_histories
 AS_OF = dt.date(2024, 6, 30)
 
 
-def _records(*attributes):
-    return [
-        {**account(f"A{i}", statements=[], transactions=[]), C.ATTRIBUTES: a}
-        for i, a in enumerate(attributes)
-    ]
-
-
 def _table(*attributes):
-    return validate_histories(from_records(_records(*attributes)))
+    return validate_histories(from_records(accounts_with_attributes(*attributes)))
 
 
 def test_infer_attributes_reads_kinds_frequency_and_decimals():
