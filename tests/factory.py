@@ -69,3 +69,22 @@ def accounts_with_attributes(*attributes: Any) -> list[dict[str, Any]]:
         {**account(f"A{i}", statements=[], transactions=[]), "attributes": a}
         for i, a in enumerate(attributes)
     ]
+
+
+def score_argv(model: Any, path: Any, out: Any, name: str, *extra: str) -> list[str]:
+    """``pipelines.score`` arguments for a test model: ``out/<name>.scores|rejects.parquet``.
+
+    ``model`` has ``artefact`` and ``as_of`` (the session model fixtures); ``extra`` follows.
+    """
+    return [
+        str(path),
+        "--model",
+        str(model.artefact),
+        "--as-of",
+        model.as_of.isoformat(),
+        "--out",
+        str(out / f"{name}.scores.parquet"),
+        "--rejects",
+        str(out / f"{name}.rejects.parquet"),
+        *extra,
+    ]

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from factory import score_argv
 
 from risk_model import contract as C
 
@@ -327,23 +328,9 @@ json.dump(results, open(sys.argv[2], "w", encoding="utf-8"))
 
 
 def _argv(model, path, folder, extra):
-    out = folder / "out"
-    return [
-        str(path),
-        "--model",
-        str(model.artefact),
-        "--as-of",
-        model.as_of.isoformat(),
-        "--out",
-        str(out / "s.scores.parquet"),
-        "--rejects",
-        str(out / "s.rejects.parquet"),
-        "--batch-rows",
-        BATCH,
-        "--workers",
-        "2",
-        *extra,
-    ]
+    return score_argv(
+        model, path, folder / "out", "s", "--batch-rows", BATCH, "--workers", "2", *extra
+    )
 
 
 def _child(args, timeout=120):

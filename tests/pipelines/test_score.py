@@ -5,6 +5,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from factory import score_argv
 
 from pipelines.score import (
     main,
@@ -37,20 +38,7 @@ def _write(path, rows, schema=RELAXED):
 
 def _run(model, path, tmp_path, *extra, name="s"):
     out, rejects = (tmp_path / "out" / f"{name}.{part}.parquet" for part in ("scores", "rejects"))
-    argv = [
-        str(path),
-        "--model",
-        str(model.artefact),
-        "--as-of",
-        model.as_of.isoformat(),
-        "--out",
-        str(out),
-        "--rejects",
-        str(rejects),
-        "--batch-rows",
-        BATCH,
-        *extra,
-    ]
+    argv = score_argv(model, path, tmp_path / "out", name, "--batch-rows", BATCH, *extra)
     return main(argv), out, rejects
 
 

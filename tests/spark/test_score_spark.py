@@ -6,6 +6,7 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
+from factory import score_argv
 
 from pipelines._spark_parity import KINDS, compare, equal, seed_bad_accounts
 from pipelines.score import main
@@ -24,22 +25,9 @@ def bad_file(model, tmp_path_factory):
 
 
 def _argv(model, path, out, *extra):
-    return [
-        str(path),
-        "--model",
-        str(model.artefact),
-        "--as-of",
-        model.as_of.isoformat(),
-        "--out",
-        str(out / "h.scores.parquet"),
-        "--rejects",
-        str(out / "h.rejects.parquet"),
-        "--batch-rows",
-        "97",  # several Arrow batches per task
-        "--closures",
-        str(model.world / "closures.parquet"),
-        *extra,
-    ]
+    closures = str(model.world / "closures.parquet")
+    # several Arrow batches per task
+    return score_argv(model, path, out, "h", "--batch-rows", "97", "--closures", closures, *extra)
 
 
 @pytest.fixture(scope="module")
