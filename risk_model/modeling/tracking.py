@@ -16,6 +16,7 @@ under the registry lock (:mod:`risk_model.modeling.registry_lock`).
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import signal
 import threading
@@ -51,11 +52,18 @@ __all__ = [
 
 
 def _requirements() -> list[str]:
-    """Pinned requirements of the pyfunc model (inferring them costs ~7 s per run)."""
+    """Pinned requirements of the pyfunc model (inferring them costs ~7 s per run).
+
+    uvloop is the event loop the model server should run on: with asyncio's, uvicorn's
+    ``--workers N`` leaves Nagle's algorithm on and each keep-alive answer waits ~40 ms.
+    """
     from risk_model.modeling.spec import package_versions
 
     versions = package_versions()
-    return [f"{name}=={versions[name]}" for name in sorted(versions) if name != "closure-risk"]
+    out = [f"{name}=={versions[name]}" for name in sorted(versions) if name != "closure-risk"]
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        out.append(f"uvloop=={importlib.metadata.version('uvloop')}; sys_platform != 'win32'")
+    return out
 
 
 def ui_command(uri: str) -> str:

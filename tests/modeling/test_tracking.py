@@ -402,6 +402,16 @@ def test_requirements_are_pinned():
     assert not any(r.startswith("closure-risk") for r in reqs)
 
 
+def test_requirements_name_the_servers_event_loop():
+    # The model server needs uvloop (keep-alive answers wait ~40 ms on asyncio's loop with
+    # more than one worker); it is pinned like the rest, and only where it exists.
+    from importlib.metadata import version
+
+    reqs = tracking._requirements()
+    assert f"uvloop=={version('uvloop')}; sys_platform != 'win32'" in reqs
+    assert not any(r.startswith("uvloop") and "win32" not in r for r in reqs)
+
+
 def _go_when_ready(procs: list[subprocess.Popen], ready: list[Path], go: Path) -> None:
     """Create ``go`` once every process has imported what it needs (all start at once)."""
     deadline = time.monotonic() + 120

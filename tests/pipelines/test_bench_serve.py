@@ -7,7 +7,12 @@ import pyarrow as pa
 import pytest
 
 from pipelines import benchmark
-from pipelines._bench_serve import Level, group_cpu_seconds, request_bodies
+from pipelines._bench_serve import (
+    Level,
+    event_loop,
+    group_cpu_seconds,
+    request_bodies,
+)
 
 
 def test_serve_arguments_and_their_defaults():
@@ -72,3 +77,7 @@ def _unused_group() -> int:
     """A process group id that no live process has (ids are bounded by pid_max)."""
     with open("/proc/sys/kernel/pid_max", encoding="ascii") as limit:
         return int(limit.read()) + 1
+
+
+def test_the_benchmark_names_the_servers_event_loop():
+    assert event_loop() == "uvloop"  # a dependency of closure-risk where it exists
