@@ -13,8 +13,10 @@ payments made inside the label windows); ``--merchant-table artefact`` uses the
 artefact's table instead, to measure that look-ahead
 (:func:`risk_model.reason_check.explain_closures`). Prints the table dates used, the
 confusion table (rows: true cause, columns: top cause), the share that matches per cause
-and overall, and the same on each account's latest as-of date only. Exit code 0; 2 on
-input errors.
+and overall, and the same on each account's latest as-of date only. When the world has its
+exact truth (``truth.parquet``), also the ceiling: the same table for the truth's most likely
+cause (:func:`risk_model.reason_check.most_likely_causes`; no model can do better on
+average), and how often the top cause agrees with it. Exit code 0; 2 on input errors.
 """
 
 from __future__ import annotations
@@ -73,9 +75,29 @@ def confusion(true_cause: pd.Series, top_cause: pd.Series) -> tuple[pd.DataFrame
     return table, match
 
 
+def _print_part(label: str, part: pd.DataFrame, report: dict) -> None:
+    """Print and record the confusion tables of one set of explained rows."""
+    table, match = confusion(part["true"], part["top"])
+    print(f"\n{label}: {len(part):,} closed (true cause recorded)")
+    print(table.to_string())
+    print("match share: " + ", ".join(f"{k} {v:.1%}" for k, v in match.items()))
+    entry = {"confusion": table.to_dict(), "match": match.to_dict(), "n": len(part)}
+    if "oracle" in part:
+        known = part[part["oracle"].notna()]
+        ceiling, best = confusion(known["true"], known["oracle"])
+        agree = float((known["top"] == known["oracle"]).mean()) if len(known) else float("nan")
+        print(f"ceiling, the truth's most likely cause ({len(known):,} rows with truth):")
+        print(ceiling.to_string())
+        print("ceiling match share: " + ", ".join(f"{k} {v:.1%}" for k, v in best.items()))
+        print(f"top cause = truth's most likely cause: {agree:.1%}")
+        entry["ceiling"] = {"confusion": ceiling.to_dict(), "match": best.to_dict()}
+        entry["agreement_with_most_likely"] = agree
+    report[label] = entry
+
+
 def run(args: argparse.Namespace) -> int:
     from risk_model.predict import load
-    from risk_model.reason_check import TOP_CAUSE, explain_closures
+    from risk_model.reason_check import TOP_CAUSE, explain_closures, most_likely_causes
 
     predictor = load(args.model, tracking_uri=args.tracking_uri)
     art = predictor.artefact
@@ -92,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
     )
     rows = explained.rows
     result = rows[[C.ACCOUNT_ID, C.AS_OF]].assign(true=rows[C.CAUSE], top=rows[TOP_CAUSE])
+    truth_path = args.data / "truth.parquet"
+    if truth_path.exists():
+        truth = pq.read_table(truth_path)
+        result["oracle"] = most_likely_causes(rows, truth, art.horizon_months)
     latest = result.sort_values(C.AS_OF, kind="stable").groupby(C.ACCOUNT_ID).tail(1)
     report = {
         "model": predictor.model_version,
@@ -99,14 +125,9 @@ def run(args: argparse.Namespace) -> int:
         "merchant_table": args.merchant_table,
         "merchant_table_as_of": tables,
     }
+    print(f"as-of {dates[0]}..{dates[-1]}")
     for label, part in (("account-months", result), ("latest as-of per account", latest)):
-        table, match = confusion(part["true"], part["top"])
-        print(
-            f"\n{label}: {len(part):,} closed (true cause recorded), as-of {dates[0]}..{dates[-1]}"
-        )
-        print(table.to_string())
-        print("match share: " + ", ".join(f"{k} {v:.1%}" for k, v in match.items()))
-        report[label] = {"confusion": table.to_dict(), "match": match.to_dict(), "n": len(part)}
+        _print_part(label, part, report)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     return 0

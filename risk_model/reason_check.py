@@ -9,6 +9,12 @@ payments made inside these accounts' label windows, so explaining past dates wit
 looks ahead (merchants the closing accounts used look busier than they were at ``d``).
 
 ``tables="artefact"`` keeps the artefact's table instead, to measure that look-ahead.
+
+On a synthetic world the exact truth also gives each explained row its *most likely*
+cause (:func:`most_likely_causes`): the cause with the largest true probability of closing
+the account within the horizon, from everything the generator knows at the as-of date,
+latent states included. Given a closure, that is the best possible guess of its cause, so
+its match with the recorded causes is the ceiling of any model's reason accuracy.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -29,13 +36,16 @@ __all__ = [
     "PROBABILITY",
     "TABLE_AS_OF",
     "TOP_CAUSE",
+    "TRUTH_CAUSE",
     "ExplainedClosures",
     "TableMode",
     "explain_closures",
+    "most_likely_causes",
 ]
 
 TableMode = Literal["point_in_time", "artefact"]
 TABLE_AS_OF = "merchant_table_as_of"
+TRUTH_CAUSE = "truth_cause"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,3 +163,55 @@ def _explain_date(
         closed[TOP_CAUSE] = pd.Series(dtype=object)
     closed[TABLE_AS_OF] = pd.Timestamp(table_as_of) if table_as_of else pd.NaT
     return closed
+
+
+def most_likely_causes(rows: pd.DataFrame, truth: pa.Table, horizon_months: int) -> pd.Series:
+    """Return the exact truth's most likely closure cause of each explained row (an oracle).
+
+    Given that an account closes within the horizon, the recorded cause is ``c`` with
+    probability ``p_c / p_close``; picking the largest ``p_c`` is the best any guess can
+    do on average, and the truth's ``p_c`` use the generator's latent states, which no
+    model sees. Its match with the recorded causes therefore bounds reason accuracy.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Rows with ``account_id`` and ``as_of`` (e.g. :attr:`ExplainedClosures.rows`).
+    truth : pyarrow.Table
+        The world's truth table: ``account_id``, ``as_of``, ``horizon_months`` and one
+        ``p_<cause>`` column per cause (``contract.CAUSE_PROBABILITY_COLUMNS``).
+    horizon_months : int
+        The model's horizon; only truth rows of this horizon are used.
+
+    Returns
+    -------
+    pandas.Series
+        Cause per row, aligned with ``rows``; ``None`` where the truth has no row for the
+        (account, as-of, horizon).
+
+    Raises
+    ------
+    ValueError
+        When the truth table lacks a column it needs.
+    """
+    needed = [C.ACCOUNT_ID, C.AS_OF, "horizon_months", *C.CAUSE_PROBABILITY_COLUMNS]
+    missing = [name for name in needed if name not in truth.column_names]
+    if missing:
+        raise ValueError(f"the truth table has no column {', '.join(missing)}")
+    table = truth.select(needed).to_pandas()
+    table = table[table["horizon_months"] == horizon_months]
+    probabilities = table[list(C.CAUSE_PROBABILITY_COLUMNS)].to_numpy()
+    best = pd.Series(
+        np.asarray(C.CAUSES, dtype=object)[probabilities.argmax(axis=1)],
+        index=pd.MultiIndex.from_arrays(
+            [table[C.ACCOUNT_ID].astype(str), pd.to_datetime(table[C.AS_OF])]
+        ),
+        dtype=object,
+    )
+    keys = pd.MultiIndex.from_arrays(
+        [rows[C.ACCOUNT_ID].astype(str), pd.to_datetime(rows[C.AS_OF])]
+    )
+    found = best.reindex(keys)
+    return pd.Series(
+        found.where(found.notna(), None).to_numpy(dtype=object), index=rows.index, dtype=object
+    )

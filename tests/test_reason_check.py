@@ -12,7 +12,7 @@ import pytest
 from risk_model import contract as C
 from risk_model import predict as P
 from risk_model.features import fit_merchant_risk
-from risk_model.reason_check import TABLE_AS_OF, explain_closures
+from risk_model.reason_check import TABLE_AS_OF, explain_closures, most_likely_causes
 
 MERCHANT_FEATURE = "merchant_payers_wmean_6m"
 N_DONORS = 40
@@ -162,3 +162,69 @@ def test_point_in_time_and_artefact_tables_give_different_merchant_features(
 def test_explain_closures_refuses_bad_arguments(predictor, world, dates, tables):
     with pytest.raises(ValueError):
         explain_closures(predictor, *world, dates, tables=tables)
+
+
+def _truth(rows: list[tuple[str, str, int, dict[str, float]]]) -> pa.Table:
+    """A truth table: (account, as-of, horizon, {cause: probability}), other causes 0."""
+    columns: dict[str, list] = {C.ACCOUNT_ID: [], C.AS_OF: [], "horizon_months": []}
+    columns |= {name: [] for name in C.CAUSE_PROBABILITY_COLUMNS}
+    for account, as_of, horizon, probabilities in rows:
+        columns[C.ACCOUNT_ID].append(account)
+        columns[C.AS_OF].append(dt.date.fromisoformat(as_of))
+        columns["horizon_months"].append(horizon)
+        for cause in C.CAUSES:
+            columns[f"p_{cause}"].append(probabilities.get(cause, 0.0))
+    return pa.table(columns)
+
+
+def test_most_likely_cause_is_the_truths_largest_cause_probability():
+    truth = _truth(
+        [
+            ("a", "2025-01-31", 3, {"overdue": 0.02, "dormancy": 0.05}),
+            ("a", "2025-02-28", 3, {"cashout": 0.04, "dormancy": 0.01}),
+            ("b", "2025-01-31", 3, {"regulatory": 0.01, "overdue": 0.001}),
+        ]
+    )
+    rows = pd.DataFrame(
+        {
+            C.ACCOUNT_ID: ["b", "a", "a"],
+            C.AS_OF: pd.to_datetime(["2025-01-31", "2025-02-28", "2025-01-31"]),
+        },
+        index=[7, 8, 9],
+    )
+    found = most_likely_causes(rows, truth, 3)
+    assert list(found.index) == [7, 8, 9]
+    assert found.tolist() == ["regulatory", "cashout", "dormancy"]
+
+
+def test_most_likely_cause_is_none_without_a_truth_row_of_the_models_horizon():
+    # Negative twin: same account and date, but the truth is for another horizon.
+    truth = _truth([("a", "2025-01-31", 6, {"overdue": 0.02})])
+    rows = pd.DataFrame({C.ACCOUNT_ID: ["a"], C.AS_OF: [dt.date(2025, 1, 31)]})
+    assert most_likely_causes(rows, truth, 3).tolist() == [None]
+    assert most_likely_causes(rows, truth, 6).tolist() == ["overdue"]
+
+
+def test_most_likely_causes_refuses_a_truth_without_cause_probabilities():
+    truth = _truth([("a", "2025-01-31", 3, {})]).drop_columns(["p_cashout"])
+    rows = pd.DataFrame({C.ACCOUNT_ID: ["a"], C.AS_OF: [dt.date(2025, 1, 31)]})
+    with pytest.raises(ValueError, match="p_cashout"):
+        most_likely_causes(rows, truth, 3)
+
+
+def test_the_truths_most_likely_cause_on_the_small_world(predictor, world, model):
+    # On real explained rows: every row has truth, and the oracle's cause is one whose
+    # true probability is the largest of that row.
+    histories, closures = world
+    explained = explain_closures(predictor, histories, closures, _oot_dates(predictor))
+    truth = pq.read_table(model.world / "truth.parquet")
+    found = most_likely_causes(explained.rows, truth, predictor.artefact.horizon_months)
+    assert found.index.equals(explained.rows.index)
+    assert found.notna().all() and set(found) <= set(C.CAUSES)
+    table = truth.to_pandas()
+    horizon = predictor.artefact.horizon_months
+    table = table[table["horizon_months"] == horizon].set_index([C.ACCOUNT_ID, C.AS_OF])
+    keys = zip(explained.rows[C.ACCOUNT_ID], explained.rows[C.AS_OF], strict=True)
+    for (account, as_of), cause in zip(keys, found, strict=True):
+        row = table.loc[(account, pd.Timestamp(as_of).date())]
+        assert row[f"p_{cause}"] == max(row[list(C.CAUSE_PROBABILITY_COLUMNS)])

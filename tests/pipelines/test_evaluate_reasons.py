@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pandas as pd
 
@@ -51,3 +52,27 @@ def test_evaluate_reasons_with_the_artefact_table_reports_its_date(model, tmp_pa
 def test_evaluate_reasons_reports_missing_data(model, tmp_path, capsys):
     assert main(["--data", str(tmp_path / "none"), "--model", str(model.artefact)]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_evaluate_reasons_reports_the_truths_ceiling(model, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    argv = ["--data", str(model.world), "--model", str(model.artefact), "--out", str(out)]
+    assert main(argv) == 0
+    part = json.loads(out.read_text())["account-months"]
+    ceiling = part["ceiling"]
+    assert 0.0 <= ceiling["match"]["all"] <= 1.0
+    assert 0.0 <= part["agreement_with_most_likely"] <= 1.0
+    assert sum(sum(column.values()) for column in ceiling["confusion"].values()) == part["n"]
+    assert "ceiling match share" in capsys.readouterr().out
+
+
+def test_evaluate_reasons_without_truth_prints_no_ceiling(model, tmp_path, capsys):
+    # Negative twin: a world without truth.parquet (a real extract) has no ceiling.
+    world = tmp_path / "world"
+    world.mkdir()
+    for name in ("histories.parquet", "closures.parquet"):
+        shutil.copy(model.world / name, world / name)
+    out = tmp_path / "report.json"
+    assert main(["--data", str(world), "--model", str(model.artefact), "--out", str(out)]) == 0
+    assert "ceiling" not in json.loads(out.read_text())["account-months"]
+    assert "ceiling" not in capsys.readouterr().out
