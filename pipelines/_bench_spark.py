@@ -63,12 +63,25 @@ def _model_args(args: argparse.Namespace) -> list[str]:
 
 
 class _PeakMemory:
-    """Peak resident memory of Spark's Python workers and of the JVM, sampled from /proc."""
+    """Peak memory and CPU time of the driver, the JVM and Spark's Python workers, from /proc.
+
+    Only this process's descendants count (other Spark jobs on the machine do not). Sampled
+    every 0.2 s; CPU time is the last value seen per process (user + system), so a process's
+    final 0.2 s may be missed. ``cpu_s`` maps ``driver`` / ``jvm`` / ``workers`` to CPU
+    seconds: their sum over the run's wall time is how many cores the run kept busy.
+    """
+
+    _TICKS = os.sysconf("SC_CLK_TCK")
 
     def __init__(self) -> None:
         self.worker_mb = self.jvm_mb = 0.0
+        self._cpu: dict[str, dict[int, float]] = {"driver": {}, "jvm": {}, "workers": {}}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def cpu_s(self) -> dict[str, float]:
+        return {role: sum(seen.values()) for role, seen in self._cpu.items()}
 
     def __enter__(self) -> _PeakMemory:
         self._thread.start()
@@ -80,22 +93,52 @@ class _PeakMemory:
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            for proc in Path("/proc").iterdir():
-                if not proc.name.isdigit():
-                    continue
-                try:
-                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
-                    status = (proc / "status").read_text()
-                except OSError:
-                    continue
-                found = re.search(r"VmHWM:\s+(\d+) kB", status)
-                if not found:
-                    continue
-                mb = int(found.group(1)) / 1024
-                if b"pyspark.daemon" in cmd or b"pyspark.worker" in cmd:
-                    self.worker_mb = max(self.worker_mb, mb)
-                elif b"org.apache.spark.deploy.SparkSubmit" in cmd:
-                    self.jvm_mb = max(self.jvm_mb, mb)
+            for pid in _descendants(os.getpid()):
+                self._sample(Path("/proc") / str(pid))
+
+    def _sample(self, proc: Path) -> None:
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            status = (proc / "status").read_text()
+            stat = (proc / "stat").read_text()
+        except OSError:
+            return
+        if b"pyspark.daemon" in cmd or b"pyspark.worker" in cmd:
+            role = "workers"
+        elif b"org.apache.spark.deploy.SparkSubmit" in cmd:
+            role = "jvm"
+        elif b"pipelines.score" in cmd:
+            role = "driver"
+        else:
+            return
+        # utime and stime are fields 14 and 15; the command name before them may hold spaces.
+        fields = stat.rsplit(")", 1)[1].split()
+        self._cpu[role][int(proc.name)] = (int(fields[11]) + int(fields[12])) / self._TICKS
+        found = re.search(r"VmHWM:\s+(\d+) kB", status)
+        mb = int(found.group(1)) / 1024 if found else 0.0
+        if role == "workers":
+            self.worker_mb = max(self.worker_mb, mb)
+        elif role == "jvm":
+            self.jvm_mb = max(self.jvm_mb, mb)
+
+
+def _descendants(root: int) -> list[int]:
+    """Process ids below ``root`` (children, their children, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(proc.name))
+    found, todo = [], [root]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
 
 
 def _score(path: Path, out: Path, as_of, args, *extra: str) -> dict:
@@ -108,6 +151,7 @@ def _score(path: Path, out: Path, as_of, args, *extra: str) -> dict:
     with _PeakMemory() as peak:
         result = timed_command(cmd, log=out / "stderr.txt")
     result["worker_mb"], result["jvm_mb"] = peak.worker_mb, peak.jvm_mb
+    result["cpu_by_role"] = peak.cpu_s
     if result["code"] not in (0, 3):
         raise RuntimeError(f"{' '.join(cmd)} failed ({result['code']}): {result['stderr']}")
     log = (out / "stderr.txt").read_text(errors="replace")
@@ -130,7 +174,8 @@ def _throughput(args: argparse.Namespace, tmp: Path) -> int:
     one = _score(path, tmp / "local", as_of, args)
     print(
         f"one machine (pipelines.score, threads): {one['wall_s']:7.1f} s  "
-        f"{n / one['wall_s']:>9,.0f} acct/s  peak RSS {one['rss_mb']:,.0f} MB"
+        f"{n / one['wall_s']:>9,.0f} acct/s  peak RSS {one['rss_mb']:,.0f} MB; cores busy "
+        f"{one['cpu_by_role']['driver'] / one['wall_s']:.2f}"
     )
     rates = {}
     for master in [m.strip() for m in args.masters.split(",") if m.strip()]:
@@ -143,6 +188,12 @@ def _throughput(args: argparse.Namespace, tmp: Path) -> int:
             f"ratio to one machine {rates[master][0] / (n / one['wall_s']):.2f}; peak RSS: "
             f"driver {r['rss_mb']:,.0f} MB, JVM {r['jvm_mb']:,.0f} MB, largest Python "
             f"worker {r['worker_mb']:,.0f} MB (batches of {args.batch_rows:,} accounts)"
+        )
+        cpu = r["cpu_by_role"]
+        print(
+            f"  CPU s: driver {cpu['driver']:.1f}, JVM {cpu['jvm']:.1f}, Python workers "
+            f"{cpu['workers']:.1f}; cores busy {sum(cpu.values()) / r['wall_s']:.2f} of "
+            f"{os.cpu_count()} (launch to exit)"
         )
     if "local[1]" in rates and "local[2]" in rates:
         for i, label in enumerate(("launch to exit", "scoring job")):

@@ -52,8 +52,6 @@ ELSEWHERE = {
 }
 
 UNMIRRORED = {
-    # Runs Spark scoring in subprocesses: minutes, even on a tiny world.
-    "pipelines/_bench_spark.py",
     # The merchant-risk table's parts (tested through tests/features/test_merchant_risk.py):
     # features/ is being reorganised into one feature registry; mirror them after it.
     "risk_model/features/merchant_pairs.py",
