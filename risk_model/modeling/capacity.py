@@ -14,7 +14,10 @@ The search is budgeted: every candidate is fitted with a faster learning rate on
 deterministic sample of the training accounts (at most ``search_rows`` rows) with early
 stopping on the selection rows, and scored by selection log loss. The winner is then fitted
 on all training rows by the caller at the configured learning rate. Rows per leaf scale
-with the data, so a share chosen on the sample means the same on the full data.
+with the data, so a share chosen on the sample means the same on the full data. The
+caller's ``fit`` takes the sample as positions of the training rows, so that it can bin
+the sample once for the candidates that share rows per leaf
+(:class:`risk_model.modeling.binned.BinnedRows`).
 """
 
 from __future__ import annotations
@@ -120,7 +123,6 @@ def search_sample(groups: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
 
 def search(
     fit: Any,
-    x_train: np.ndarray,
     y_train: np.ndarray,
     groups: np.ndarray,
     *,
@@ -135,11 +137,12 @@ def search(
     Parameters
     ----------
     fit : callable
-        ``fit(x, y, config) -> (booster, selection_log_loss)``: fits with early stopping on
-        the selection rows (the caller holds them) and returns the selection log loss of the
-        best iteration.
-    x_train, y_train, groups : numpy.ndarray
-        Training rows, labels and account per row.
+        ``fit(rows, config) -> (booster, selection_log_loss)``: fits the training rows at
+        the positions ``rows`` (``None``: every row) with early stopping on the selection
+        rows (the caller holds both) and returns the selection log loss of the best
+        iteration.
+    y_train, groups : numpy.ndarray
+        Labels and account of every training row.
     config : ModelConfig
         Base parameters (learning rate and shape are replaced per candidate).
     grid : sequence of Candidate
@@ -156,10 +159,10 @@ def search(
     tuple
         The chosen candidate and every trial.
     """
-    keep = search_sample(groups, search_rows, seed)
-    x, y = x_train[keep], y_train[keep]
+    rows: np.ndarray | None = np.flatnonzero(search_sample(groups, search_rows, seed))
+    y = y_train[rows]
     if y.min() == y.max():  # a sample without positives cannot rank anything: use all rows
-        x, y = x_train, y_train
+        rows, y = None, y_train
     trials = []
     for candidate in grid:
         start = time.perf_counter()
@@ -168,7 +171,7 @@ def search(
             learning_rate=learning_rate,
             early_stopping_rounds=SEARCH_PATIENCE,
         )
-        booster, loss = fit(x, y, trial_config)
+        booster, loss = fit(rows, trial_config)
         trials.append(
             Trial(candidate, float(loss), booster.current_iteration(), time.perf_counter() - start)
         )

@@ -175,7 +175,10 @@ class ModelConfig:
     early_stopping_rounds : int
         Rounds without validation improvement before stopping.
     num_threads : int
-        Threads for training and scoring (1 is fastest on a busy 2-core machine).
+        LightGBM threads for the fits and the training's batch predictions. The trees do
+        not depend on it (deterministic, row-wise histograms: the same model text with 1
+        or 2 threads, ``tests/modeling/test_train.py``); 2 fits the quick start in its
+        time on a 2-core machine. Scoring has its own setting (``Predictor``, default 1).
     monotone : bool
         Apply the catalogue's monotone directions as constraints.
     capacity_search : bool
@@ -205,7 +208,7 @@ class ModelConfig:
     max_bin: int = 255
     num_boost_round: int = 3000
     early_stopping_rounds: int = 50
-    num_threads: int = 1
+    num_threads: int = 2
     monotone: bool = True
     capacity_search: bool = True
     search_rows: int = 40_000

@@ -36,6 +36,7 @@ import pandas as pd
 
 from risk_model import contract as C
 from risk_model.modeling import capacity
+from risk_model.modeling.binned import BinnedRows
 from risk_model.modeling.calibration import Calibrator, fit_calibrator
 from risk_model.modeling.config import ModelConfig, TrainConfig
 from risk_model.modeling.dataset import LABEL
@@ -99,19 +100,16 @@ def lgb_params(config: ModelConfig, seed: int, monotone: Sequence[int] | None) -
 
 
 def fit_booster(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_sel: np.ndarray,
-    y_sel: np.ndarray,
+    data: BinnedRows,
     *,
-    feature_names: Sequence[str],
     config: ModelConfig,
     seed: int,
     monotone: Sequence[int] | None = None,
     callbacks: Sequence[Callable[..., None]] = (),
 ) -> lgb.Booster:
-    """Train with early stopping on the selection rows.
+    """Train on binned training rows with early stopping on the binned selection rows.
 
+    ``data`` must be binned with this fit's rows per leaf (:class:`BinnedRows`);
     ``callbacks`` are extra LightGBM callbacks (e.g. a caller's progress display).
 
     Returns
@@ -120,15 +118,11 @@ def fit_booster(
         A booster holding only the best iteration's trees; ``best_score`` keeps the
         selection log loss of that iteration under ``["selection"]["binary_logloss"]``.
     """
-    params = lgb_params(config, seed, monotone)
-    names = list(feature_names)
-    train_set = lgb.Dataset(x_train, label=y_train, feature_name=names, free_raw_data=True)
-    sel_set = lgb.Dataset(x_sel, label=y_sel, reference=train_set, feature_name=names)
     booster = lgb.train(
-        params,
-        train_set,
+        lgb_params(config, seed, monotone),
+        data.train,
         num_boost_round=config.num_boost_round,
-        valid_sets=[sel_set],
+        valid_sets=[data.selection],
         valid_names=["selection"],
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False), *callbacks],
     )
@@ -220,18 +214,24 @@ def fit_model(
         The booster, the model configuration used, the capacity report and the seconds
         the search took.
     """
+    # Rows binned once serve every fit with the same rows and rows per leaf (BinnedRows):
+    # the six search fits bin their sample three times, not six.
+    binned: dict[tuple[bool, int], BinnedRows] = {}
 
-    def fit(x: np.ndarray, y: np.ndarray, model: ModelConfig) -> tuple[lgb.Booster, float]:
+    def fit(rows: np.ndarray | None, model: ModelConfig) -> tuple[lgb.Booster, float]:
+        key = (rows is None, model.min_data_in_leaf)
+        if key not in binned:
+            x, y = (x_train, y_train) if rows is None else (x_train[rows], y_train[rows])
+            binned[key] = BinnedRows.of(
+                x,
+                y,
+                x_sel,
+                y_sel,
+                feature_names=feature_names,
+                params=lgb_params(model, config.seed, monotone),
+            )
         booster = fit_booster(
-            x,
-            y,
-            x_sel,
-            y_sel,
-            feature_names=feature_names,
-            config=model,
-            seed=config.seed,
-            monotone=monotone,
-            callbacks=callbacks,
+            binned[key], config=model, seed=config.seed, monotone=monotone, callbacks=callbacks
         )
         return booster, capacity.selection_log_loss(booster)
 
@@ -239,7 +239,6 @@ def fit_model(
     if model.capacity_search:
         chosen, trials = capacity.search(
             fit,
-            x_train,
             y_train,
             groups_train,
             config=model,
@@ -257,7 +256,8 @@ def fit_model(
             "trials": [t.to_dict() for t in trials],
         }
         search_seconds = sum(t.seconds for t in trials)
-    booster, loss = fit(x_train, y_train, model)
+        binned.clear()  # the search's binned samples are not needed again
+    booster, loss = fit(None, model)
     report |= {
         "selection_log_loss": loss,
         "max_depth": model.max_depth,

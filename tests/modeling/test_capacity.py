@@ -54,14 +54,12 @@ def test_search_picks_the_lowest_selection_loss_and_prefers_the_simpler_on_ties(
         def current_iteration(self):
             return 7
 
-    def fit(x, y, config):
+    def fit(rows, config):
         return Fitted(), losses[config.max_depth]
 
-    x = np.zeros((100, 2))
     y = np.r_[np.zeros(90), np.ones(10)]
     chosen, trials = search(
         fit,
-        x,
         y,
         np.arange(100),
         config=ModelConfig(),
@@ -81,14 +79,13 @@ def test_search_fits_use_the_search_learning_rate():
         def current_iteration(self):
             return 1
 
-    def fit(x, y, config):
+    def fit(rows, config):
         seen.append(config.learning_rate)
         return Fitted(), 0.1
 
-    x, y = np.zeros((20, 1)), np.r_[np.zeros(10), np.ones(10)]
+    y = np.r_[np.zeros(10), np.ones(10)]
     search(
         fit,
-        x,
         y,
         np.arange(20),
         config=ModelConfig(),

@@ -8,7 +8,7 @@ def test_defaults_are_valid_and_flat_names_are_dotted():
     config = load_config()
     assert config == TrainConfig()
     flat = config.flat()
-    assert flat["model.num_threads"] == 1
+    assert flat["model.num_threads"] == 2
     assert flat["horizon_months"] == 3
     assert flat["scale.base_points"] == 600.0
 

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES, make_frame
+from risk_model.modeling.binned import BinnedRows
+from risk_model.modeling.config import ModelConfig
 from risk_model.modeling.config_load import load_config
 from risk_model.modeling.evaluation import oot_evaluation
-from risk_model.modeling.train import lgb_params, monotone_directions, train_model
+from risk_model.modeling.train import fit_booster, lgb_params, monotone_directions, train_model
 
 
 def _oot_report(trained, frame):
@@ -138,3 +140,32 @@ def test_a_part_without_positives_is_refused():
     frame["label"] = 0
     with pytest.raises(ValueError, match="both classes"):
         train_model(frame, FEATURES, CATALOGUE, load_config())
+
+
+def _trees(booster) -> str:
+    """The model text without its parameters block (which names the thread count)."""
+    return booster.model_to_string().split("\nparameters:")[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_trees_do_not_depend_on_the_thread_count(seed):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(30_000, 3)).astype(np.float32)
+    y = (rng.random(30_000) < 1 / (1 + np.exp(2.5 - 1.5 * x[:, 0] + 0.7 * x[:, 1]))).astype(float)
+    fits = []
+    for threads, fit_seed in ((1, 0), (2, seed)):
+        config = ModelConfig(
+            num_boost_round=30, min_data_in_leaf=20, max_depth=3, num_leaves=8, num_threads=threads
+        )
+        data = BinnedRows.of(
+            x[:25_000],
+            y[:25_000],
+            x[25_000:],
+            y[25_000:],
+            feature_names=FEATURES,
+            params=lgb_params(config, fit_seed, None),
+        )
+        fits.append(fit_booster(data, config=config, seed=fit_seed))
+    one, two = fits
+    assert "[num_threads: 2]" in two.model_to_string()
+    assert (_trees(one) == _trees(two)) == (seed == 0)  # another seed: other trees

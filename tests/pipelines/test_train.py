@@ -65,7 +65,7 @@ def test_summary_artefact_and_registry(trained_run, train_store):
     client = MlflowClient(train_store)
     champion = client.get_model_version_by_alias("closure-risk", "champion")
     run = client.get_run(champion.run_id)
-    assert run.data.params["model.num_threads"] == "1"
+    assert run.data.params["model.num_threads"] == "2"
     assert "oot_gini" in run.data.metrics and "truth_gini" in run.data.metrics
     assert run.data.tags["split_kind"] == "time"
     assert run.inputs.dataset_inputs[0].dataset.digest
