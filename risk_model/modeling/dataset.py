@@ -164,15 +164,14 @@ def attach_labels(
     frame = closures_frame(closures)
     merged = features[[C.ACCOUNT_ID, C.AS_OF]].merge(frame, on=C.ACCOUNT_ID, how="left")
     as_of = pd.to_datetime(merged[C.AS_OF])
-    ends = pd.to_datetime(
-        pd.Series([add_months(d, horizon_months) for d in sorted(set(as_of.dt.date))])
-    )
-    end_of = dict(zip(sorted(set(as_of)), ends, strict=True))
-    horizon_end = as_of.map(end_of)
+    # one horizon end per as-of date (a few dozen), not per row (hundreds of thousands)
+    dates = pd.DatetimeIndex(as_of.unique()).sort_values()
+    ends = pd.to_datetime([add_months(d.date(), horizon_months) for d in dates])
+    horizon_end = as_of.map(pd.Series(ends, index=dates))
     closed = merged[C.CLOSURE_DATE]
     still_open = closed.isna() | (closed > as_of)
     label = (closed > as_of) & (closed <= horizon_end)
-    out = features.loc[still_open.to_numpy()].copy()
+    out = features.loc[still_open.to_numpy()]  # a new frame: the columns added are its own
     out[LABEL] = label[still_open].to_numpy().astype(np.int8)
     cause = merged[C.CAUSE].fillna(C.CAUSE_UNKNOWN).astype(str)
     out[C.CAUSE] = np.where(label[still_open], cause[still_open], "")
