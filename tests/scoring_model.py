@@ -1,15 +1,16 @@
 """One small trained model for the predictor and scoring tests (built once per session).
 
 A tiny synthetic world is generated, and a model trained with ``pipelines.train`` into a
-temporary folder and registered in a temporary MLflow store (alias ``champion``).
-Both ``tests/test_predict.py`` and ``tests/pipelines/test_score.py`` use
-:func:`scoring_model`; the result is cached at module level so the model is trained once
-even though two test modules ask for it.
+temporary folder and registered in a temporary MLflow store (alias ``champion``). The
+``model`` fixture of ``tests/conftest.py`` calls :func:`scoring_model`; the result is cached
+at module level, and under pytest-xdist the folder is shared by the workers: the first one
+to ask trains under a file lock, the others wait for it and read the same files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +40,28 @@ _CACHE: dict[str, ScoringModel] = {}
 
 
 def scoring_model(root: Path) -> ScoringModel:
-    """Generate a 1,500-account world, train and register a small model (cached)."""
+    """Generate a 1,500-account world, train and register a small model (once per ``root``)."""
     if "model" in _CACHE:
         return _CACHE["model"]
+    root.parent.mkdir(parents=True, exist_ok=True)
+    world, models = root / "world", root / "models"
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    # An exclusive lock: another process (an xdist worker) may be training into root now.
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "trained").exists():
+            _train(root, world, models, uri)
+            (root / "trained").touch()
+    histories = pq.read_table(world / "histories.parquet")
+    _, history_end = D.history_window(histories)
+    _CACHE["model"] = ScoringModel(world, models / "latest", histories, history_end, uri)
+    return _CACHE["model"]
+
+
+def _train(root: Path, world: Path, models: Path, uri: str) -> None:
     from pipelines.generate import main as generate
     from pipelines.train import main as train
 
-    world, models = root / "world", root / "models"
     root.mkdir(parents=True, exist_ok=True)
     assert (
         generate(
@@ -55,7 +71,6 @@ def scoring_model(root: Path) -> ScoringModel:
     )
     config = root / "small.toml"
     config.write_text(SMALL_CONFIG, encoding="utf-8")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
     assert (
         train(
             [
@@ -75,7 +90,3 @@ def scoring_model(root: Path) -> ScoringModel:
         )
         == 0
     )
-    histories = pq.read_table(world / "histories.parquet")
-    _, history_end = D.history_window(histories)
-    _CACHE["model"] = ScoringModel(world, models / "latest", histories, history_end, uri)
-    return _CACHE["model"]

@@ -42,14 +42,9 @@ def test_timed_command_reports_the_exit_code_and_the_error_text(tmp_path):
     assert result["rss_mb"] < 80  # a small process: not the peak of an earlier child
 
 
-def test_latency_child_times_predict_one_on_the_file_s_first_accounts(
-    tmp_path, tmp_path_factory, capsys
-):
-    from scoring_model import scoring_model
-
+def test_latency_child_times_predict_one_on_the_file_s_first_accounts(model, tmp_path, capsys):
     from pipelines._bench_score import _measure_latency
 
-    model = scoring_model(tmp_path_factory.getbasetemp() / "scoring_model")
     path = tmp_path / "in.parquet"
     pq.write_table(model.histories.slice(0, 40), path)
     assert (
