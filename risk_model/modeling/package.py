@@ -33,11 +33,12 @@ def version_label(model_text: str, now: dt.datetime | None = None) -> str:
     """Return a unique, sortable version label: UTC time to the microsecond, model hash, random tag.
 
     Two trainings started in the same second (or with the same model) still get different
-    labels; the label uses only ``[0-9A-Za-z-]``.
+    labels; the label uses only ``[0-9A-Za-z-]``. The random tag has 32 bits: with 16, fifty
+    labels of one model in one microsecond collided about once in fifty draws (birthday bound).
     """
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     digest = hashlib.sha256(model_text.encode()).hexdigest()[:8]
-    return f"{stamp}-{digest}-{secrets.token_hex(2)}"
+    return f"{stamp}-{digest}-{secrets.token_hex(4)}"
 
 
 def in_memory_artefact(
