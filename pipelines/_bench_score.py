@@ -123,7 +123,7 @@ def timed_command(cmd: list[str], *, log: Path) -> dict:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=stderr)
         while True:
-            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+            peak_kb = max(peak_kb, high_water_kb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -141,7 +141,26 @@ def timed_command(cmd: list[str], *, log: Path) -> dict:
     }
 
 
-def _high_water_kb(pid: int) -> int:
+def proc_stat(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` after the command name, None once the process has ended.
+
+    The command name (in parentheses) may hold spaces, so the fields are read after its
+    closing parenthesis: ``[0]`` state, ``[1]`` parent, ``[2]`` process group, ``[11]`` /
+    ``[12]`` user / system CPU in clock ticks (:func:`cpu_seconds`).
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """User + system CPU seconds of a process from its :func:`proc_stat` fields."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def high_water_kb(pid: int) -> int:
     """Peak resident memory of a live process (``VmHWM``), 0 once it has ended."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:

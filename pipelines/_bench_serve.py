@@ -165,19 +165,16 @@ def group_cpu_seconds(group: int) -> float | None:
 
     Read from ``/proc`` (Linux); None where there is none.
     """
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
+    from pipelines._bench_score import cpu_seconds, proc_stat
+
+    if proc_stat(os.getpid()) is None:
         return None
-    ticks = 0
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            # after the command name in parentheses: state ppid pgrp ... utime stime (12, 13)
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):  # the process ended meanwhile
-            continue
-        if int(fields[2]) == group:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    seconds = 0.0
+    for path in Path("/proc").glob("[0-9]*"):
+        fields = proc_stat(int(path.name))  # None: the process ended meanwhile
+        if fields is not None and int(fields[2]) == group:
+            seconds += cpu_seconds(fields)
+    return seconds
 
 
 def event_loop() -> str:

@@ -71,8 +71,6 @@ class _PeakMemory:
     seconds: their sum over the run's wall time is how many cores the run kept busy.
     """
 
-    _TICKS = os.sysconf("SC_CLK_TCK")
-
     def __init__(self) -> None:
         self.worker_mb = self.jvm_mb = 0.0
         self._cpu: dict[str, dict[int, float]] = {"driver": {}, "jvm": {}, "workers": {}}
@@ -94,13 +92,13 @@ class _PeakMemory:
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             for pid in _descendants(os.getpid()):
-                self._sample(Path("/proc") / str(pid))
+                self._sample(pid)
 
-    def _sample(self, proc: Path) -> None:
+    def _sample(self, pid: int) -> None:
+        from pipelines._bench_score import cpu_seconds, high_water_kb, proc_stat
+
         try:
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
-            status = (proc / "status").read_text()
-            stat = (proc / "stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             return
         if b"pyspark.daemon" in cmd or b"pyspark.worker" in cmd:
@@ -111,11 +109,11 @@ class _PeakMemory:
             role = "driver"
         else:
             return
-        # utime and stime are fields 14 and 15; the command name before them may hold spaces.
-        fields = stat.rsplit(")", 1)[1].split()
-        self._cpu[role][int(proc.name)] = (int(fields[11]) + int(fields[12])) / self._TICKS
-        found = re.search(r"VmHWM:\s+(\d+) kB", status)
-        mb = int(found.group(1)) / 1024 if found else 0.0
+        fields = proc_stat(pid)
+        if fields is None:  # ended meanwhile
+            return
+        self._cpu[role][pid] = cpu_seconds(fields)
+        mb = high_water_kb(pid) / 1024
         if role == "workers":
             self.worker_mb = max(self.worker_mb, mb)
         elif role == "jvm":
@@ -124,15 +122,13 @@ class _PeakMemory:
 
 def _descendants(root: int) -> list[int]:
     """Process ids below ``root`` (children, their children, ...), read from /proc."""
+    from pipelines._bench_score import proc_stat
+
     children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(proc.name))
+    for path in Path("/proc").glob("[0-9]*"):
+        fields = proc_stat(int(path.name))  # None: the process ended meanwhile
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(path.name))
     found, todo = [], [root]
     while todo:
         kids = children.get(todo.pop(), [])
