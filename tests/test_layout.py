@@ -62,6 +62,9 @@ UNMIRRORED = {
 
 # Distributions imported under another name.
 IMPORT_NAMES = {"scikit-learn": "sklearn"}
+# Dependencies that another package loads for us, never imported by our code: uvicorn (the
+# model server) runs on uvloop when it is installed.
+LOADED_BY_OTHERS = {"uvloop"}
 
 
 def mirror(module: str) -> str:
@@ -127,8 +130,7 @@ def unused(requirements: list[str], imported: set[str]) -> list[str]:
 def test_every_runtime_dependency_is_imported_by_the_code():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     runtime = project["dependencies"] + project["optional-dependencies"]["spark"]
-    # uvloop is loaded by the model server (uvicorn picks it when installed), not by our code.
-    imported = imported_roots(ROOT) | {"uvloop"}
+    imported = imported_roots(ROOT) | LOADED_BY_OTHERS
     assert unused(runtime, imported) == []
     # A declared package nothing imports is named (joblib was, until it was dropped).
     assert unused([*runtime, "joblib>=1.4"], imported) == ["joblib"]
