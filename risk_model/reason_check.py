@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from risk_model import contract as C
 from risk_model.predict import Predictor
@@ -198,20 +199,18 @@ def most_likely_causes(rows: pd.DataFrame, truth: pa.Table, horizon_months: int)
     missing = [name for name in needed if name not in truth.column_names]
     if missing:
         raise ValueError(f"the truth table has no column {', '.join(missing)}")
-    table = truth.select(needed).to_pandas()
-    table = table[table["horizon_months"] == horizon_months]
+    this_horizon = pc.field("horizon_months") == horizon_months
+    table = truth.select(needed).filter(this_horizon).to_pandas()
     probabilities = table[list(C.CAUSE_PROBABILITY_COLUMNS)].to_numpy()
-    best = pd.Series(
-        np.asarray(C.CAUSES, dtype=object)[probabilities.argmax(axis=1)],
-        index=pd.MultiIndex.from_arrays(
-            [table[C.ACCOUNT_ID].astype(str), pd.to_datetime(table[C.AS_OF])]
-        ),
-        dtype=object,
-    )
-    keys = pd.MultiIndex.from_arrays(
-        [rows[C.ACCOUNT_ID].astype(str), pd.to_datetime(rows[C.AS_OF])]
-    )
-    found = best.reindex(keys)
-    return pd.Series(
-        found.where(found.notna(), None).to_numpy(dtype=object), index=rows.index, dtype=object
+    causes = np.asarray(C.CAUSES, dtype=object)[probabilities.argmax(axis=1)]
+    found = pd.Series(causes, index=_account_dates(table), dtype=object)
+    found = found.reindex(_account_dates(rows)).to_numpy(dtype=object, copy=True)
+    found[pd.isna(found)] = None  # no truth row for the (account, as-of, horizon)
+    return pd.Series(found, index=rows.index, dtype=object)
+
+
+def _account_dates(frame: pd.DataFrame) -> pd.MultiIndex:
+    """(account id, as-of timestamp) of each row, the key rows and truth are matched on."""
+    return pd.MultiIndex.from_arrays(
+        [frame[C.ACCOUNT_ID].astype(str), pd.to_datetime(frame[C.AS_OF])]
     )
