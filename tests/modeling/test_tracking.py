@@ -1,8 +1,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from forked import run_forked
 from mlflow.tracking import MlflowClient
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES
@@ -338,18 +337,9 @@ def test_registry_lock_is_exclusive_for_sqlite_and_absent_elsewhere(tmp_path):
 
 
 RACER = """
-import json, pathlib, sys, time
-import pandas as pd
-from risk_model.modeling import mlflow_adapter, tracking
-from risk_model.modeling.promotion import PromotionConfig
-uri, name, model_uri, art, data, ready, go = sys.argv[1:8]
-selection = pd.read_parquet(data)
-pathlib.Path(ready).touch()
-while not pathlib.Path(go).exists():
-    time.sleep(0.01)
 with tracking.training_run(uri, "race"):
     out = tracking.register_and_promote(
-        uri=uri, registered_model=name, model_uri=model_uri, artefact_dir=pathlib.Path(art),
+        uri=uri, registered_model="m-race", model_uri=model_uri, artefact_dir=pathlib.Path(art),
         selection_features=selection[["f_up", "f_down", "f_noise"]],
         selection_label=selection["label"].to_numpy(),
         selection_groups=selection["account_id"].to_numpy(), eval_fingerprint="fp",
@@ -365,29 +355,18 @@ def test_two_concurrent_trainings_cannot_both_promote(mlflow_uri, logged, rows, 
     data = tmp_path / "selection.parquet"
     rows[1][[*FEATURES, "label", "account_id"]].to_parquet(data)
     model_uri, art = logged["strong"]
-    go = tmp_path / "go"
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                RACER,
-                mlflow_uri,
-                "m-race",
-                model_uri,
-                str(art),
-                str(data),
-                str(tmp_path / f"ready{i}"),
-                str(go),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    _go_when_ready(procs, [tmp_path / f"ready{i}" for i in range(2)], go)
-    outs = [json.loads(p.communicate(timeout=180)[0].strip().splitlines()[-1]) for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    # Two processes forked from one that imported MLflow: both start registering at once.
+    setup = (
+        "import json, pathlib\n"
+        "import pandas as pd\n"
+        "from risk_model.modeling import tracking\n"
+        "from risk_model.modeling.promotion import PromotionConfig\n"
+        f"uri, model_uri, art = {mlflow_uri!r}, {model_uri!r}, {str(art)!r}\n"
+    )
+    body = f"selection = pd.read_parquet({str(data)!r})\n{RACER}"
+    done = run_forked(setup, [body, body], tmp_path / "racers")
+    assert all(p.returncode == 0 for p in done), [p.stderr[-2000:] for p in done]
+    outs = [json.loads(p.stdout.strip().splitlines()[-1]) for p in done]
     winner, loser = sorted(outs, key=lambda o: o["version"])
     assert (winner["alias"], winner["decision"]) == ("champion", "no_champion")
     assert (loser["alias"], loser["decision"]) == ("challenger", "not_better")
@@ -412,35 +391,13 @@ def test_requirements_name_the_servers_event_loop():
     assert not any(r.startswith("uvloop") and "win32" not in r for r in reqs)
 
 
-def _go_when_ready(procs: list[subprocess.Popen], ready: list[Path], go: Path) -> None:
-    """Create ``go`` once every process has imported what it needs (all start at once)."""
-    deadline = time.monotonic() + 120
-    while not all(path.exists() for path in ready):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
-        time.sleep(0.05)
-    go.touch()
-
-
 def test_two_processes_creating_one_experiment_both_get_it(tmp_path):
     uri = f"sqlite:///{tmp_path / 'race.db'}"
     tracking.setup_tracking(uri, "warm-up")  # migrations first, so the race is on the insert
-    script = (
-        "import pathlib, sys, time\n"
-        "from risk_model.modeling import mlflow_adapter, tracking\n"
-        "pathlib.Path(sys.argv[2]).touch()\n"
-        "while not pathlib.Path(sys.argv[3]).exists(): time.sleep(0.001)\n"
-        "print(tracking.setup_tracking(sys.argv[1], 'raced'))\n"
-    )
-    go, ready = tmp_path / "go", [tmp_path / f"ready{i}" for i in range(4)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, uri, str(path), str(go)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for path in ready
-    ]
-    _go_when_ready(procs, ready, go)  # every process imported MLflow: the race is on the insert
-    ids = {p.communicate(timeout=120)[0].strip() for p in procs}
-    assert all(p.returncode == 0 for p in procs)
+    # Four processes forked once MLflow is imported: the race is on the insert.
+    setup = "from risk_model.modeling import tracking\n"
+    body = f"print(tracking.setup_tracking({uri!r}, 'raced'))\n"
+    done = run_forked(setup, [body] * 4, tmp_path / "racers", timeout=120)
+    assert all(p.returncode == 0 for p in done), [p.stderr[-2000:] for p in done]
+    ids = {p.stdout.strip() for p in done}
     assert len(ids) == 1 and ids != {""}

@@ -1,0 +1,76 @@
+"""Run code in several child processes that share one interpreter start-up.
+
+A race between processes, or a check that a crash stays inside a child, needs separate
+processes, not separate imports: a fresh interpreter that imports MLflow costs seconds of
+CPU. :func:`run_forked` starts ONE interpreter, runs ``setup`` there (the imports, nothing
+that opens a store, a thread pool or a file), then forks one child per body. Each child has
+its own PID, its own SQLite connections and its own fate (a segfault kills only it), writes
+its own stdout and stderr, and starts its body only once every child is forked, so racers
+really race. The result per child is a :class:`subprocess.CompletedProcess`, as
+``subprocess.run(..., capture_output=True, text=True)`` would give.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+_DRIVER = r"""
+import json, os, sys, traceback
+folder, bodies = sys.argv[1], json.loads(sys.argv[2])
+exec(compile(sys.argv[3], "<setup>", "exec"))
+sys.stdout.flush()
+sys.stderr.flush()
+gate, release = os.pipe()
+children = []
+for i, body in enumerate(bodies):
+    pid = os.fork()
+    if pid == 0:
+        os.close(release)
+        for fd, name in ((1, "out"), (2, "err")):
+            os.dup2(os.open(f"{folder}/{i}.{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        code = 0
+        try:
+            os.read(gate, 1)  # every child is forked before any starts its body
+            exec(compile(body, f"<body {i}>", "exec"), dict(globals()))
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    children.append(pid)
+os.close(gate)
+os.write(release, b"go" * len(bodies))
+print(json.dumps([os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]))
+"""
+
+
+def run_forked(
+    setup: str, bodies: list[str], folder: Path, *, timeout: float = 180
+) -> list[subprocess.CompletedProcess]:
+    """Run ``setup`` once, then each of ``bodies`` in its own forked child, all at once.
+
+    ``folder`` (empty, created if missing) receives each child's output files. Returns one
+    completed process per body, in order; a child killed by a signal has a negative
+    return code, as with :mod:`subprocess`. The driver itself failing is an error.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-c", _DRIVER, str(folder), json.dumps(bodies), setup]
+    driver = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    assert driver.returncode == 0, f"fork driver failed:\n{driver.stderr[-3000:]}"
+    codes = json.loads(driver.stdout.strip().splitlines()[-1])
+    return [
+        subprocess.CompletedProcess(
+            [f"<body {i}>"],
+            code,
+            (folder / f"{i}.out").read_text(encoding="utf-8"),
+            (folder / f"{i}.err").read_text(encoding="utf-8"),
+        )
+        for i, code in enumerate(codes)
+    ]
