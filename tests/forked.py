@@ -52,17 +52,23 @@ print(json.dumps([os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in ch
 
 
 def run_forked(
-    setup: str, bodies: list[str], folder: Path, *, timeout: float = 180
+    setup: str,
+    bodies: list[str],
+    folder: Path,
+    *,
+    timeout: float = 180,
+    env: dict[str, str] | None = None,
 ) -> list[subprocess.CompletedProcess]:
     """Run ``setup`` once, then each of ``bodies`` in its own forked child, all at once.
 
-    ``folder`` (empty, created if missing) receives each child's output files. Returns one
-    completed process per body, in order; a child killed by a signal has a negative
-    return code, as with :mod:`subprocess`. The driver itself failing is an error.
+    ``folder`` (empty, created if missing) receives each child's output files; ``env`` is
+    the interpreter's environment (default: this one's). Returns one completed process per
+    body, in order; a child killed by a signal has a negative return code, as with
+    :mod:`subprocess`. The driver itself failing is an error.
     """
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-c", _DRIVER, str(folder), json.dumps(bodies), setup]
-    driver = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    driver = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     assert driver.returncode == 0, f"fork driver failed:\n{driver.stderr[-3000:]}"
     codes = json.loads(driver.stdout.strip().splitlines()[-1])
     return [

@@ -6,37 +6,29 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from forked import run_forked
 
 from risk_model import contract as C
 from risk_model import reasons as R
 from risk_model import serving as S
 from risk_model.modeling import mlflow_adapter as A
 
-LOAD = (
-    "import sys; from risk_model.predict import load; "
-    "print(load('models:/closure-risk@champion', tracking_uri=sys.argv[1]).model_version)"
-)
-
-
-def _load_in_a_fresh_process(model, **env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_ENABLE_ARTIFACTS")}
-    return subprocess.run(
-        [sys.executable, "-c", LOAD, model.tracking_uri],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=180,
-        env=clean | env,
-    )
+LOAD = "print(load('models:/closure-risk@champion', tracking_uri={uri!r}).model_version)\n"
 
 
 @pytest.mark.slow
-def test_loading_the_registered_model_prints_no_progress_bar(model):
-    quiet = _load_in_a_fresh_process(model)
+def test_loading_the_registered_model_prints_no_progress_bar(model, tmp_path):
+    # Two fresh processes forked once the loader is imported (not run): one as a user
+    # starts it, one with the progress bar asked for in its environment before loading.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_ENABLE_ARTIFACTS")}
+    setup = "import os\nimport mlflow\nfrom risk_model.predict import load\n"
+    load = LOAD.format(uri=model.tracking_uri)
+    ask = "os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'] = 'true'\n"
+    quiet, loud = run_forked(setup, [load, ask + load], tmp_path, env=clean)
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
     assert "Downloading artifacts" not in quiet.stderr + quiet.stdout
     assert quiet.stdout.strip()  # the model version: it did load
     # The caller's own setting wins: the bar is MLflow's, shown when asked for.
-    loud = _load_in_a_fresh_process(model, MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="true")
     assert "Downloading artifacts" in loud.stderr
 
 
