@@ -2,13 +2,13 @@
 
 import datetime as dt
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from factory import account, statement
+from forked import run_forked
 
 from risk_model import contract as C
 from risk_model.modeling.dataset import labelled_as_of_dates
@@ -151,20 +151,20 @@ def test_null_event_struct_with_filled_children_is_rejected(null):
     assert "[null_event]" in reason and reason.count("[") == 1
 
 
-_CRASH_SCRIPT = """
-import sys
-sys.path.insert(0, {tests!r})
+_CRASH_SETUP = """
 from factory import account
 from risk_model.problems import ContractError
 from risk_model.records import from_records
 from risk_model.validation import validate_histories
 
-loop = {{}}
+loop = {}
 loop["me"] = loop
-deep = top = {{}}
+deep = top = {}
 for _ in range(20_000):
-    deep["x"] = {{}}
+    deep["x"] = {}
     deep = deep["x"]
+"""
+_CRASH_BODY = """
 record = account("A0")
 {edit}
 try:
@@ -196,14 +196,19 @@ CRASHERS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def crash_runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Each hostile record validated in its own child process, forked once the checks are
+    imported: a segfault or a stack overflow fails its test instead of killing pytest."""
+    setup = f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n{_CRASH_SETUP}"
+    bodies = [_CRASH_BODY.format(edit=edit) for _, edit, _ in CRASHERS]
+    done = run_forked(setup, bodies, tmp_path_factory.mktemp("crashers"), timeout=120)
+    return {kind: run for (kind, _, _), run in zip(CRASHERS, done, strict=True)}
+
+
 @pytest.mark.parametrize(("kind", "edit", "expected"), CRASHERS, ids=[r[0] for r in CRASHERS])
-def test_hostile_records_never_crash_the_interpreter(kind, edit, expected):
-    # in a child process: a segfault fails this test instead of killing pytest
-    tests = str(Path(__file__).parent)
-    script = _CRASH_SCRIPT.format(tests=tests, edit=edit)
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
+def test_hostile_records_never_crash_the_interpreter(crash_runs, kind, edit, expected):
+    done = crash_runs[kind]
     assert done.returncode == 0, f"{kind}: exit {done.returncode}\n{done.stderr[-2000:]}"
     assert done.stdout.strip() == expected, kind
 
