@@ -188,33 +188,52 @@ def _alias_of(store: str, name: str, version: str) -> set[str]:
     return set(MlflowClient(store).get_model_version(name, version).aliases)
 
 
-def test_an_identical_second_run_is_never_promoted(small_world, train_store, tmp_path):
-    assert _train_into(small_world, train_store, "cr-twin", tmp_path / "a")[0] == 0
-    code, stdout = _train_into(small_world, train_store, "cr-twin", tmp_path / "b")
+def _newest(store: str, name: str) -> str:
+    versions = MlflowClient(store).search_model_versions(f"name = '{name}'")
+    return str(max(int(v.version) for v in versions))
+
+
+@pytest.fixture(scope="module")
+def twin(small_world, train_store, tmp_path_factory) -> str:
+    """Registered model cr-twin: a first training (champion), then an identical second one
+    (version 2); returns the second's stdout."""
+    out = tmp_path_factory.mktemp("twin")
+    assert _train_into(small_world, train_store, "cr-twin", out / "a")[0] == 0
+    code, stdout = _train_into(small_world, train_store, "cr-twin", out / "b")
     assert code == 0
+    return stdout
+
+
+def test_an_identical_second_run_is_never_promoted(twin, train_store):
     assert _alias_of(train_store, "cr-twin", "2") == {"challenger"}
-    assert "interval [+0.0000, +0.0000]" in stdout
+    assert "interval [+0.0000, +0.0000]" in twin
     tags = MlflowClient(train_store).get_model_version("cr-twin", "2").tags
     assert tags["decision"] == "not_better"
 
 
-def test_promote_forces_the_champion(small_world, train_store, tmp_path):
-    assert _train_into(small_world, train_store, "cr-forced", tmp_path / "a")[0] == 0
-    code, _ = _train_into(small_world, train_store, "cr-forced", tmp_path / "b", "--promote")
+def test_promote_forces_the_champion(twin, small_world, train_store, tmp_path):
+    # One more identical training, which is never better than the champion: forced in.
+    code, _ = _train_into(small_world, train_store, "cr-twin", tmp_path / "c", "--promote")
     assert code == 0
-    assert _alias_of(train_store, "cr-forced", "2") == {"champion"}
-    assert (
-        MlflowClient(train_store).get_model_version("cr-forced", "2").tags["decision"] == "forced"
+    forced = _newest(train_store, "cr-twin")
+    assert int(forced) > 2
+    assert _alias_of(train_store, "cr-twin", forced) == {"champion"}
+    assert MlflowClient(train_store).get_model_version("cr-twin", forced).tags["decision"] == (
+        "forced"
     )
 
 
-def test_other_data_is_not_comparable_and_says_how_to_promote(small_world, train_store, tmp_path):
+def test_other_data_is_not_comparable_and_says_how_to_promote(
+    trained_run, small_world, train_store, tmp_path
+):
+    # The champion of closure-risk was trained on the small world (trained_run).
     extract = tmp_path / "extract"
     _single_month_statements_only(small_world, extract, dt.date(2024, 2, 29))
-    assert _train_into(small_world, train_store, "cr-data", tmp_path / "a")[0] == 0
-    code, stdout = _train_into(extract, train_store, "cr-data", tmp_path / "b")
+    code, stdout = _train_into(extract, train_store, "closure-risk", tmp_path / "b")
     assert code == 0
-    assert _alias_of(train_store, "cr-data", "2") == {"challenger"}
+    assert _alias_of(train_store, "closure-risk", _newest(train_store, "closure-risk")) == {
+        "challenger"
+    }
     assert "--promote" in stdout and "not comparable" in stdout
 
 
