@@ -1,7 +1,10 @@
+import contextlib
+import io
 import json
 import shutil
 
 import pandas as pd
+import pytest
 
 from pipelines.evaluate_reasons import NONE, confusion, main
 from risk_model import contract as C
@@ -18,15 +21,22 @@ def test_confusion_counts_matches_per_true_cause():
     assert match["all"] == 0.5
 
 
-def test_evaluate_reasons_on_the_small_world(model, tmp_path, capsys):
-    out = tmp_path / "report.json"
-    code = main(["--data", str(model.world), "--model", str(model.artefact), "--out", str(out)])
+@pytest.fixture(scope="module")
+def small_world_run(model, tmp_path_factory) -> tuple[dict, str]:
+    """The command on the scoring model's world (with its truth): the report and stdout."""
+    out = tmp_path_factory.mktemp("evaluate_reasons") / "report.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["--data", str(model.world), "--model", str(model.artefact), "--out", str(out)])
     assert code == 0
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text()), printed.getvalue()
+
+
+def test_evaluate_reasons_on_the_small_world(model, small_world_run):
+    report, printed = small_world_run
     part = report["account-months"]
     assert part["n"] > 0
     assert 0.0 <= part["match"]["all"] <= 1.0
-    printed = capsys.readouterr().out
     assert "match share" in printed
     # point in time: every OOT date is explained with a table fitted at that date
     spec = json.loads((model.artefact / "spec.json").read_text())
@@ -54,16 +64,14 @@ def test_evaluate_reasons_reports_missing_data(model, tmp_path, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_evaluate_reasons_reports_the_truths_ceiling(model, tmp_path, capsys):
-    out = tmp_path / "report.json"
-    argv = ["--data", str(model.world), "--model", str(model.artefact), "--out", str(out)]
-    assert main(argv) == 0
-    part = json.loads(out.read_text())["account-months"]
+def test_evaluate_reasons_reports_the_truths_ceiling(small_world_run):
+    report, printed = small_world_run
+    part = report["account-months"]
     ceiling = part["ceiling"]
     assert 0.0 <= ceiling["match"]["all"] <= 1.0
     assert 0.0 <= part["agreement_with_most_likely"] <= 1.0
     assert sum(sum(column.values()) for column in ceiling["confusion"].values()) == part["n"]
-    assert "ceiling match share" in capsys.readouterr().out
+    assert "ceiling match share" in printed
 
 
 def test_evaluate_reasons_without_truth_prints_no_ceiling(model, tmp_path, capsys):
