@@ -47,7 +47,6 @@ from risk_model.synthetic import WorldConfig, ensure_world
 
 # mlflow imports tqdm.auto, which warns inside Jupyter when ipywidgets is not installed.
 warnings.filterwarnings("ignore", message="IProgress not found")
-from pipelines.train import main as train
 from risk_model.modeling.dataset import history_window
 from risk_model.predict import load
 from risk_model.synthetic.extract import extract_at
@@ -62,6 +61,8 @@ pd.set_option("display.max_colwidth", 120)
 
 world = ensure_world(WORLD, WORK / "world")
 if not (MODELS / "latest").is_dir():  # notebook 02 has not run: train the same model
+    from pipelines.train import main as train  # training imports MLflow; scoring does not
+
     argv = ["--data", str(WORK / "world"), "--out", str(MODELS), "--tracking-uri", STORE]
     argv += ["--cache-dir", str(WORK / "cache")]  # features cache: reruns skip the features
     assert train([*argv, "--seed", "7", "--quiet"]) == 0
