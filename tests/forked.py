@@ -17,37 +17,43 @@ import subprocess
 import sys
 from pathlib import Path
 
+# The driver keeps its own names out of the namespace that setup and the bodies share.
 _DRIVER = r"""
 import json, os, sys, traceback
-folder, bodies = sys.argv[1], json.loads(sys.argv[2])
-exec(compile(sys.argv[3], "<setup>", "exec"))
-sys.stdout.flush()
-sys.stderr.flush()
-gate, release = os.pipe()
-children = []
-for i, body in enumerate(bodies):
-    pid = os.fork()
-    if pid == 0:
-        os.close(release)
-        for fd, name in ((1, "out"), (2, "err")):
-            os.dup2(os.open(f"{folder}/{i}.{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
-        code = 0
-        try:
-            os.read(gate, 1)  # every child is forked before any starts its body
-            exec(compile(body, f"<body {i}>", "exec"), dict(globals()))
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    children.append(pid)
-os.close(gate)
-os.write(release, b"go" * len(bodies))
-print(json.dumps([os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]))
+
+def _run(folder, bodies, setup):
+    shared = {"__name__": "__main__"}
+    exec(compile(setup, "<setup>", "exec"), shared)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gate, release = os.pipe()
+    children = []
+    for i, body in enumerate(bodies):
+        pid = os.fork()
+        if pid == 0:
+            os.close(release)
+            for fd, name in ((1, "out"), (2, "err")):
+                path = f"{folder}/{i}.{name}"
+                os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+            code = 0
+            try:
+                os.read(gate, 1)  # every child is forked before any starts its body
+                exec(compile(body, f"<body {i}>", "exec"), dict(shared))
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        children.append(pid)
+    os.close(gate)
+    os.write(release, b"go" * len(bodies))
+    return [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+
+print(json.dumps(_run(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3])))
 """
 
 
