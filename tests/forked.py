@@ -17,6 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+# A setup line for children that open an MLflow store: the SQL stores are imported on their
+# first use in a process, so the parent imports them once (each child still opens its own).
+MLFLOW_SQL_STORES = (
+    "import mlflow.store.tracking.sqlalchemy_store\n"
+    "import mlflow.store.model_registry.sqlalchemy_store\n"
+)
+
 # The driver keeps its own names out of the namespace that setup and the bodies share.
 _DRIVER = r"""
 import json, os, sys, traceback

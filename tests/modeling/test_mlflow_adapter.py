@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from forked import run_forked
+from forked import MLFLOW_SQL_STORES, run_forked
 
 from risk_model import contract as C
 from risk_model import reasons as R
@@ -21,11 +21,7 @@ def test_loading_the_registered_model_prints_no_progress_bar(model, tmp_path):
     # Two fresh processes forked once the loader is imported (not run): one as a user
     # starts it, one with the progress bar asked for in its environment before loading.
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_ENABLE_ARTIFACTS")}
-    setup = (
-        "import os\nimport mlflow\nfrom risk_model.predict import load\n"
-        "import mlflow.store.tracking.sqlalchemy_store\n"
-        "import mlflow.store.model_registry.sqlalchemy_store\n"
-    )
+    setup = "import os\nimport mlflow\nfrom risk_model.predict import load\n" + MLFLOW_SQL_STORES
     load = LOAD.format(uri=model.tracking_uri)
     ask = "os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'] = 'true'\n"
     quiet, loud = run_forked(setup, [load, ask + load], tmp_path, env=clean)

@@ -9,7 +9,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from forked import run_forked
+from forked import MLFLOW_SQL_STORES, run_forked
 from mlflow.tracking import MlflowClient
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES
@@ -336,12 +336,6 @@ def test_registry_lock_is_exclusive_for_sqlite_and_absent_elsewhere(tmp_path):
         assert held is False
 
 
-# The racers' parent imports MLflow's SQL stores too (their first use in a process imports
-# them); each racer still opens its own store and connections.
-MLFLOW_STORES = (
-    "import mlflow.store.tracking.sqlalchemy_store\n"
-    "import mlflow.store.model_registry.sqlalchemy_store\n"
-)
 RACER = """
 with tracking.training_run(uri, "race"):
     out = tracking.register_and_promote(
@@ -367,7 +361,7 @@ def test_two_concurrent_trainings_cannot_both_promote(mlflow_uri, logged, rows, 
         "import pandas as pd\n"
         "from risk_model.modeling import tracking\n"
         "from risk_model.modeling.promotion import PromotionConfig\n"
-        f"{MLFLOW_STORES}"
+        f"{MLFLOW_SQL_STORES}"
         f"uri, model_uri, art = {mlflow_uri!r}, {model_uri!r}, {str(art)!r}\n"
     )
     body = f"selection = pd.read_parquet({str(data)!r})\n{RACER}"
