@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipelines._bench_score import cpu_seconds, proc_stat
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -165,8 +167,6 @@ def group_cpu_seconds(group: int) -> float | None:
 
     Read from ``/proc`` (Linux); None where there is none.
     """
-    from pipelines._bench_score import cpu_seconds, proc_stat
-
     if proc_stat(os.getpid()) is None:
         return None
     seconds = 0.0

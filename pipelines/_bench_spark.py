@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from pipelines._bench_score import cpu_seconds, high_water_kb, proc_stat, timed_command
+
 PROJECT = Path(__file__).resolve().parents[1]
 
 
@@ -95,8 +97,6 @@ class _PeakMemory:
                 self._sample(pid)
 
     def _sample(self, pid: int) -> None:
-        from pipelines._bench_score import cpu_seconds, high_water_kb, proc_stat
-
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
@@ -122,8 +122,6 @@ class _PeakMemory:
 
 def _descendants(root: int) -> list[int]:
     """Process ids below ``root`` (children, their children, ...), read from /proc."""
-    from pipelines._bench_score import proc_stat
-
     children: dict[int, list[int]] = {}
     for path in Path("/proc").glob("[0-9]*"):
         fields = proc_stat(int(path.name))  # None: the process ended meanwhile
@@ -138,8 +136,6 @@ def _descendants(root: int) -> list[int]:
 
 
 def _score(path: Path, out: Path, as_of, args, *extra: str) -> dict:
-    from pipelines._bench_score import timed_command
-
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pipelines.score", str(path), "--as-of", as_of.isoformat()]
     cmd += ["--out", str(out / "h.scores.parquet"), "--rejects", str(out / "h.rejects.parquet")]
