@@ -73,6 +73,7 @@ from mlflow.types.schema import (
 from risk_model import contract as C
 from risk_model import scores
 from risk_model import serving as S
+from risk_model.modeling.mlflow_store import create_store
 
 ARTEFACT_NAME = "artefact"
 STORE_FILE = "mlflow.db"
@@ -129,10 +130,13 @@ def client(uri: str) -> MlflowClient:
 def setup_tracking(uri: str, experiment: str) -> str:
     """Point MLflow at ``uri`` and return the experiment id (created when missing).
 
-    The experiment is tagged as model development (also when it already existed), so the
-    UI opens the runs table rather than the GenAI overview.
+    A SQLite store that does not exist yet is written from the recorded schema
+    (:func:`risk_model.modeling.mlflow_store.create_store`). The experiment is tagged as
+    model development (also when it already existed), so the UI opens the runs table
+    rather than the GenAI overview.
     """
     quiet()
+    create_store(uri)  # a new SQLite store from the recorded schema, not by migrations
     mlflow.set_tracking_uri(uri)
     store = client(uri)
     found = store.get_experiment_by_name(experiment)

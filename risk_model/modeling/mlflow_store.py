@@ -1,0 +1,118 @@
+"""A new SQLite MLflow store, created from the schema MLflow's migrations produce.
+
+MLflow builds a new SQLite store by creating its first tables and replaying every schema
+migration since (about sixty for mlflow 3.17): seconds of CPU per store, at the start of
+every first training (the quick start, each test store). The schema those migrations give
+is the same every time for one MLflow version, so it is recorded once, as SQL, in
+``mlflow_store.sql`` beside this module (first line: the MLflow version it was recorded
+with), and :func:`create_store` writes a new store from it in milliseconds. MLflow then
+finds its tables at its head revision and runs no migration.
+
+Only a store that does not exist yet is written, and only when the installed MLflow is the
+recorded version; any other case is left to MLflow (which migrates as it always does).
+:func:`record_schema` gives the SQL of a store MLflow builds itself; a test checks that it
+equals the recorded file, and says how to write it again after an MLflow upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import secrets
+import sqlite3
+import tempfile
+from pathlib import Path
+
+SCHEMA_FILE = Path(__file__).with_name("mlflow_store.sql")
+_HEADER = "-- mlflow "
+_SQLITE_PREFIX = "sqlite:///"
+_AFTER_TABLES = ("CREATE INDEX", "CREATE UNIQUE INDEX", "CREATE TRIGGER", "CREATE VIEW")
+
+
+def _recorded() -> tuple[str, str] | None:
+    """Return the recorded MLflow version and SQL, or None when the file is missing."""
+    try:
+        text = SCHEMA_FILE.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    first, _, sql = text.partition("\n")
+    return first.removeprefix(_HEADER).strip(), sql
+
+
+def _database(uri: str) -> Path | None:
+    """Return the file of a ``sqlite:///`` URI (no query, not in memory), else None."""
+    if not uri.startswith(_SQLITE_PREFIX):
+        return None
+    path = uri.removeprefix(_SQLITE_PREFIX).split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_store(uri: str) -> bool:
+    """Write a new SQLite store at ``uri`` from the recorded schema when it does not exist.
+
+    Parameters
+    ----------
+    uri : str
+        Tracking URI.
+
+    Returns
+    -------
+    bool
+        True when this call wrote the store; False when it is not a SQLite file URI, the
+        file exists (also when another process wrote it first), or the installed MLflow is
+        not the recorded version: MLflow then creates or opens the store itself.
+    """
+    database, recorded = _database(uri), _recorded()
+    if database is None or database.exists() or recorded is None:
+        return False
+    version, sql = recorded
+    if version != importlib.metadata.version("mlflow"):
+        return False
+    database.parent.mkdir(parents=True, exist_ok=True)
+    # Written under a temporary name and linked into place: a link never replaces a file,
+    # so a store another process created meanwhile is kept, and none is ever seen half made.
+    partial = database.with_name(f".{database.name}.new-{secrets.token_hex(4)}")
+    try:
+        with contextlib.closing(sqlite3.connect(partial)) as connection:
+            connection.executescript(sql)
+        os.link(partial, database)
+    except (OSError, sqlite3.Error):
+        # Another process's store is already there (FileExistsError), or this file system
+        # or SQLite cannot do it: MLflow's own way still works.
+        return False
+    finally:
+        partial.unlink(missing_ok=True)
+    return True
+
+
+def record_schema() -> str:
+    """Return the SQL of a store built by the installed MLflow's own migrations.
+
+    The first line names the MLflow version; the rest is :func:`dump_store` of a new store
+    as MLflow initialises an empty database.
+    """
+    from mlflow.store.db.utils import _initialize_tables, create_sqlalchemy_engine_with_retry
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "mlflow.db"
+        engine = create_sqlalchemy_engine_with_retry(f"{_SQLITE_PREFIX}{path}")
+        try:
+            _initialize_tables(engine)  # what MLflow runs on an empty database
+        finally:
+            engine.dispose()
+        sql = dump_store(path)
+    return f"{_HEADER}{importlib.metadata.version('mlflow')}\n{sql}"
+
+
+def dump_store(database: Path) -> str:
+    """Return SQLite's dump of ``database``: tables, their rows, indexes and triggers.
+
+    SQLite dumps tables by name but indexes and triggers in creation order, which varies
+    between runs of the same migrations; they are sorted, so one schema gives one text.
+    """
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        statements = list(connection.iterdump())
+    later = sorted(s for s in statements if s.startswith(_AFTER_TABLES))
+    tables = [s for s in statements if not s.startswith(_AFTER_TABLES) and s != "COMMIT;"]
+    return "\n".join([*tables, *later, "COMMIT;"]) + "\n"
