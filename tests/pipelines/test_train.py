@@ -350,3 +350,22 @@ def test_missing_data_dir_bad_config_and_missing_closures(tmp_path, caplog):
 @pytest.mark.parametrize("flag", ["--oot-months", "--val-months", "--horizon"])
 def test_out_of_range_overrides_are_refused(flag):
     assert main([flag, "0", "--no-tracking"]) == 2
+
+
+def test_the_command_line_skips_the_final_garbage_collections_and_main_does_not(tmp_path):
+    import gc
+    import runpy
+
+    missing = str(tmp_path / "missing")
+    assert main(["--data", missing, "--no-tracking"]) == 2
+    assert gc.get_freeze_count() == 0  # in-process callers keep collecting
+    argv = sys.argv
+    sys.argv = ["pipelines.train", "--data", missing, "--no-tracking"]
+    try:
+        with pytest.raises(SystemExit) as stop:
+            runpy.run_path(sys.modules[main.__module__].__file__, run_name="__main__")
+        assert stop.value.code == 2
+        assert gc.get_freeze_count() > 0  # python -m pipelines.train froze them at exit
+    finally:
+        sys.argv = argv
+        gc.unfreeze()
