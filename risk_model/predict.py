@@ -100,6 +100,10 @@ class Predictor:
         LightGBM threads for batch scoring (``predict_one`` always uses one).
     limits : EventLimits
         Most statements / transactions per account; accounts above are rejected unscored.
+    prepare_reasons : bool
+        Build the reasons' TreeSHAP tables now, so that a server's first request does not
+        wait for them (the default). ``False`` for callers that score without reasons,
+        such as training's evaluation: the tables are then built on first use.
 
     Notes
     -----
@@ -107,7 +111,12 @@ class Predictor:
     """
 
     def __init__(
-        self, artefact: ModelArtefact, *, num_threads: int = 1, limits: EventLimits = DEFAULT_LIMITS
+        self,
+        artefact: ModelArtefact,
+        *,
+        num_threads: int = 1,
+        limits: EventLimits = DEFAULT_LIMITS,
+        prepare_reasons: bool = True,
     ) -> None:
         # features import lightgbm-free code
         from risk_model.features import feature_names
@@ -135,7 +144,8 @@ class Predictor:
         self.lowest_band = artefact.scale.band_names[0]
         position = {name: i for i, name in enumerate(known)}
         self._feature_positions = np.array([position[n] for n in artefact.feature_names])
-        artefact.shap_tables  # noqa: B018  (built now, ~0.1 s, not in the first request)
+        if prepare_reasons:
+            artefact.shap_tables  # noqa: B018  (built now, not in the first request)
 
     def features(self, valid: pa.Table, as_of: dt.date) -> tuple[pd.DataFrame, np.ndarray]:
         """Build model features for validated histories, rows in input order.

@@ -217,6 +217,21 @@ def test_module_predict_caches_the_predictor(model, sample):
     assert isinstance(batch, pd.DataFrame) and len(batch) == 5
 
 
+def test_reason_tables_are_built_up_front_unless_the_caller_scores_without_reasons(model, sample):
+    from risk_model.modeling.artefact import load_artefact
+
+    eager = P.Predictor(load_artefact(model.artefact))
+    assert "shap_tables" in vars(eager.artefact)  # a server's first request does not build them
+    lazy = P.Predictor(load_artefact(model.artefact), prepare_reasons=False)
+    assert "shap_tables" not in vars(lazy.artefact)
+    without = lazy.predict(sample.slice(0, 20), model.as_of, reasons="none")
+    assert "shap_tables" not in vars(lazy.artefact)
+    with_reasons = lazy.predict(sample.slice(0, 20), model.as_of, reasons="all")
+    assert "shap_tables" in vars(lazy.artefact)  # built on first use
+    assert with_reasons.equals(eager.predict(sample.slice(0, 20), model.as_of, reasons="all"))
+    assert without["probability"].equals(with_reasons["probability"])
+
+
 def test_tampered_or_incomplete_artefacts_are_refused(model, tmp_path):
     altered = tmp_path / "altered"
     shutil.copytree(model.artefact, altered)

@@ -121,10 +121,11 @@ def evaluate_served(
     split, names = result.split, result.feature_names
     oot, train = split.mask("oot"), split.mask("train")
     threads = result.model_config.num_threads
-    predictor = Predictor(in_memory_artefact(result.booster, spec, table), num_threads=threads)
+    artefact = in_memory_artefact(result.booster, spec, table)
+    # Scored without reasons: the TreeSHAP tables would be built for nothing.
+    predictor = Predictor(artefact, num_threads=threads, prepare_reasons=False)
     rows = served.loc[oot]
     scores = predictor.score_features(rows, reasons="none")
-    artefact = predictor.artefact
     report = oot_evaluation(
         rows[LABEL].to_numpy(dtype=np.float64),
         scores["probability"].to_numpy(),
