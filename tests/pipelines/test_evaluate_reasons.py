@@ -46,17 +46,26 @@ def test_evaluate_reasons_on_the_small_world(model, small_world_run):
     assert f"as-of {first} -> table {first}" in printed
 
 
+def _two_dates_with_the_artefact_table(model) -> list[str]:
+    """Options for a quick run: two OOT dates (given out of order), the artefact's table."""
+    spec = json.loads((model.artefact / "spec.json").read_text())
+    return ["--as-of", *spec["split"]["months_oot"][1::-1], "--merchant-table", "artefact"]
+
+
 def test_evaluate_reasons_with_the_artefact_table_reports_its_date(model, tmp_path, capsys):
     out = tmp_path / "report.json"
     spec = json.loads((model.artefact / "spec.json").read_text())
-    dates = spec["split"]["months_oot"][1::-1]  # two dates, given out of order
+    dates = spec["split"]["months_oot"][:2]
     argv = ["--data", str(model.world), "--model", str(model.artefact), "--out", str(out)]
-    assert main([*argv, "--as-of", *dates, "--merchant-table", "artefact"]) == 0
+    assert main([*argv, *_two_dates_with_the_artefact_table(model)]) == 0
     report = json.loads(out.read_text())
     table_date = spec["merchant_risk_as_of"]
     assert report["as_of"] == sorted(dates)
     assert report["merchant_table_as_of"] == dict.fromkeys(sorted(dates), table_date)
-    assert f"-> table {table_date}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"-> table {table_date}" in printed
+    # the world has its truth: the ceiling is there (the negative twin below has none)
+    assert "ceiling" in report["account-months"] and "ceiling match share" in printed
 
 
 def test_evaluate_reasons_reports_missing_data(model, tmp_path, capsys):
@@ -75,12 +84,14 @@ def test_evaluate_reasons_reports_the_truths_ceiling(small_world_run):
 
 
 def test_evaluate_reasons_without_truth_prints_no_ceiling(model, tmp_path, capsys):
-    # Negative twin: a world without truth.parquet (a real extract) has no ceiling.
+    # Negative twin of the artefact-table run above (same options, its truth.parquet
+    # removed, as in a real extract): no ceiling.
     world = tmp_path / "world"
     world.mkdir()
     for name in ("histories.parquet", "closures.parquet"):
         shutil.copy(model.world / name, world / name)
     out = tmp_path / "report.json"
-    assert main(["--data", str(world), "--model", str(model.artefact), "--out", str(out)]) == 0
+    argv = ["--data", str(world), "--model", str(model.artefact), "--out", str(out)]
+    assert main([*argv, *_two_dates_with_the_artefact_table(model)]) == 0
     assert "ceiling" not in json.loads(out.read_text())["account-months"]
     assert "ceiling" not in capsys.readouterr().out
