@@ -51,6 +51,14 @@ def served_setup(world):
     return frame, split, served, table, table_as_of, policy
 
 
+@pytest.fixture(scope="module")
+def trained(served_setup):
+    """The model of the served-path tests (one training, read by both)."""
+    frame, split, served, *_ = served_setup
+    catalogue = catalogue_records(FEATURES)
+    return train_model(frame, feature_names(), catalogue, CONFIG, served=served, split=split)
+
+
 def test_table_is_fitted_at_the_end_of_the_train_window(served_setup):
     frame, split, _, table, table_as_of, _ = served_setup
     last_train = pd.Timestamp(frame.loc[split.mask("train"), C.AS_OF].max()).date()
@@ -114,10 +122,10 @@ def _spree(when: dt.datetime) -> dict:
     }
 
 
-def test_oot_report_equals_scoring_the_histories(world, served_setup):
+def test_oot_report_equals_scoring_the_histories(world, served_setup, trained):
     frame, split, served, table, table_as_of, policy = served_setup
     catalogue = catalogue_records(FEATURES)
-    result = train_model(frame, feature_names(), catalogue, CONFIG, served=served, split=split)
+    result = trained
     spec = build_spec(
         result=result,
         feature_names=result.feature_names,
@@ -160,12 +168,11 @@ def _extract_at(histories: pa.Table, as_of: dt.date) -> pa.Table:
     return to_nested(flat.accounts.filter(opened), st, tx)
 
 
-def test_oot_ece_and_deciles_ignore_row_order(world, served_setup):
+def test_oot_ece_and_deciles_ignore_row_order(served_setup, trained):
     from risk_model.modeling.metrics import decile_table, ece
 
     frame, split, served, *_ = served_setup
-    catalogue = catalogue_records(FEATURES)
-    result = train_model(frame, feature_names(), catalogue, CONFIG, served=served, split=split)
+    result = trained
     oot = split.mask("oot")
     y = frame.loc[oot, "label"].to_numpy(float)
     p = result.predict_proba(served.loc[oot, result.feature_names].to_numpy())
