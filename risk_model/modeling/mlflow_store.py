@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+import re
 import secrets
 import sqlite3
 import tempfile
@@ -28,6 +29,7 @@ SCHEMA_FILE = Path(__file__).with_name("mlflow_store.sql")
 _HEADER = "-- mlflow "
 _SQLITE_PREFIX = "sqlite:///"
 _AFTER_TABLES = ("CREATE INDEX", "CREATE UNIQUE INDEX", "CREATE TRIGGER", "CREATE VIEW")
+_TABLE_CONSTRAINT = re.compile(r"(CONSTRAINT|PRIMARY KEY|FOREIGN KEY|UNIQUE|CHECK)\b")
 
 
 def _recorded() -> tuple[str, str] | None:
@@ -108,11 +110,26 @@ def record_schema() -> str:
 def dump_store(database: Path) -> str:
     """Return SQLite's dump of ``database``: tables, their rows, indexes and triggers.
 
-    SQLite dumps tables by name but indexes and triggers in creation order, which varies
-    between runs of the same migrations; they are sorted, so one schema gives one text.
+    Two orders vary between runs of the same migrations (they come from Python sets in
+    Alembic's table rebuilds): indexes and triggers, which SQLite dumps in creation order,
+    and a table's constraints. Both are sorted, so one schema gives one text.
     """
     with contextlib.closing(sqlite3.connect(database)) as connection:
         statements = list(connection.iterdump())
     later = sorted(s for s in statements if s.startswith(_AFTER_TABLES))
-    tables = [s for s in statements if not s.startswith(_AFTER_TABLES) and s != "COMMIT;"]
+    tables = [
+        _sorted_constraints(s) if s.startswith("CREATE TABLE") else s
+        for s in statements
+        if not s.startswith(_AFTER_TABLES) and s != "COMMIT;"
+    ]
     return "\n".join([*tables, *later, "COMMIT;"]) + "\n"
+
+
+def _sorted_constraints(create_table: str) -> str:
+    """Return a CREATE TABLE statement with its columns in order, then its sorted constraints."""
+    head, _, rest = create_table.partition("(")
+    body, _, tail = rest.rpartition(")")
+    items = [item.strip() for item in re.split(r",\s*\n", body)]
+    columns = [item for item in items if not _TABLE_CONSTRAINT.match(item)]
+    constraints = sorted(item for item in items if _TABLE_CONSTRAINT.match(item))
+    return head + "(\n\t" + ", \n\t".join(columns + constraints) + "\n)" + tail

@@ -174,9 +174,9 @@ CREATE TABLE guardrail_configs (
 	created_by VARCHAR(255), 
 	created_at BIGINT NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT guardrail_configs_pk PRIMARY KEY (endpoint_id, guardrail_id), 
 	CONSTRAINT fk_guardrail_configs_endpoint_id FOREIGN KEY(endpoint_id) REFERENCES endpoints (endpoint_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_guardrail_configs_guardrail_id FOREIGN KEY(guardrail_id) REFERENCES guardrails (guardrail_id) ON DELETE CASCADE
+	CONSTRAINT fk_guardrail_configs_guardrail_id FOREIGN KEY(guardrail_id) REFERENCES guardrails (guardrail_id) ON DELETE CASCADE, 
+	CONSTRAINT guardrail_configs_pk PRIMARY KEY (endpoint_id, guardrail_id)
 );
 CREATE TABLE guardrails (
 	guardrail_id VARCHAR(36) NOT NULL, 
@@ -191,9 +191,9 @@ CREATE TABLE guardrails (
 	last_updated_by VARCHAR(255), 
 	last_updated_at BIGINT NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT guardrails_pk PRIMARY KEY (guardrail_id), 
+	CONSTRAINT fk_guardrails_action_endpoint_id FOREIGN KEY(action_endpoint_id) REFERENCES endpoints (endpoint_id) ON DELETE SET NULL, 
 	CONSTRAINT fk_guardrails_scorer_version FOREIGN KEY(scorer_id, scorer_version) REFERENCES scorer_versions (scorer_id, scorer_version), 
-	CONSTRAINT fk_guardrails_action_endpoint_id FOREIGN KEY(action_endpoint_id) REFERENCES endpoints (endpoint_id) ON DELETE SET NULL
+	CONSTRAINT guardrails_pk PRIMARY KEY (guardrail_id)
 );
 CREATE TABLE input_tags (
 	input_uuid VARCHAR(36) NOT NULL, 
@@ -222,16 +222,16 @@ CREATE TABLE issues (
 	created_timestamp BIGINT NOT NULL, 
 	last_updated_timestamp BIGINT NOT NULL, 
 	created_by VARCHAR(255), 
-	CONSTRAINT issues_pk PRIMARY KEY (issue_id), 
 	CONSTRAINT fk_issues_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_issues_source_run_id FOREIGN KEY(source_run_id) REFERENCES runs (run_uuid) ON DELETE SET NULL
+	CONSTRAINT fk_issues_source_run_id FOREIGN KEY(source_run_id) REFERENCES runs (run_uuid) ON DELETE SET NULL, 
+	CONSTRAINT issues_pk PRIMARY KEY (issue_id)
 );
 CREATE TABLE job_locks (
 	lock_key VARCHAR(255) NOT NULL, 
 	job_id VARCHAR(36) NOT NULL, 
 	acquired_at BIGINT NOT NULL, 
-	CONSTRAINT job_locks_pk PRIMARY KEY (lock_key), 
-	CONSTRAINT fk_job_locks_job_id FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE
+	CONSTRAINT fk_job_locks_job_id FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE, 
+	CONSTRAINT job_locks_pk PRIMARY KEY (lock_key)
 );
 CREATE TABLE "jobs" (
 	id VARCHAR(36) NOT NULL, 
@@ -259,8 +259,8 @@ CREATE TABLE label_schemas (
 	created_time BIGINT NOT NULL, 
 	last_update_time BIGINT NOT NULL, 
 	is_default BOOLEAN DEFAULT 0 NOT NULL, 
-	CONSTRAINT label_schemas_pk PRIMARY KEY (schema_id), 
 	CONSTRAINT fk_label_schemas_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT label_schemas_pk PRIMARY KEY (schema_id), 
 	CONSTRAINT uq_label_schemas_exp_name UNIQUE (experiment_id, name)
 );
 CREATE TABLE "latest_metrics" (
@@ -270,9 +270,9 @@ CREATE TABLE "latest_metrics" (
 	step BIGINT NOT NULL, 
 	is_nan BOOLEAN NOT NULL, 
 	run_uuid VARCHAR(32) NOT NULL, 
+	CHECK (is_nan IN (0, 1)), 
 	CONSTRAINT latest_metric_pk PRIMARY KEY ("key", run_uuid), 
-	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid), 
-	CHECK (is_nan IN (0, 1))
+	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid)
 );
 CREATE TABLE logged_model_metrics (
 	model_id VARCHAR(36) NOT NULL, 
@@ -285,28 +285,28 @@ CREATE TABLE logged_model_metrics (
 	dataset_uuid VARCHAR(36), 
 	dataset_name VARCHAR(500), 
 	dataset_digest VARCHAR(36), 
-	CONSTRAINT logged_model_metrics_pk PRIMARY KEY (model_id, metric_name, metric_timestamp_ms, metric_step, run_id), 
 	CONSTRAINT fk_logged_model_metrics_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
 	CONSTRAINT fk_logged_model_metrics_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_logged_model_metrics_run_id FOREIGN KEY(run_id) REFERENCES runs (run_uuid) ON DELETE CASCADE
+	CONSTRAINT fk_logged_model_metrics_run_id FOREIGN KEY(run_id) REFERENCES runs (run_uuid) ON DELETE CASCADE, 
+	CONSTRAINT logged_model_metrics_pk PRIMARY KEY (model_id, metric_name, metric_timestamp_ms, metric_step, run_id)
 );
 CREATE TABLE logged_model_params (
 	model_id VARCHAR(36) NOT NULL, 
 	experiment_id INTEGER NOT NULL, 
 	param_key VARCHAR(255) NOT NULL, 
 	param_value TEXT NOT NULL, 
-	CONSTRAINT logged_model_params_pk PRIMARY KEY (model_id, param_key), 
 	CONSTRAINT fk_logged_model_params_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CONSTRAINT fk_logged_model_params_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+	CONSTRAINT fk_logged_model_params_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE, 
+	CONSTRAINT logged_model_params_pk PRIMARY KEY (model_id, param_key)
 );
 CREATE TABLE logged_model_tags (
 	model_id VARCHAR(36) NOT NULL, 
 	experiment_id INTEGER NOT NULL, 
 	tag_key VARCHAR(255) NOT NULL, 
 	tag_value TEXT NOT NULL, 
-	CONSTRAINT logged_model_tags_pk PRIMARY KEY (model_id, tag_key), 
 	CONSTRAINT fk_logged_model_tags_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CONSTRAINT fk_logged_model_tags_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+	CONSTRAINT fk_logged_model_tags_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE, 
+	CONSTRAINT logged_model_tags_pk PRIMARY KEY (model_id, tag_key)
 );
 CREATE TABLE logged_models (
 	model_id VARCHAR(36) NOT NULL, 
@@ -320,9 +320,9 @@ CREATE TABLE logged_models (
 	model_type VARCHAR(500), 
 	source_run_id VARCHAR(32), 
 	status_message VARCHAR(1000), 
-	CONSTRAINT logged_models_pk PRIMARY KEY (model_id), 
+	CONSTRAINT fk_logged_models_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
 	CONSTRAINT logged_models_lifecycle_stage_check CHECK (lifecycle_stage IN ('active', 'deleted')), 
-	CONSTRAINT fk_logged_models_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
+	CONSTRAINT logged_models_pk PRIMARY KEY (model_id)
 );
 CREATE TABLE mcp_access_endpoints (
 	id VARCHAR(36) NOT NULL, 
@@ -403,9 +403,9 @@ CREATE TABLE "metrics" (
 	run_uuid VARCHAR(32) NOT NULL, 
 	step BIGINT DEFAULT '0' NOT NULL, 
 	is_nan BOOLEAN DEFAULT '0' NOT NULL, 
+	CHECK (is_nan IN (0, 1)), 
 	CONSTRAINT metric_pk PRIMARY KEY ("key", timestamp, step, run_uuid, value, is_nan), 
-	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid), 
-	CHECK (is_nan IN (0, 1))
+	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid)
 );
 CREATE TABLE "model_definitions" (
 	model_definition_id VARCHAR(36) NOT NULL, 
@@ -418,8 +418,8 @@ CREATE TABLE "model_definitions" (
 	last_updated_by VARCHAR(255), 
 	last_updated_at BIGINT NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT model_definitions_pk PRIMARY KEY (model_definition_id), 
 	CONSTRAINT fk_model_definitions_secret_id FOREIGN KEY(secret_id) REFERENCES secrets (secret_id) ON DELETE SET NULL, 
+	CONSTRAINT model_definitions_pk PRIMARY KEY (model_definition_id), 
 	CONSTRAINT uq_model_definitions_workspace_name UNIQUE (workspace, name)
 );
 CREATE TABLE "model_version_tags" (
@@ -428,8 +428,8 @@ CREATE TABLE "model_version_tags" (
 	name VARCHAR(256) NOT NULL, 
 	version INTEGER NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT model_version_tag_pk PRIMARY KEY (workspace, "key", name, version), 
-	CONSTRAINT fk_model_version_tags_model_versions FOREIGN KEY(workspace, name, version) REFERENCES model_versions (workspace, name, version) ON UPDATE CASCADE
+	CONSTRAINT fk_model_version_tags_model_versions FOREIGN KEY(workspace, name, version) REFERENCES model_versions (workspace, name, version) ON UPDATE CASCADE, 
+	CONSTRAINT model_version_tag_pk PRIMARY KEY (workspace, "key", name, version)
 );
 CREATE TABLE "model_versions" (
 	name VARCHAR(256) NOT NULL, 
@@ -446,8 +446,8 @@ CREATE TABLE "model_versions" (
 	run_link VARCHAR(500), 
 	storage_location VARCHAR(500), 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT model_version_pk PRIMARY KEY (workspace, name, version), 
-	CONSTRAINT fk_model_versions_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE
+	CONSTRAINT fk_model_versions_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE, 
+	CONSTRAINT model_version_pk PRIMARY KEY (workspace, name, version)
 );
 CREATE TABLE online_scoring_configs (
 	online_scoring_config_id VARCHAR(36) NOT NULL, 
@@ -455,9 +455,9 @@ CREATE TABLE online_scoring_configs (
 	sample_rate FLOAT NOT NULL, 
 	experiment_id INTEGER NOT NULL, 
 	filter_string TEXT, 
-	CONSTRAINT online_scoring_config_pk PRIMARY KEY (online_scoring_config_id), 
+	CONSTRAINT fk_online_scoring_configs_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
 	CONSTRAINT fk_online_scoring_configs_scorer_id FOREIGN KEY(scorer_id) REFERENCES scorers (scorer_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_online_scoring_configs_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
+	CONSTRAINT online_scoring_config_pk PRIMARY KEY (online_scoring_config_id)
 );
 CREATE TABLE "params" (
 	"key" VARCHAR(250) NOT NULL, 
@@ -471,16 +471,16 @@ CREATE TABLE "registered_model_aliases" (
 	version INTEGER NOT NULL, 
 	name VARCHAR(256) NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT registered_model_alias_pk PRIMARY KEY (workspace, name, alias), 
-	CONSTRAINT fk_registered_model_aliases_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON DELETE CASCADE ON UPDATE CASCADE
+	CONSTRAINT fk_registered_model_aliases_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON DELETE CASCADE ON UPDATE CASCADE, 
+	CONSTRAINT registered_model_alias_pk PRIMARY KEY (workspace, name, alias)
 );
 CREATE TABLE "registered_model_tags" (
 	"key" VARCHAR(250) NOT NULL, 
 	value VARCHAR(5000), 
 	name VARCHAR(256) NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT registered_model_tag_pk PRIMARY KEY (workspace, "key", name), 
-	CONSTRAINT fk_registered_model_tags_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE
+	CONSTRAINT fk_registered_model_tags_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE, 
+	CONSTRAINT registered_model_tag_pk PRIMARY KEY (workspace, "key", name)
 );
 CREATE TABLE "registered_models" (
 	name VARCHAR(256) NOT NULL, 
@@ -499,20 +499,20 @@ CREATE TABLE review_queue_items (
 	completed_time_ms BIGINT, 
 	creation_time_ms BIGINT NOT NULL, 
 	last_update_time_ms BIGINT NOT NULL, 
-	CONSTRAINT review_queue_items_pk PRIMARY KEY (queue_id, item_id), 
-	CONSTRAINT fk_review_queue_items_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE
+	CONSTRAINT fk_review_queue_items_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queue_items_pk PRIMARY KEY (queue_id, item_id)
 );
 CREATE TABLE review_queue_label_schemas (
 	queue_id VARCHAR(36) NOT NULL, 
 	schema_id VARCHAR(36) NOT NULL, 
-	CONSTRAINT review_queue_label_schemas_pk PRIMARY KEY (queue_id, schema_id), 
-	CONSTRAINT fk_review_queue_label_schemas_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE
+	CONSTRAINT fk_review_queue_label_schemas_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queue_label_schemas_pk PRIMARY KEY (queue_id, schema_id)
 );
 CREATE TABLE review_queue_users (
 	queue_id VARCHAR(36) NOT NULL, 
 	user_id VARCHAR(250) NOT NULL, 
-	CONSTRAINT review_queue_users_pk PRIMARY KEY (queue_id, user_id), 
-	CONSTRAINT fk_review_queue_users_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE
+	CONSTRAINT fk_review_queue_users_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queue_users_pk PRIMARY KEY (queue_id, user_id)
 );
 CREATE TABLE review_queues (
 	queue_id VARCHAR(36) NOT NULL, 
@@ -523,8 +523,8 @@ CREATE TABLE review_queues (
 	creation_time_ms BIGINT NOT NULL, 
 	last_update_time_ms BIGINT NOT NULL, 
 	name_key VARCHAR(250) NOT NULL, 
-	CONSTRAINT review_queues_pk PRIMARY KEY (queue_id), 
 	CONSTRAINT fk_review_queues_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queues_pk PRIMARY KEY (queue_id), 
 	CONSTRAINT uq_review_queues_experiment_name_key UNIQUE (experiment_id, name_key)
 );
 CREATE TABLE "runs" (
@@ -541,11 +541,11 @@ CREATE TABLE "runs" (
 	lifecycle_stage VARCHAR(20), 
 	artifact_uri VARCHAR(200), 
 	experiment_id INTEGER, deleted_time BIGINT, 
+	CHECK (status IN ('SCHEDULED', 'FAILED', 'FINISHED', 'RUNNING', 'KILLED')), 
 	CONSTRAINT run_pk PRIMARY KEY (run_uuid), 
-	CONSTRAINT source_type CHECK (source_type IN ('NOTEBOOK', 'JOB', 'LOCAL', 'UNKNOWN', 'PROJECT')), 
 	CONSTRAINT runs_lifecycle_stage CHECK (lifecycle_stage IN ('active', 'deleted')), 
-	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CHECK (status IN ('SCHEDULED', 'FAILED', 'FINISHED', 'RUNNING', 'KILLED'))
+	CONSTRAINT source_type CHECK (source_type IN ('NOTEBOOK', 'JOB', 'LOCAL', 'UNKNOWN', 'PROJECT')), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
 );
 CREATE TABLE scheduler_leases (
 	lease_key VARCHAR(255) NOT NULL, 
@@ -558,15 +558,15 @@ CREATE TABLE scorer_versions (
 	scorer_version INTEGER NOT NULL, 
 	serialized_scorer TEXT NOT NULL, 
 	creation_time BIGINT, 
-	CONSTRAINT scorer_version_pk PRIMARY KEY (scorer_id, scorer_version), 
-	CONSTRAINT fk_scorer_versions_scorer_id FOREIGN KEY(scorer_id) REFERENCES scorers (scorer_id) ON DELETE CASCADE
+	CONSTRAINT fk_scorer_versions_scorer_id FOREIGN KEY(scorer_id) REFERENCES scorers (scorer_id) ON DELETE CASCADE, 
+	CONSTRAINT scorer_version_pk PRIMARY KEY (scorer_id, scorer_version)
 );
 CREATE TABLE scorers (
 	experiment_id INTEGER NOT NULL, 
 	scorer_name VARCHAR(256) NOT NULL, 
 	scorer_id VARCHAR(36) NOT NULL, 
-	CONSTRAINT scorer_pk PRIMARY KEY (scorer_id), 
-	CONSTRAINT fk_scorers_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
+	CONSTRAINT fk_scorers_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT scorer_pk PRIMARY KEY (scorer_id)
 );
 CREATE TABLE "secrets" (
 	secret_id VARCHAR(36) NOT NULL, 
@@ -591,8 +591,8 @@ CREATE TABLE span_metrics (
 	span_id VARCHAR(50) NOT NULL, 
 	"key" VARCHAR(250) NOT NULL, 
 	value FLOAT, 
-	CONSTRAINT span_metrics_pk PRIMARY KEY (trace_id, span_id, "key"), 
-	CONSTRAINT fk_span_metrics_span FOREIGN KEY(trace_id, span_id) REFERENCES spans (trace_id, span_id) ON DELETE CASCADE
+	CONSTRAINT fk_span_metrics_span FOREIGN KEY(trace_id, span_id) REFERENCES spans (trace_id, span_id) ON DELETE CASCADE, 
+	CONSTRAINT span_metrics_pk PRIMARY KEY (trace_id, span_id, "key")
 );
 CREATE TABLE "spans" (
 	trace_id VARCHAR(50) NOT NULL, 
@@ -611,9 +611,9 @@ CREATE TABLE "spans" (
 	total_cost FLOAT, 
 	model_name VARCHAR(500), 
 	model_provider VARCHAR(500), 
-	CONSTRAINT spans_pk PRIMARY KEY (trace_id, span_id), 
 	CONSTRAINT fk_spans_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CONSTRAINT fk_spans_trace_id FOREIGN KEY(trace_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_spans_trace_id FOREIGN KEY(trace_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT spans_pk PRIMARY KEY (trace_id, span_id)
 );
 CREATE TABLE sql_assessment_daily_rollups (
 	id INTEGER NOT NULL, 
@@ -680,29 +680,29 @@ CREATE TABLE "trace_info" (
 	request_preview VARCHAR(1000), 
 	response_preview VARCHAR(1000), 
 	db_payload_generation INTEGER DEFAULT '0' NOT NULL, trace_name VARCHAR(4096), session_id VARCHAR(250), input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT, cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT, cache_creation_input_tokens_above_1hr BIGINT, input_cost FLOAT, output_cost FLOAT, total_cost FLOAT, 
-	CONSTRAINT trace_info_pk PRIMARY KEY (request_id), 
-	CONSTRAINT fk_trace_info_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_info_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_info_pk PRIMARY KEY (request_id)
 );
 CREATE TABLE trace_metrics (
 	request_id VARCHAR(50) NOT NULL, 
 	"key" VARCHAR(250) NOT NULL, 
 	value FLOAT, 
-	CONSTRAINT trace_metrics_pk PRIMARY KEY (request_id, "key"), 
-	CONSTRAINT fk_trace_metrics_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_metrics_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_metrics_pk PRIMARY KEY (request_id, "key")
 );
 CREATE TABLE "trace_request_metadata" (
 	"key" VARCHAR(250) NOT NULL, 
 	value VARCHAR(8000), 
 	request_id VARCHAR(50) NOT NULL, 
-	CONSTRAINT trace_request_metadata_pk PRIMARY KEY ("key", request_id), 
-	CONSTRAINT fk_trace_request_metadata_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_request_metadata_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_request_metadata_pk PRIMARY KEY ("key", request_id)
 );
 CREATE TABLE "trace_tags" (
 	"key" VARCHAR(250) NOT NULL, 
 	value VARCHAR(8000), 
 	request_id VARCHAR(50) NOT NULL, 
-	CONSTRAINT trace_tag_pk PRIMARY KEY ("key", request_id), 
-	CONSTRAINT fk_trace_tags_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_tags_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_tag_pk PRIMARY KEY ("key", request_id)
 );
 CREATE TABLE webhook_events (
 	webhook_id VARCHAR(256) NOT NULL, 
