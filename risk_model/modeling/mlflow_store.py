@@ -1,7 +1,7 @@
 """A new SQLite MLflow store, created from the schema MLflow's migrations produce.
 
 MLflow builds a new SQLite store by creating its first tables and replaying every schema
-migration since (about sixty for mlflow 3.17): seconds of CPU per store, at the start of
+migration since (67 for mlflow 3.17.2): seconds of CPU per store, at the start of
 every first training (the quick start, each test store). The schema those migrations give
 is the same every time for one MLflow version, so it is recorded once, as SQL, in
 ``mlflow_store.sql`` beside this module (first line: the MLflow version it was recorded
