@@ -9,9 +9,13 @@ with), and :func:`create_store` writes a new store from it in milliseconds. MLfl
 finds its tables at its head revision and runs no migration.
 
 Only a store that does not exist yet is written, and only when the installed MLflow is the
-recorded version; any other case is left to MLflow (which migrates as it always does).
-:func:`record_schema` gives the SQL of a store MLflow builds itself; a test checks that it
-equals the recorded file, and says how to write it again after an MLflow upgrade.
+recorded version; any other case is left to MLflow (which migrates as it always does). With
+another MLflow version (the project accepts a range) everything works as before and only the
+speed-up is lost, until the file is recorded again for that version:
+``python -c 'from risk_model.modeling.mlflow_store import SCHEMA_FILE, record_schema;
+SCHEMA_FILE.write_text(record_schema())'``. :func:`record_schema` gives the SQL of a store
+MLflow builds itself; with the recorded version installed, a test checks that it equals the
+file.
 """
 
 from __future__ import annotations

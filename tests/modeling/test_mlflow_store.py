@@ -16,35 +16,65 @@ REWRITE = (
     "python -c 'from risk_model.modeling.mlflow_store import SCHEMA_FILE, record_schema; "
     "SCHEMA_FILE.write_text(record_schema())'"
 )
+RECORDED_VERSION = M.SCHEMA_FILE.read_text().partition("\n")[0].removeprefix("-- mlflow ")
 
 
 # One of MLflow's migration files (a module outside mlflow.*, so pyproject's filter misses
 # it) configures SQLAlchemy mappers that use the deprecated ``noload``.
-@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
-def test_the_recorded_schema_is_what_the_installed_mlflow_migrates_to():
-    assert M.SCHEMA_FILE.read_text() == M.record_schema(), f"MLflow changed: run {REWRITE}"
+@pytest.fixture(scope="module")
+def schema_now(tmp_path_factory):
+    """The schema of the installed MLflow, recorded now (whatever its version)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The ``noload`` loader strategy", DeprecationWarning)
+        text = M.record_schema()
+    path = tmp_path_factory.mktemp("schema") / "mlflow_store.sql"
+    path.write_text(text)
+    return path
 
 
-def test_a_new_store_is_written_at_mlflows_head_revision_and_used(tmp_path):
+@pytest.fixture
+def recorded_now(schema_now, monkeypatch):
+    """create_store reads the schema recorded now: the mechanism under any MLflow version."""
+    monkeypatch.setattr(M, "SCHEMA_FILE", schema_now)
+    return schema_now
+
+
+def _works(uri: str) -> None:
+    client = MlflowClient(tracking_uri=uri)
+    run = client.create_run(client.create_experiment("e"))
+    client.log_metric(run.info.run_id, "m", 1.0)
+    assert client.get_run(run.info.run_id).data.metrics == {"m": 1.0}
+
+
+def test_the_shipped_schema_is_the_installed_mlflows_or_is_not_used(schema_now, tmp_path):
+    database = tmp_path / "mlflow.db"
+    if importlib.metadata.version("mlflow") == RECORDED_VERSION:
+        assert M.SCHEMA_FILE.read_text() == schema_now.read_text(), f"MLflow changed: {REWRITE}"
+        assert M.create_store(f"sqlite:///{database}")
+    else:  # another MLflow in the accepted range: MLflow builds the store, as it always did
+        assert not M.create_store(f"sqlite:///{database}")
+        assert not database.exists()
+    _works(f"sqlite:///{database}")
+
+
+def test_a_new_store_is_written_at_mlflows_head_revision_and_used(recorded_now, tmp_path):
     database = tmp_path / "sub" / "mlflow.db"
     uri = f"sqlite:///{database}"
     assert M.create_store(uri)
-    recorded = M.SCHEMA_FILE.read_text().partition("\n")[2]
-    assert M.dump_store(database) == recorded
+    assert M.dump_store(database) == recorded_now.read_text().partition("\n")[2]
     engine = create_sqlalchemy_engine_with_retry(uri)
     try:  # what MLflow checks before it would migrate, and before it opens the store
         assert _all_tables_exist(engine)
         assert _get_schema_version(engine) == _get_latest_schema_revision()
     finally:
         engine.dispose()
-    client = MlflowClient(tracking_uri=uri)
-    run = client.create_run(client.create_experiment("e"))
-    client.log_metric(run.info.run_id, "m", 1.0)
-    assert client.get_run(run.info.run_id).data.metrics == {"m": 1.0}
+    _works(uri)
     assert not list(tmp_path.glob("sub/.mlflow.db.new-*"))  # no partial file left behind
 
 
-def test_an_existing_file_is_left_to_mlflow(tmp_path):
+def test_an_existing_file_is_left_to_mlflow(recorded_now, tmp_path):
     database = tmp_path / "mlflow.db"
     database.write_bytes(b"")
     assert not M.create_store(f"sqlite:///{database}")
@@ -52,24 +82,30 @@ def test_an_existing_file_is_left_to_mlflow(tmp_path):
 
 
 @pytest.mark.parametrize("uri", ["sqlite:///:memory:", "sqlite://", "http://127.0.0.1:5000"])
-def test_other_stores_are_left_to_mlflow(uri):
+def test_other_stores_are_left_to_mlflow(recorded_now, uri):
     assert not M.create_store(uri)
 
 
-def test_a_schema_recorded_by_another_mlflow_version_is_not_used(tmp_path, monkeypatch):
+def test_a_schema_recorded_by_another_mlflow_version_is_not_used(
+    recorded_now, tmp_path, monkeypatch
+):
     other = tmp_path / "schema.sql"
-    other.write_text(M.SCHEMA_FILE.read_text().replace(importlib.metadata.version("mlflow"), "0"))
+    other.write_text(recorded_now.read_text().replace(importlib.metadata.version("mlflow"), "0"))
     monkeypatch.setattr(M, "SCHEMA_FILE", other)
     assert not M.create_store(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert not (tmp_path / "mlflow.db").exists()
 
 
-def test_processes_racing_to_create_one_store_leave_one_store(tmp_path):
+def test_processes_racing_to_create_one_store_leave_one_store(recorded_now, tmp_path):
     database = tmp_path / "race.db"
-    setup = "from risk_model.modeling.mlflow_store import create_store\n"
-    body = f"print(create_store({f'sqlite:///{database}'!r}))\n"
+    setup = (
+        "from pathlib import Path\n"
+        "from risk_model.modeling import mlflow_store\n"
+        f"mlflow_store.SCHEMA_FILE = Path({str(recorded_now)!r})\n"
+    )
+    body = f"print(mlflow_store.create_store({f'sqlite:///{database}'!r}))\n"
     done = run_forked(setup, [body] * 4, tmp_path / "racers", timeout=60)
     assert all(p.returncode == 0 for p in done), [p.stderr[-2000:] for p in done]
     assert sorted(p.stdout.strip() for p in done) == ["False", "False", "False", "True"]
-    assert M.dump_store(database) == M.SCHEMA_FILE.read_text().partition("\n")[2]
+    assert M.dump_store(database) == recorded_now.read_text().partition("\n")[2]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
