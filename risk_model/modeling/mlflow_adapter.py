@@ -73,11 +73,10 @@ from mlflow.types.schema import (
 from risk_model import contract as C
 from risk_model import scores
 from risk_model import serving as S
-from risk_model.modeling.mlflow_store import create_store
+from risk_model.modeling.mlflow_store import SQLITE_PREFIX, create_store, database_file
 
 ARTEFACT_NAME = "artefact"
 STORE_FILE = "mlflow.db"
-SQLITE_PREFIX = "sqlite:///"
 _LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 # Tag the MLflow UI reads to choose the experiment page (values from mlflow 3.17's UI:
@@ -116,10 +115,8 @@ def resolve_tracking_uri(explicit: str | None = None) -> str:
 
 def artifact_root(uri: str) -> str | None:
     """Artifact location of new experiments: ``mlruns/`` beside a SQLite store, else MLflow's."""
-    if uri.startswith(SQLITE_PREFIX):
-        database = uri.removeprefix(SQLITE_PREFIX).split("?", 1)[0]
-        return (Path(database).parent / "mlruns").resolve().as_uri()
-    return None
+    database = database_file(uri)
+    return None if database is None else (database.parent / "mlruns").resolve().as_uri()
 
 
 def client(uri: str) -> MlflowClient:

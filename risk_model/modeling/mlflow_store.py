@@ -31,7 +31,7 @@ from pathlib import Path
 
 SCHEMA_FILE = Path(__file__).with_name("mlflow_store.sql")
 _HEADER = "-- mlflow "
-_SQLITE_PREFIX = "sqlite:///"
+SQLITE_PREFIX = "sqlite:///"
 _AFTER_TABLES = ("CREATE INDEX", "CREATE UNIQUE INDEX", "CREATE TRIGGER", "CREATE VIEW")
 _TABLE_CONSTRAINT = re.compile(r"(CONSTRAINT|PRIMARY KEY|FOREIGN KEY|UNIQUE|CHECK)\b")
 
@@ -46,12 +46,15 @@ def _recorded() -> tuple[str, str] | None:
     return first.removeprefix(_HEADER).strip(), sql
 
 
-def _database(uri: str) -> Path | None:
-    """Return the file of a ``sqlite:///`` URI (no query, not in memory), else None."""
-    if not uri.startswith(_SQLITE_PREFIX):
+def database_file(uri: str) -> Path | None:
+    """Return the database file of a ``sqlite:///`` URI (its query left out), else None.
+
+    The one reading of a store URI as a file: the registry lock beside it, the artifact
+    folder beside it and a new store written here all start from it.
+    """
+    if not uri.startswith(SQLITE_PREFIX):
         return None
-    path = uri.removeprefix(_SQLITE_PREFIX).split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
+    return Path(uri.removeprefix(SQLITE_PREFIX).split("?", 1)[0])
 
 
 def create_store(uri: str) -> bool:
@@ -69,8 +72,11 @@ def create_store(uri: str) -> bool:
         file exists (also when another process wrote it first), or the installed MLflow is
         not the recorded version: MLflow then creates or opens the store itself.
     """
-    database, recorded = _database(uri), _recorded()
-    if database is None or database.exists() or recorded is None:
+    database = database_file(uri)
+    if database is None or str(database) in (".", ":memory:") or database.exists():
+        return False
+    recorded = _recorded()  # read only when a store is to be written
+    if recorded is None:
         return False
     version, sql = recorded
     if version != importlib.metadata.version("mlflow"):
@@ -102,7 +108,7 @@ def record_schema() -> str:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "mlflow.db"
-        engine = create_sqlalchemy_engine_with_retry(f"{_SQLITE_PREFIX}{path}")
+        engine = create_sqlalchemy_engine_with_retry(f"{SQLITE_PREFIX}{path}")
         try:
             _initialize_tables(engine)  # what MLflow runs on an empty database
         finally:

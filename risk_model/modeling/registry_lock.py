@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from risk_model.modeling import mlflow_adapter
+from risk_model.modeling import mlflow_adapter, mlflow_store
 from risk_model.modeling.artefact import ArtefactError, load_artefact
 from risk_model.modeling.metrics import gini
 from risk_model.modeling.promotion import (
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
 
-SQLITE_PREFIX = "sqlite:///"
 MODEL_DESCRIPTION = (
     "**closure-risk**: probability that a credit-line account is closed within the label "
     "horizon, with points, band and reasons. Alias `champion` is the model to serve; "
@@ -55,10 +54,8 @@ _CAS_ATTEMPTS = 3  # compare-and-set retries for stores without a file lock
 
 def lock_path(uri: str) -> Path | None:
     """Lock file of a SQLite store URI, or None for other stores."""
-    if not uri.startswith(SQLITE_PREFIX):
-        return None
-    database = Path(uri.removeprefix(SQLITE_PREFIX).split("?", 1)[0])
-    return database.with_name(database.name + ".registry.lock")
+    database = mlflow_store.database_file(uri)
+    return None if database is None else database.with_name(database.name + ".registry.lock")
 
 
 @contextmanager
