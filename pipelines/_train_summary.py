@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipelines._train_tracking import windows_text
-from risk_model.modeling.tracking import resolve_tracking_uri, ui_command
 
 if TYPE_CHECKING:
     from pipelines.train import Packaged, Trained
@@ -84,6 +83,8 @@ def _oot_rows(evaluation: dict[str, Any]) -> list[tuple[str, object]]:
 def _registry_rows(outcome: Any, config: TrainConfig) -> list[tuple[str, object]]:
     if outcome is None:
         return [("MLflow", "off (--no-tracking)")]
+    from risk_model.modeling.tracking import resolve_tracking_uri, ui_command
+
     champ = outcome.champion_gini
     compared = not np.isnan(champ)
     return [

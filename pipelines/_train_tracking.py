@@ -2,6 +2,8 @@
 
 The run itself is opened by ``pipelines.train.run`` around every stage (its duration is the
 training's); this module logs the finished training into it and registers the model.
+MLflow is imported by the functions that log, not with this module: ``--help`` and
+``--no-tracking`` never start it (2-3 s).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from risk_model import contract as C
 from risk_model.modeling.dataset import LABEL
-from risk_model.modeling.tracking import resolve_tracking_uri
 
 if TYPE_CHECKING:
     from pipelines.train import Packaged, Trained
@@ -112,7 +113,7 @@ def log_and_register(
 
     from risk_model.modeling.promotion import PromotionConfig, evaluation_fingerprint
     from risk_model.modeling.registry_lock import register_and_promote
-    from risk_model.modeling.tracking import log_training
+    from risk_model.modeling.tracking import log_training, resolve_tracking_uri
 
     result = trained.result
     split = result.split

@@ -42,7 +42,6 @@ import pyarrow as pa
 
 from pipelines._train_progress import fit_progress, set_log_levels
 from pipelines._train_summary import render, summary_rows
-from pipelines._train_tracking import log_and_register, run_tags
 from risk_model import contract as C
 from risk_model.attributes import AttributeSpec, catalogue_entries
 from risk_model.modeling.config import ConfigError, TrainConfig
@@ -55,7 +54,6 @@ from risk_model.modeling.dataset import (
     labelled_as_of_dates,
     sample_accounts,
 )
-from risk_model.modeling.tracking import resolve_tracking_uri
 
 if TYPE_CHECKING:
     from risk_model.modeling.artefact import ModelArtefact
@@ -454,7 +452,9 @@ def run(args: argparse.Namespace, config: TrainConfig) -> int:
         if args.promote:
             log.warning("--promote is ignored with --no-tracking (there is no registry)")
         return _stages(args, config, inputs, stages, tracked=False)
-    from risk_model.modeling.tracking import training_run
+    # MLflow is imported here, only when tracking is on (2-3 s)
+    from pipelines._train_tracking import run_tags
+    from risk_model.modeling.tracking import resolve_tracking_uri, training_run
 
     uri = resolve_tracking_uri(config.tracking.tracking_uri)
     with training_run(uri, config.tracking.experiment, tags=run_tags(inputs)):
@@ -486,6 +486,8 @@ def _stages(
         report = write_report(trained, packaged, plots, by_family, config, inputs, tracked=tracked)
     outcome = None
     if tracked:
+        from pipelines._train_tracking import log_and_register
+
         with stages("mlflow"):
             outcome = log_and_register(
                 trained,

@@ -207,6 +207,17 @@ def _column_positions(columns: tuple[str, ...], names: tuple[str, ...]) -> np.nd
     return positions
 
 
+@functools.lru_cache(maxsize=4)
+def _shared_tree_tables(model_text: str, n_features: int) -> TreeTables | None:
+    """:func:`~risk_model.modeling.treeshap.tree_tables`, built once per model text.
+
+    Why: a training loads its model three times (plots, MLflow's input-example check, the
+    champion comparison) and each build costs ~0.4 s. The tables are read-only, so the
+    artefacts of one model text share them.
+    """
+    return tree_tables(model_text, n_features)
+
+
 @dataclass(frozen=True)
 class ModelArtefact:
     """A loaded artefact: booster, spec and merchant-risk table.
@@ -309,7 +320,7 @@ class ModelArtefact:
     @functools.cached_property
     def shap_tables(self) -> TreeTables | None:
         """Lookup tables for exact TreeSHAP (``None``: the model needs ``pred_contrib``)."""
-        return tree_tables(self.booster.model_to_string(), len(self.feature_names))
+        return _shared_tree_tables(self.booster.model_to_string(), len(self.feature_names))
 
     def contributions(self, X: np.ndarray, *, num_threads: int = 1) -> np.ndarray:  # noqa: N803
         """TreeSHAP contributions in raw log-odds; last column is the expected value.

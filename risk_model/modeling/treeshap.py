@@ -151,6 +151,12 @@ class TreeTables:
     used_features: np.ndarray
     table: np.ndarray  # flat contributions, per tree (pattern, slot)
 
+    def __post_init__(self) -> None:
+        # read-only: artefacts of the same model text share one set of tables
+        for value in vars(self).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """TreeSHAP values, ``(n, n_features + 1)``; the last column is the expected value.
 

@@ -42,6 +42,23 @@ def test_contributions_come_from_the_tables_and_equal_pred_contrib(saved, frame)
     np.testing.assert_allclose(art.contributions(x), expected, rtol=0, atol=1e-12)
 
 
+def test_loads_of_one_model_share_its_read_only_tables(saved, tmp_path, spec):
+    first, second = load_artefact(saved), load_artefact(saved)
+    assert first.shap_tables is second.shap_tables  # built once per model text
+    with pytest.raises(ValueError, match="read-only"):
+        first.shap_tables.table[0] = 1.0
+    lgb_params = {"objective": "binary", "num_leaves": 4, "verbose": -1, "seed": 1}
+    x = np.random.default_rng(0).normal(size=(300, len(FEATURES)))
+    y = (x[:, 0] > 0).astype(float)
+    import lightgbm as lgb
+
+    other = lgb.train(lgb_params, lgb.Dataset(x, y, feature_name=FEATURES), num_boost_round=3)
+    table = pa.table({"merchant_id": ["m1"], "risk": [0.1]})
+    folder = save_artefact(tmp_path / "other", booster=other, spec=spec, merchant_risk=table)
+    another = load_artefact(folder)
+    assert another.shap_tables is not first.shap_tables  # another model, its own tables
+
+
 def test_contributions_of_trees_too_big_for_the_tables_come_from_lightgbm(saved, frame):
     import dataclasses
 

@@ -369,3 +369,16 @@ def test_the_command_line_skips_the_final_garbage_collections_and_main_does_not(
     finally:
         sys.argv = argv
         gc.unfreeze()
+
+
+def test_help_does_not_start_mlflow():
+    code = (
+        "import sys\n"
+        "from pipelines.train import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('mlflow' in sys.modules)\n"
+        "import risk_model.modeling.tracking\n"  # the tracking wiring does import it
+        "print('mlflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-2:] == ["False", "True"]
