@@ -82,6 +82,8 @@ class Trained:
     version: str
     fingerprint: str
     scale: ScoreScale
+    production_table: pa.Table  # the artefact's merchant-risk table
+    history_end: dt.date  # its date
     attributes: AttributeSpec = field(default_factory=AttributeSpec)
 
 
@@ -256,7 +258,10 @@ def _train_and_evaluate(
         split = split_rows(frame, config)
         log.info("split by %s: %s", split.kind, split.reason)
     with stages("served features"):
-        served, table, table_as_of, hit = cached_served_frame(
+        # the artefact's table (at the end of the history) is fitted here too: one read
+        # of the transactions serves both tables
+        _, history_end = history_window(histories)
+        served, table, table_as_of, production, hit = cached_served_frame(
             cache,
             key,
             histories,
@@ -266,6 +271,7 @@ def _train_and_evaluate(
             horizon_months=config.horizon_months,
             features=engine,
             attributes=attributes,
+            production_as_of=history_end,
         )
         log.info("served features: %s", "from cache" if hit else "computed")
     catalogue = catalogue_records(FEATURES) + catalogue_entries(attributes)
@@ -300,6 +306,8 @@ def _train_and_evaluate(
         version,
         fingerprint,
         scale,
+        production,
+        history_end,
         attributes,
     )
 
@@ -362,23 +370,17 @@ def _spec(
     )
 
 
-def _package(
-    trained: Trained, config: TrainConfig, inputs: Inputs, out: Path, engine=None
-) -> Packaged:
-    """Refit the merchant table at the history end; write the artefact and ``latest``.
+def _package(trained: Trained, config: TrainConfig, inputs: Inputs, out: Path) -> Packaged:
+    """Write the artefact (merchant table of the history end) and ``latest``.
 
     The artefact carries the training reference for monitoring: the selection accounts at
     its latest date, served by this artefact (:mod:`risk_model.modeling.reference` says why).
-    ``engine`` refits the table elsewhere (``--engine spark``).
     """
-    from risk_model.features import fit_merchant_risk
     from risk_model.modeling.artefact import load_artefact
     from risk_model.modeling.package import in_memory_artefact, write_production_artefact
     from risk_model.modeling.reference import reference_of_rows, reference_rows
 
-    _, history_end = history_window(trained.histories)
-    fit = fit_merchant_risk if engine is None else engine.fit_merchant_risk
-    table = fit(trained.histories, history_end)
+    table, history_end = trained.production_table, trained.history_end
     spec = _spec(
         trained.result,
         trained.catalogue,
@@ -479,7 +481,7 @@ def _stages(
         inputs, config, stages, quiet=args.quiet, cache=cache, engine=engine
     )
     with stages("artefact"):
-        packaged = _package(trained, config, inputs, args.out or DEFAULT_MODELS, engine)
+        packaged = _package(trained, config, inputs, args.out or DEFAULT_MODELS)
     with stages("plots"):
         plots, by_family = _plots(trained, packaged, config)
     with stages("report"):

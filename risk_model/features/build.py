@@ -23,6 +23,7 @@ from risk_model.features.merchant_population import PopulationTotals
 from risk_model.features.merchant_population import population_partials as _population
 from risk_model.features.merchant_table import stats_partials, table_from_partials
 from risk_model.features.monthly import (
+    LOOKBACK_MONTHS,
     day_number,
     make_grid,
     read_statements,
@@ -276,17 +277,67 @@ def fit_merchant_risk(histories: pa.Table, as_of: dt.date) -> pa.Table:
     return table_from_partials(*merchant_risk_partials(histories, as_of), as_of)
 
 
-def _pairs(histories: pa.Table, dates: list[dt.date]):
-    """Training pair rows of ``histories`` on the grid of ``dates`` (None: no transactions)."""
+def fit_merchant_risk_tables(
+    histories: pa.Table, dates: Sequence[dt.date]
+) -> dict[dt.date, pa.Table]:
+    """:func:`fit_merchant_risk` at each of ``dates``, reading the transactions once.
+
+    Training needs two tables (at the end of the train window for the served evaluation,
+    at the end of the history for the artefact); flattening the transactions and deriving
+    the purchase flags is most of a fit, and both tables share them.
+
+    Returns
+    -------
+    dict
+        The table of each date (``datetime.date``), equal, bit for bit, to
+        ``fit_merchant_risk(histories, date)`` for histories that meet the contract
+        (transactions in time order within an account).
+    """
+    dates = _as_dates(dates)
+    read = _purchases(histories, dates)
+    out = {}
+    for k, as_of in enumerate(dates):
+        out[as_of] = table_from_partials(*_partials_at(read, k), as_of)
+    return out
+
+
+def _purchases(histories: pa.Table, dates: list[dt.date]):
+    """Transactions, purchase flags and grid of ``dates`` (transactions None: none to read)."""
     grid = make_grid(np.array([day_number(d) for d in dates], dtype=np.int64))
     if not histories.num_rows:
-        return None, grid
+        return None, None, grid
     _, rank = _rank(histories)
     st = read_statements(histories, grid, rank)
     tx = read_transactions(histories, grid, rank)
+    return tx, (purchase_flags(tx, st) if tx is not None else None), grid
+
+
+def _pairs(histories: pa.Table, dates: list[dt.date]):
+    """Training pair rows of ``histories`` on the grid of ``dates`` (None: no transactions)."""
+    tx, flags, grid = _purchases(histories, dates)
     if tx is None:
         return None, grid
-    return pair_rows(tx, purchase_flags(tx, st), grid.n_periods), grid
+    return pair_rows(tx, flags, grid.n_periods), grid
+
+
+def _partials_at(read, k: int) -> tuple[pa.Table, pa.Table]:
+    """Merchant and category partials at as-of ``k`` of the grid (:func:`_purchases`).
+
+    Only the purchases of the 36 months up to that date become pair rows: with several
+    dates on the grid, each date's rows (and so the codes and every pair's first purchase)
+    are those a grid of that date alone gives.
+    """
+    from risk_model.features.merchant_table import (
+        CATEGORY_PARTIALS_SCHEMA,
+        MERCHANT_PARTIALS_SCHEMA,
+    )
+
+    tx, flags, grid = read
+    if tx is None:
+        return MERCHANT_PARTIALS_SCHEMA.empty_table(), CATEGORY_PARTIALS_SCHEMA.empty_table()
+    lo, hi = grid.period_range(k, LOOKBACK_MONTHS)
+    rows = pair_rows(tx, flags, grid.n_periods, since_period=lo, until_period=hi)
+    return stats_partials(rows, grid, k)
 
 
 def merchant_risk_partials(histories: pa.Table, as_of: dt.date) -> tuple[pa.Table, pa.Table]:
@@ -298,15 +349,7 @@ def merchant_risk_partials(histories: pa.Table, as_of: dt.date) -> tuple[pa.Tabl
         ``MERCHANT_PARTIALS_SCHEMA`` and ``CATEGORY_PARTIALS_SCHEMA`` rows of these
         accounts; combine the parts' with :func:`table_from_partials`.
     """
-    from risk_model.features.merchant_table import (
-        CATEGORY_PARTIALS_SCHEMA,
-        MERCHANT_PARTIALS_SCHEMA,
-    )
-
-    rows, grid = _pairs(histories, _as_dates(as_of))
-    if rows is None:
-        return MERCHANT_PARTIALS_SCHEMA.empty_table(), CATEGORY_PARTIALS_SCHEMA.empty_table()
-    return stats_partials(rows, grid)
+    return _partials_at(_purchases(histories, _as_dates(as_of)), 0)
 
 
 def population_partials(histories: pa.Table, as_of: dt.date | Sequence[dt.date]) -> pa.Table:

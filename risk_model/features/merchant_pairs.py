@@ -69,15 +69,19 @@ def pair_rows(
     n_periods: int,
     *,
     since_period: int = 0,
+    until_period: int | None = None,
     training: bool = True,
 ) -> PairRows:
     """Reduce purchases with a merchant to canonical (account, merchant, period) rows.
 
-    Only purchases in periods ``>= since_period`` are kept. Merchant and category codes
-    rank the ids among the kept purchases, so dropping rows never reorders the others:
-    every sum is the same, bit for bit, as over all rows.
+    Only purchases in periods ``>= since_period`` (and ``<= until_period`` when given) are
+    kept. Merchant and category codes rank the ids among the kept purchases, so dropping
+    rows never reorders the others: every sum is the same, bit for bit, as over all rows.
     """
-    cand = np.flatnonzero(tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period))
+    kept = tx.is_purchase & (tx.amount > 0) & (tx.period >= since_period)
+    if until_period is not None:
+        kept &= tx.period <= until_period
+    cand = np.flatnonzero(kept)
     take = pa.array(cand)
     merch, merchants = _sorted_codes(tx.merchant.take(take))
     keep = merch >= 0

@@ -162,8 +162,8 @@ CATEGORY_COMBINE = {"log_amount_units": "sum", CATEGORY_COUNT: "sum"}
 _LOG_UNITS = 1e6  # as merchant_window.LOG_SCALE (imported there from here would be circular)
 
 
-def stats_partials(r: PairRows, grid: Grid) -> tuple[pa.Table, pa.Table]:
-    """Merchant and category partial sums of the accounts in ``r`` at ``grid``'s as-of date.
+def stats_partials(r: PairRows, grid: Grid, k: int = 0) -> tuple[pa.Table, pa.Table]:
+    """Merchant and category partial sums of the accounts in ``r`` at ``grid``'s as-of ``k``.
 
     The map step of the merchant-risk table: partials of any partition of the accounts,
     combined by :data:`MERCHANT_COMBINE` / :data:`CATEGORY_COMBINE`
@@ -179,7 +179,7 @@ def stats_partials(r: PairRows, grid: Grid) -> tuple[pa.Table, pa.Table]:
         :data:`CATEGORY_PARTIALS_SCHEMA`, one row per category of their purchases.
     """
     names = ("cents", "round_nl_cents", "night", "log_q", "n")
-    w36 = window_sums(r, *grid.period_range(0, LOOKBACK_MONTHS), names)
+    w36 = window_sums(r, *grid.period_range(k, LOOKBACK_MONTHS), names)
     pm, n_m = r.p_merch, len(r.merchants)
     active = w36["n"] > 0
     months = grid.period_month[np.minimum(w36["first_period"], grid.n_periods - 1)]

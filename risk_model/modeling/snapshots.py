@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from risk_model import contract as C
 from risk_model.attributes import AttributeSpec
-from risk_model.features import build_features, feature_names, fit_merchant_risk
+from risk_model.features import build_features, feature_names
+from risk_model.features.build import fit_merchant_risk_tables
 from risk_model.modeling.dataset import TRUTH_P, attach_labels, attach_truth
 from risk_model.modeling.split import Split
 from risk_model.policy import PolicyCalendar
@@ -98,6 +99,7 @@ def served_frame(
     horizon_months: int,
     features=None,
     attributes: AttributeSpec | None = None,
+    table: pa.Table | None = None,
 ) -> tuple[pd.DataFrame, pa.Table, dt.date]:
     """``frame`` with its selection and OOT rows' features rebuilt by the scoring path.
 
@@ -117,6 +119,9 @@ def served_frame(
         Engine for features and the merchant table (see :func:`snapshot_frame`).
     attributes : AttributeSpec, optional
         User attributes (as :func:`snapshot_frame` was given).
+    table : pyarrow.Table, optional
+        The merchant-risk table at :func:`evaluation_table_date` when already fitted
+        (:func:`merchant_tables`); ``None`` fits it.
 
     Returns
     -------
@@ -129,9 +134,9 @@ def served_frame(
         Its date (the end of the train window).
     """
     table_as_of = evaluation_table_date(frame, split)
-    fit = fit_merchant_risk if features is None else features.fit_merchant_risk
     build = build_features if features is None else features.build_features
-    table = fit(histories, table_as_of)
+    if table is None:
+        table = merchant_tables(histories, [table_as_of], features=features)[table_as_of]
     evaluated = split.mask("val") | split.mask("oot")
     keys = frame.loc[evaluated, [C.ACCOUNT_ID, C.AS_OF]]
     dates = sorted(pd.Timestamp(d).date() for d in keys[C.AS_OF].unique())
@@ -152,6 +157,21 @@ def served_frame(
     served = frame.copy()
     served.loc[evaluated, names] = rebuilt.loc[wanted, names].to_numpy(dtype=np.float32)
     return served, table, table_as_of
+
+
+def merchant_tables(
+    histories: pa.Table, dates: Sequence[dt.date], *, features=None
+) -> dict[dt.date, pa.Table]:
+    """Return the merchant-risk tables of ``histories`` at ``dates`` (by date).
+
+    A training needs two: at the end of the train window (:func:`served_frame`) and at the
+    end of the history (the artefact's). In this process one read of the transactions
+    serves every date (:func:`~risk_model.features.build.fit_merchant_risk_tables`); an
+    engine (``features``) fits each date with its ``fit_merchant_risk``.
+    """
+    if features is None:
+        return fit_merchant_risk_tables(histories, dates)
+    return {d: features.fit_merchant_risk(histories, d) for d in sorted(set(dates))}
 
 
 def _with(attributes: AttributeSpec | None) -> dict[str, AttributeSpec]:

@@ -46,7 +46,12 @@ import pyarrow.feather as feather
 from risk_model import contract as C
 from risk_model.attributes import AttributeSpec
 from risk_model.files import sha256_file
-from risk_model.modeling.snapshots import evaluation_table_date, served_frame, snapshot_frame
+from risk_model.modeling.snapshots import (
+    evaluation_table_date,
+    merchant_tables,
+    served_frame,
+    snapshot_frame,
+)
 from risk_model.modeling.split import Split
 from risk_model.policy import PolicyCalendar
 
@@ -305,20 +310,28 @@ def cached_served_frame(
     horizon_months: int,
     features=None,
     attributes: AttributeSpec | None = None,
-) -> tuple[pd.DataFrame, pa.Table, dt.date, bool]:
+    production_as_of: dt.date | None = None,
+) -> tuple[pd.DataFrame, pa.Table, dt.date, pa.Table | None, bool]:
     """:func:`~risk_model.modeling.snapshots.served_frame` through the cache.
 
     ``frame_key`` is the key :func:`cached_snapshot_frame` gave ``frame`` (empty: no
-    cache); the split's row assignment completes the key.
+    cache); the split's row assignment completes the key. With ``production_as_of`` (the
+    end of the history) the entry also holds the artefact's merchant-risk table, fitted
+    in the same read of the transactions as the served rows' table
+    (:func:`~risk_model.modeling.snapshots.merchant_tables`).
 
     Returns
     -------
     tuple
-        ``served``, ``table`` and ``table_as_of`` as ``served_frame`` returns them, and
-        whether they were read from the cache.
+        ``served``, ``table`` and ``table_as_of`` as ``served_frame`` returns them, the
+        table at ``production_as_of`` (``None`` without it) and whether they were read
+        from the cache.
     """
+    table_as_of = evaluation_table_date(frame, split)
 
     def compute() -> Tables:
+        dates = [table_as_of] + ([production_as_of] if production_as_of else [])
+        tables = merchant_tables(histories, dates, features=features)
         served, table, _ = served_frame(
             histories,
             frame,
@@ -327,10 +340,13 @@ def cached_served_frame(
             horizon_months=horizon_months,
             features=features,
             attributes=attributes,
+            table=tables[table_as_of],
         )
-        return {"served": served, "merchant_risk": table}
+        out: Tables = {"served": served, "merchant_risk": table}
+        if production_as_of:
+            out["production_merchant_risk"] = tables[production_as_of]
+        return out
 
-    table_as_of = evaluation_table_date(frame, split)
     if cache is None or cache.root is None or not frame_key:
         tables, hit = compute(), False
     else:
@@ -340,6 +356,8 @@ def cached_served_frame(
             "frame": frame_key,
             "split": hashlib.sha256(part.tobytes()).hexdigest(),
             "table_as_of": table_as_of.isoformat(),
+            "production_as_of": production_as_of.isoformat() if production_as_of else None,
         }
         tables, _, hit = cache.fetch("served", parts, compute)
-    return tables["served"], tables["merchant_risk"], table_as_of, hit
+    production = tables.get("production_merchant_risk")
+    return tables["served"], tables["merchant_risk"], table_as_of, production, hit

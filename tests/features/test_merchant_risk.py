@@ -6,6 +6,7 @@ from feature_records import D, account, histories, statement, txn
 
 from risk_model import contract as C
 from risk_model.features import build_features, fit_merchant_risk
+from risk_model.features.build import fit_merchant_risk_tables
 from risk_model.features.merchant_risk import AS_OF_METADATA_KEY, MERCHANT_RISK_SCHEMA
 
 T = dt.datetime
@@ -87,6 +88,31 @@ def test_empty_fitted_table_gives_missing_merchant_features(table):
     f = build_features(table, AS_OF, merchant_risk=fitted)
     assert f["merchant_payers_wmean_6m"].isna().all()
     assert f["top1_merchant_share_6m"].notna().all()
+
+
+def test_tables_at_several_dates_equal_one_fit_per_date(world):
+    table = world.histories.slice(0, 3000)
+    dates = [D(2024, 6, 30), D(2023, 9, 14), D(2024, 12, 31)]  # unsorted; one mid-month
+    tables = fit_merchant_risk_tables(table, dates)
+    assert sorted(tables) == sorted(dates)
+    for day in dates:
+        assert tables[day].equals(fit_merchant_risk(table, day), check_metadata=True), day
+    assert not tables[dates[0]].equals(tables[dates[2]])  # the dates' tables do differ
+
+
+def test_each_date_takes_a_pair_category_from_its_own_window():
+    # p1's first payment to x (category "old") is older than the later date's 36 months
+    early, late = D(2024, 3, 31), D(2027, 3, 31)
+    line = [statement(D(2023, 12, 1), 0.0, limit=1000.0)]
+    paid = [
+        txn(T(2024, 1, 5, 12), 10.0, merchant="x", category="old"),
+        txn(T(2026, 6, 5, 12), 20.0, merchant="x", category="new"),
+    ]
+    table = histories(account("p1", statements=line, transactions=paid))
+    tables = fit_merchant_risk_tables(table, [early, late])
+    for day, category in ((early, "old"), (late, "new")):
+        assert tables[day].equals(fit_merchant_risk(table, day), check_metadata=True)
+        assert tables[day][C.MERCHANT_CATEGORY].to_pylist() == [category]
 
 
 def test_moving_window_equals_a_fresh_one(world):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from risk_model.features import fit_merchant_risk
 from risk_model.modeling import stage_cache
 from risk_model.modeling.config_load import load_config
 from risk_model.modeling.data_dir import load_inputs
-from risk_model.modeling.dataset import labelled_as_of_dates
+from risk_model.modeling.dataset import history_window, labelled_as_of_dates
 from risk_model.modeling.snapshots import served_frame, snapshot_frame
 from risk_model.modeling.spec import frame_fingerprint
 from risk_model.modeling.stage_cache import (
@@ -78,11 +80,18 @@ def _frame(cache, directory: Path):
     )
 
 
-def _served(cache, directory: Path, frame, key, config=CONFIG):
+def _served(cache, directory: Path, frame, key, config=CONFIG, production_as_of=None):
     inputs = load_inputs(directory)
     split = split_rows(frame, config)
     return cached_served_frame(
-        cache, key, inputs.histories, frame, split, policy=inputs.policy, horizon_months=3
+        cache,
+        key,
+        inputs.histories,
+        frame,
+        split,
+        policy=inputs.policy,
+        horizon_months=3,
+        production_as_of=production_as_of or history_window(inputs.histories)[1],
     )
 
 
@@ -104,15 +113,32 @@ def test_second_read_hits_and_gives_the_identical_frame(world, expected, tmp_pat
 def test_served_rows_hit_under_another_model_configuration(world, expected, tmp_path):
     cache = StageCache(tmp_path / "cache")
     frame, key, _ = _frame(cache, world)
-    served, table, table_as_of, hit = _served(cache, world, frame, key)
+    served, table, table_as_of, production, hit = _served(cache, world, frame, key)
     assert not hit
     other = load_config(overrides={"model.learning_rate": 0.2, "model.num_leaves": 4})
-    served2, table2, table_as_of2, hit2 = _served(cache, world, frame, key, other)
-    assert hit2
-    for got, got_table, got_date in ((served, table, table_as_of), (served2, table2, table_as_of2)):
+    again = _served(cache, world, frame, key, other)
+    assert again[-1]
+    histories = load_inputs(world).histories
+    artefact_table = fit_merchant_risk(histories, history_window(histories)[1])
+    for got, got_table, got_date, got_production, _ in (
+        (served, table, table_as_of, production, hit),
+        again,
+    ):
         _same_frame(got, expected[1])
         assert got_table.equals(expected[2], check_metadata=True)
         assert got_date == expected[3]
+        assert got_production.equals(artefact_table, check_metadata=True)
+    assert not production.equals(table)  # another date, another table
+
+
+def test_another_artefact_table_date_misses(world, tmp_path):
+    cache = StageCache(tmp_path / "cache")
+    frame, key, _ = _frame(cache, world)
+    *_, production, _ = _served(cache, world, frame, key)
+    earlier = history_window(load_inputs(world).histories)[1] - dt.timedelta(days=31)
+    *_, production2, hit = _served(cache, world, frame, key, production_as_of=earlier)
+    assert not hit
+    assert production2.schema.metadata != production.schema.metadata
 
 
 def test_another_split_misses_the_served_rows(world, tmp_path):
