@@ -1,9 +1,10 @@
 """A sweep of hostile and unusual input files through the real scoring command.
 
-Every kind of file is built from the small test world and scored by ``pipelines.score``
-in a child process (a crash fails the kind instead of killing pytest): one driver process
-runs most kinds in turn through ``main([...])``, and the kinds most likely to crash the
-reader (corrupt, truncated or foreign files) get a process of their own. For each kind:
+Every kind of file is built from the small test world and scored by ``pipelines.score``'s
+``main([...])`` in a child process (a crash fails the kind instead of killing pytest): one
+child runs most kinds in turn, and the kinds most likely to crash the reader (corrupt,
+truncated or foreign files) get a child of their own. The children are forked from one
+interpreter that has imported the command (``tests/forked.py``). For each kind:
 no traceback, the documented exit code, and when the file is readable every account in
 either the scores or the rejects file (read = scored + rejected, ids and rows matching).
 A second child process feeds hostile records to ``Predictor.predict_one``.
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from factory import score_argv
+from forked import run_forked
 
 from risk_model import contract as C
 
@@ -308,12 +310,21 @@ OWN_PROCESS = {
     "zero-byte file",
 }
 
-_DRIVER = """
-import json, logging, sys, traceback, contextlib, io
+# The sweep's processes are forked from one interpreter that has imported the command as
+# ``python -m pipelines.score`` has once it loads a model (tests/forked.py): each kind of
+# OWN_PROCESS runs ``main`` in a child of its own, as the command would, and one more child
+# runs the other kinds in turn.
+_SETUP = """
+import contextlib, io, json, logging, sys, traceback
 from pipelines.score import main
+import pipelines._scoring_stack  # what main imports before it loads the model
+"""
 
+_ALONE = "raise SystemExit(main({argv!r}))\n"
+
+_BATCH = """
 results = []
-for case in json.load(open(sys.argv[1], encoding="utf-8")):
+for case in json.load(open({cases!r}, encoding="utf-8")):
     logging.getLogger().handlers.clear()  # main's basicConfig logs to this case's stderr
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -322,8 +333,8 @@ for case in json.load(open(sys.argv[1], encoding="utf-8")):
         except BaseException:  # a crash of main: recorded, the sweep goes on
             traceback.print_exc()
             code = "crash"
-    results.append({"kind": case["kind"], "code": code, "err": err.getvalue()})
-json.dump(results, open(sys.argv[2], "w", encoding="utf-8"))
+    results.append({{"kind": case["kind"], "code": code, "err": err.getvalue()}})
+json.dump(results, open({results!r}, "w", encoding="utf-8"))
 """
 
 
@@ -351,16 +362,16 @@ def sweep(model, rows, tmp_path_factory):
         path, extra = make(copy.deepcopy(rows), folder)
         folders[kind] = folder, path
         cases.append({"kind": kind, "argv": _argv(model, path, folder, extra)})
-    results = {}
-    for case in cases:
-        if case["kind"] in OWN_PROCESS:
-            done = _child(["-m", "pipelines.score", *case["argv"]])
-            results[case["kind"]] = done.returncode, done.stderr
+    alone = [case for case in cases if case["kind"] in OWN_PROCESS]
     batch = [case for case in cases if case["kind"] not in OWN_PROCESS]
     (base / "cases.json").write_text(json.dumps(batch), encoding="utf-8")
-    done = _child(["-c", _DRIVER, str(base / "cases.json"), str(base / "results.json")])
-    assert done.returncode == 0, f"driver died ({done.returncode}):\n{done.stderr[-3000:]}"
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    bodies = [_ALONE.format(argv=case["argv"]) for case in alone]
+    bodies.append(_BATCH.format(cases=str(base / "cases.json"), results=str(base / "results.json")))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    *own, driver = run_forked(_SETUP, bodies, base / "children", timeout=240, env=env)
+    results = {case["kind"]: (p.returncode, p.stderr) for case, p in zip(alone, own, strict=True)}
+    assert driver.returncode == 0, f"driver died ({driver.returncode}):\n{driver.stderr[-3000:]}"
+    assert "Traceback" not in driver.stderr, driver.stderr[-3000:]
     for result in json.loads((base / "results.json").read_text(encoding="utf-8")):
         results[result["kind"]] = result["code"], result["err"]
     return {kind: (*folders[kind], *results[kind]) for kind in folders}
