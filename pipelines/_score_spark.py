@@ -250,6 +250,9 @@ def _score_task(
     recourse: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """Score a task's batches with one machine's :func:`pipelines.score.score_batch`."""
+    # Before the predictor's import, as in the scoring command: lightgbm without
+    # scikit-learn (a Python worker then starts in about half the CPU).
+    import pipelines._scoring_stack  # noqa: F401
     from risk_model.spark.session import quiet_pandas_warning
     from risk_model.spark.shipping import executor_predictor
 
