@@ -134,11 +134,44 @@ def served_frame(
         Its date (the end of the train window).
     """
     table_as_of = evaluation_table_date(frame, split)
-    build = build_features if features is None else features.build_features
     if table is None:
         table = merchant_tables(histories, [table_as_of], features=features)[table_as_of]
-    evaluated = split.mask("val") | split.mask("oot")
-    keys = frame.loc[evaluated, [C.ACCOUNT_ID, C.AS_OF]]
+    rows = served_rows(
+        histories,
+        frame,
+        split,
+        table,
+        policy=policy,
+        horizon_months=horizon_months,
+        features=features,
+        attributes=attributes,
+    )
+    return with_served_rows(frame, split, rows), table, table_as_of
+
+
+def _evaluated(split: Split) -> np.ndarray:
+    """Return the mask of the rows the scoring path rebuilds: selection and OOT."""
+    return split.mask("val") | split.mask("oot")
+
+
+def served_rows(
+    histories: pa.Table,
+    frame: pd.DataFrame,
+    split: Split,
+    table: pa.Table,
+    *,
+    policy: PolicyCalendar,
+    horizon_months: int,
+    features=None,
+    attributes: AttributeSpec | None = None,
+) -> pd.DataFrame:
+    """Build the selection and OOT rows' features by the scoring path with ``table``.
+
+    Arguments as :func:`served_frame`'s. Returns the feature columns (float32) of those
+    rows of ``frame``, in its order: :func:`with_served_rows` puts them in place.
+    """
+    build = build_features if features is None else features.build_features
+    keys = frame.loc[_evaluated(split), [C.ACCOUNT_ID, C.AS_OF]]
     dates = sorted(pd.Timestamp(d).date() for d in keys[C.AS_OF].unique())
     names = feature_names() + list(attributes.feature_names if attributes else ())
     rebuilt = build(
@@ -154,9 +187,17 @@ def served_frame(
     missing = ~wanted.isin(rebuilt.index)
     if missing.any():
         raise ValueError(f"{int(missing.sum())} evaluated rows have no served features")
+    return pd.DataFrame(rebuilt.loc[wanted, names].to_numpy(dtype=np.float32), columns=names)
+
+
+def with_served_rows(frame: pd.DataFrame, split: Split, rows: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``frame`` whose selection and OOT features are ``rows``.
+
+    ``rows`` as :func:`served_rows` returns them (or the features cache reads them back).
+    """
     served = frame.copy()
-    served.loc[evaluated, names] = rebuilt.loc[wanted, names].to_numpy(dtype=np.float32)
-    return served, table, table_as_of
+    served.loc[_evaluated(split), list(rows.columns)] = rows.to_numpy(dtype=np.float32)
+    return served
 
 
 def merchant_tables(

@@ -49,8 +49,9 @@ from risk_model.files import sha256_file
 from risk_model.modeling.snapshots import (
     evaluation_table_date,
     merchant_tables,
-    served_frame,
+    served_rows,
     snapshot_frame,
+    with_served_rows,
 )
 from risk_model.modeling.split import Split
 from risk_model.policy import PolicyCalendar
@@ -332,17 +333,18 @@ def cached_served_frame(
     def compute() -> Tables:
         dates = [table_as_of] + ([production_as_of] if production_as_of else [])
         tables = merchant_tables(histories, dates, features=features)
-        served, table, _ = served_frame(
+        rows = served_rows(
             histories,
             frame,
             split,
+            tables[table_as_of],
             policy=policy,
             horizon_months=horizon_months,
             features=features,
             attributes=attributes,
-            table=tables[table_as_of],
         )
-        out: Tables = {"served": served, "merchant_risk": table}
+        # the rebuilt rows only (a sixth of the frame), not a second copy of the frame
+        out: Tables = {"served_rows": rows, "merchant_risk": tables[table_as_of]}
         if production_as_of:
             out["production_merchant_risk"] = tables[production_as_of]
         return out
@@ -359,5 +361,6 @@ def cached_served_frame(
             "production_as_of": production_as_of.isoformat() if production_as_of else None,
         }
         tables, _, hit = cache.fetch("served", parts, compute)
+    served = with_served_rows(frame, split, tables["served_rows"])
     production = tables.get("production_merchant_risk")
-    return tables["served"], tables["merchant_risk"], table_as_of, production, hit
+    return served, tables["merchant_risk"], table_as_of, production, hit

@@ -129,6 +129,15 @@ def test_served_rows_hit_under_another_model_configuration(world, expected, tmp_
         assert got_date == expected[3]
         assert got_production.equals(artefact_table, check_metadata=True)
     assert not production.equals(table)  # another date, another table
+    # the entry holds the rebuilt rows, not a second copy of the frame
+    (entry,) = (tmp_path / "cache" / "served").iterdir()
+    names = {p.name for p in entry.iterdir()}
+    assert names == {
+        f"{n}.arrow" for n in ("served_rows", "merchant_risk", "production_merchant_risk")
+    } | {"entry.json"}
+    rows = pd.read_feather(entry / "served_rows.arrow")
+    split = split_rows(frame, CONFIG)
+    assert len(rows) == (split.mask("val") | split.mask("oot")).sum() < len(frame)
 
 
 def test_another_artefact_table_date_misses(world, tmp_path):
