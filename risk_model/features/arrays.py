@@ -46,21 +46,20 @@ def rowsum(x: np.ndarray) -> np.ndarray:
 
     ``ndarray.sum(0)`` switches to pairwise summation when there is one account, so a
     float total would differ in the last bit between single-account and batch calls;
-    a cumulative sum is always sequential.
+    adding the rows one by one is always sequential.
     """
-    if not len(x):
-        return np.zeros(x.shape[1:], dtype=np.float64)
-    return np.add.accumulate(x, axis=0, dtype=np.float64)[-1]  # the running sum's last row
+    total = np.zeros(x.shape[1:], dtype=np.float64)
+    for row in x:  # row by row into one total: no (rows x accounts) running sums kept
+        total += row
+    return total
 
 
 def last_index(present: np.ndarray) -> np.ndarray:
     """Row index of the last True along axis 0 of a (time x account) array; -1 if none."""
-    idx = np.arange(present.shape[0])[:, None]
-    return (
-        np.where(present, idx, -1).max(axis=0)
-        if present.shape[0]
-        else np.full(present.shape[1], -1)
-    )
+    if not present.shape[0]:
+        return np.full(present.shape[1], -1)
+    last = present.shape[0] - 1 - present[::-1].argmax(axis=0)  # the first True from the end
+    return np.where(present.any(axis=0), last, -1)
 
 
 def take_last(values: np.ndarray, present: np.ndarray) -> np.ndarray:

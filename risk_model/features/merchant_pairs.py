@@ -6,7 +6,7 @@ is taken in an order that depends on neither the batch nor the input row order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -61,6 +61,20 @@ class PairRows:
     round_nl_cents: np.ndarray | None = None  # training
     log_q: np.ndarray | None = None  # training: log amounts in 1e-6 units, rounded per purchase
     p_ac: np.ndarray | None = None  # training: per pair, id of its (account, category)
+    _in_period_order: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def in_period_order(self, name: str) -> np.ndarray:
+        """Column ``name`` with the rows in period order (training; gathered once per name).
+
+        The rows of periods ``a..b`` are then the slice ``period_offsets[a]:
+        period_offsets[b + 1]``: every window and every as-of date reads a slice, not a
+        gather from the whole column.
+        """
+        column = self._in_period_order.get(name)
+        if column is None:
+            column = getattr(self, name)[self.by_period]
+            self._in_period_order[name] = column
+        return column
 
 
 def pair_rows(
@@ -158,16 +172,21 @@ def window_sums(
     if r.by_period is None:  # a pair's rows are contiguous and in period order already
         inside = (r.period >= lo) & (r.period <= hi)
         rows = None if inside.all() else np.flatnonzero(inside)  # None: every row, no copies
+
+        def column(name: str) -> np.ndarray:
+            return getattr(r, name) if rows is None else getattr(r, name)[rows]
     else:
-        rows = r.by_period[r.period_offsets[lo] : r.period_offsets[hi + 1]]
+        span = slice(r.period_offsets[lo], r.period_offsets[hi + 1])
+
+        def column(name: str) -> np.ndarray:
+            return r.in_period_order(name)[span]
+
     n_pairs = len(r.p_acct)
-    pick = (lambda x: x) if rows is None else (lambda x: x[rows])
-    pid = pick(r.pair)
+    pid = column("pair")
     agg = {
-        name: np.bincount(pid, pick(getattr(r, name)), minlength=n_pairs).astype(np.float64)
-        for name in names
+        name: np.bincount(pid, column(name), minlength=n_pairs).astype(np.float64) for name in names
     }
     if first:
         agg["first_period"] = np.full(n_pairs, BIG)
-        np.minimum.at(agg["first_period"], pid, pick(r.period))
+        np.minimum.at(agg["first_period"], pid, column("period"))
     return agg

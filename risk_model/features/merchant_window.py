@@ -59,26 +59,30 @@ class MerchantWindow:
     def _add(self, periods: range) -> None:
         r, off, sums = self.rows, self.rows.period_offsets, self.sums
         for p in periods:
-            rows = r.by_period[off[p] : off[p + 1]]
-            if not len(rows):
+            rows = slice(off[p], off[p + 1])  # of the columns in period order
+            if rows.start == rows.stop:
                 continue
-            pid = r.pair[rows]  # unique within a period
+
+            def column(name: str, rows: slice = rows) -> np.ndarray:
+                return r.in_period_order(name)[rows]
+
+            pid = column("pair")  # unique within a period
             was_active = sums["n"][pid] > 0
             was_night = sums["night"][pid] > 0
             for name in PAIR_SUMS:
-                sums[name][pid] += getattr(r, name)[rows]
+                sums[name][pid] += column(name)
             m = r.p_merch[pid]
             new = ~was_active
             self.first_period[pid[new]] = p
-            np.add.at(self.volume, m, r.cents[rows])
-            np.add.at(self.round_nl, m, r.round_nl_cents[rows])
+            np.add.at(self.volume, m, column("cents"))
+            np.add.at(self.round_nl, m, column("round_nl_cents"))
             np.add.at(self.payers, m[new], 1.0)
             np.add.at(self.night_payers, m[~was_night & (sums["night"][pid] > 0)], 1.0)
             month = int(self.grid.period_month[p] - self.grid.first_month)
             np.add.at(self.first_hist[:, month], m[new], 1.0)
             cat, ok = r.p_cat[pid], r.p_cat[pid] >= 0
-            np.add.at(self.cat_log, cat[ok], r.log_q[rows][ok])
-            np.add.at(self.cat_n, cat[ok], r.n[rows][ok])
+            np.add.at(self.cat_log, cat[ok], column("log_q")[ok])
+            np.add.at(self.cat_n, cat[ok], column("n")[ok])
             ac = r.p_ac[pid]
-            np.add.at(self.ac_log, ac, r.log_q[rows])
-            np.add.at(self.ac_n, ac, r.n[rows])
+            np.add.at(self.ac_log, ac, column("log_q"))
+            np.add.at(self.ac_n, ac, column("n"))

@@ -2,9 +2,11 @@ import numpy as np
 import pytest
 
 from risk_model.features.arrays import (
+    last_index,
     rowsum,
     safe_divide,
     starts_of_runs,
+    take_last,
     window,
 )
 
@@ -31,6 +33,20 @@ def test_rowsum_is_sequential_like_cumsum_and_empty_is_zero():
     assert np.array_equal(rowsum(x), np.cumsum(x, axis=0)[-1])
     assert rowsum(x).tolist() == [0.0, 0.0]  # in row order the 1.0 is absorbed by 1e16
     assert np.array_equal(rowsum(np.zeros((0, 3))), np.zeros(3))
+    x32 = np.array([[0.1, 3.0], [0.2, 1e8], [0.3, 1.0]], dtype=np.float32)
+    got = rowsum(x32)  # float32 rows add up in float64, in row order
+    assert got.dtype == np.float64
+    assert np.array_equal(got, np.add.accumulate(x32, axis=0, dtype=np.float64)[-1])
+    assert not np.array_equal(got, x32.sum(axis=0))  # float32 sums would differ
+
+
+def test_last_index_and_take_last():
+    present = np.array([[True, False, True], [False, False, True], [True, False, False]])
+    assert last_index(present).tolist() == [2, -1, 1]  # the last True, not the first
+    assert last_index(np.zeros((0, 2), dtype=bool)).tolist() == [-1, -1]
+    values = np.arange(9.0).reshape(3, 3)
+    got = take_last(values, present)
+    assert got[0] == 6.0 and np.isnan(got[1]) and got[2] == 5.0
 
 
 def test_window_is_a_view_for_consecutive_months_and_a_copy_otherwise():

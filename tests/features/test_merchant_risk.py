@@ -115,6 +115,26 @@ def test_each_date_takes_a_pair_category_from_its_own_window():
         assert tables[day][C.MERCHANT_CATEGORY].to_pylist() == [category]
 
 
+def test_window_sums_of_training_rows_equal_the_rows_in_pair_order(world):
+    """The period-ordered columns give, bit for bit, the sums of each pair's own rows."""
+    import numpy as np
+
+    from risk_model.features.build import _purchases
+    from risk_model.features.merchant_pairs import pair_rows, window_sums
+
+    tx, flags, grid = _purchases(world.histories.slice(0, 2000), [D(2024, 6, 30)])
+    training = pair_rows(tx, flags, grid.n_periods)
+    scoring = pair_rows(tx, flags, grid.n_periods, training=False)
+    assert not np.array_equal(training.by_period, np.arange(len(training.period)))
+    for width in (6, 36):
+        span = grid.period_range(0, width)
+        got = window_sums(training, *span, ("spend", "log_sum", "n"))
+        expected = window_sums(scoring, *span, ("spend", "log_sum", "n"))
+        for name, values in expected.items():
+            assert np.array_equal(got[name], values), (width, name)
+    assert training.in_period_order("spend") is training.in_period_order("spend")  # gathered once
+
+
 def test_moving_window_equals_a_fresh_one(world):
     """Advancing period by period gives bit-identical totals to rebuilding the window."""
     import numpy as np
