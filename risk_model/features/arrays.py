@@ -11,9 +11,11 @@ import numpy as np
 
 def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """Return ``num / den`` where ``den > 0``, else NaN (without warnings)."""
-    positive = den > 0
+    den = np.asarray(den, dtype=np.result_type(den, 1.0))  # a float, as num's divisor
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(positive, num / np.where(positive, den, 1.0), np.nan)
+        out = np.asarray(num / den)
+    np.copyto(out, np.nan, where=~(den > 0))  # one pass over the quotient, in place
+    return out
 
 
 def starts_of_runs(values: np.ndarray) -> np.ndarray:

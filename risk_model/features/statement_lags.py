@@ -164,10 +164,14 @@ def _dense(st: Statements, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
 
 def _lag_index(known: np.ndarray, lags: int) -> np.ndarray:
     """(lags, account) row of the statement at each lag (newest = lag 0); -1 if none."""
-    newer = np.cumsum(known[::-1], axis=0)[::-1] - 1  # known statements after each row
-    row = np.arange(known.shape[0])[:, None]
-    lag = np.where(known, newer, -1)
-    return np.stack([np.where(lag == j, row, -1).max(0) for j in range(lags)])
+    n_acc = known.shape[1]
+    index = np.full((lags, n_acc), -1)
+    newer = np.zeros(n_acc, dtype=np.int64)  # known statements after the row, per account
+    for row in range(known.shape[0] - 1, -1, -1):  # newest first: a few months, each vectorised
+        at = known[row] & (newer < lags)
+        index[newer[at], np.flatnonzero(at)] = row
+        newer += known[row]
+    return index
 
 
 def _window(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

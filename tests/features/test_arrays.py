@@ -17,6 +17,9 @@ def test_safe_divide_is_nan_where_the_denominator_is_not_positive():
     with np.errstate(all="raise"):  # no warning either
         got = safe_divide(num, den)
     assert got[0] == 0.5 and np.isnan(got[1:]).all()
+    halves = safe_divide(np.ones(3, dtype=np.float32), np.array([2, 0, 4], dtype=np.float32))
+    assert halves.dtype == np.float32 and np.isnan(halves[1])  # float32 stays float32
+    assert safe_divide(np.arange(3), np.array([2, 2, -2])).tolist()[:2] == [0.0, 0.5]  # ints
 
 
 @pytest.mark.parametrize(
