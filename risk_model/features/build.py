@@ -206,14 +206,12 @@ def feature_rows(
     feats = registry.compute(ctx)
     opened = ctx.profile_column(C.OPEN_DATE)
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
-    # (feature x row): the block layout pandas stores; rows are grouped by as-of date, and
-    # the features are gathered one date at a time (a copy of one date's values at most)
-    values = np.full((len(names), len(kk)), np.nan, dtype=np.float32)
-    present = [j for j, name in enumerate(names) if name in feats]
-    ends = np.cumsum(np.bincount(kk, minlength=len(dates)))
-    for k in range(len(dates) if present else 0):
-        at = slice(ends[k - 1] if k else 0, ends[k])
-        values[present, at] = np.stack([feats[names[j]][k] for j in present])[:, aa[at]]
+    # (feature x row): the block layout pandas stores, rows grouped by as-of date; each
+    # feature's (as-of x account) array is gathered once, at the rows' flat positions
+    values = np.empty((len(names), len(kk)), dtype=np.float32)
+    flat = kk * len(opened) + aa
+    for j, name in enumerate(names):
+        values[j] = np.ravel(feats[name])[flat] if name in feats else np.nan
     ids = histories.column(C.ACCOUNT_ID)
     rows = order[aa]
     if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):

@@ -184,7 +184,8 @@ def window_sums(
     n_pairs = len(r.p_acct)
     pid = column("pair")
     agg = {
-        name: np.bincount(pid, column(name), minlength=n_pairs).astype(np.float64) for name in names
+        name: np.bincount(pid, column(name), minlength=n_pairs).astype(np.float64, copy=False)
+        for name in names
     }
     if first:
         agg["first_period"] = np.full(n_pairs, BIG)
