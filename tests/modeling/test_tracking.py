@@ -395,8 +395,9 @@ def test_requirements_name_the_servers_event_loop():
 def test_two_processes_creating_one_experiment_both_get_it(tmp_path):
     uri = f"sqlite:///{tmp_path / 'race.db'}"
     tracking.setup_tracking(uri, "warm-up")  # migrations first, so the race is on the insert
-    # Four processes forked once MLflow is imported: the race is on the insert.
-    setup = "from risk_model.modeling import tracking\n"
+    # Four processes forked once MLflow and its SQL stores are imported: the race is on the
+    # insert (each child importing the stores itself took ~2 s of CPU).
+    setup = "from risk_model.modeling import tracking\n" + MLFLOW_SQL_STORES
     body = f"print(tracking.setup_tracking({uri!r}, 'raced'))\n"
     done = run_forked(setup, [body] * 4, tmp_path / "racers", timeout=120)
     assert all(p.returncode == 0 for p in done), [p.stderr[-2000:] for p in done]
