@@ -61,10 +61,12 @@ def purchase_flags(tx: Transactions, st: Statements | None) -> PurchaseFlags:
     amt, acct, sec, day = tx.amount[sub], tx.acct[sub], tx.sec[sub], tx.day[sub]
     whole = np.round(amt)
     is_int = np.abs(amt - whole) < 0.005
-    cents = np.mod(whole, 100)
+    # the amount's last two digits; both flags read them only for positive amounts, where
+    # fmod equals mod (and is about twice as fast on floats)
+    cents = np.fmod(whole, 100)
     is_round = is_int & (cents == 0) & (whole > 0)
     is_patterned = is_int & (whole >= 100) & ((cents == 88) | (cents == 98) | (cents == 99))
-    is_night = (np.mod(sec, 86400) // 3600) < NIGHT_END_HOUR
+    is_night = np.mod(sec, 86400) < NIGHT_END_HOUR * 3600  # local time before 05:00
 
     limit = np.full(len(amt), np.nan)
     available = np.full(len(amt), np.nan)

@@ -45,6 +45,20 @@ def test_amount_night_and_limit_flags_of_purchases():
     assert np.isnan(flags.limit[3])  # a repayment is not flagged
 
 
+def test_flag_edges_night_ends_at_five_and_patterns_need_whole_yuan():
+    edges = [
+        (T(2024, 2, 1, 4, 59, 59), 2_099.0),  # night; patterned (99)
+        (T(2024, 2, 1, 5, 0, 0), 188.0),  # not night; patterned (88)
+        (T(2024, 2, 1, 0, 0, 0), 98.0),  # night; below 100: not patterned
+        (T(2024, 2, 1, 23, 59, 59), 1_000.004),  # whole to 5 fen: round
+        (T(2024, 2, 2, 12), 1_098.5),  # not whole: neither
+    ]
+    flags = _flags(histories(account("A", transactions=[txn(t, a) for t, a in edges])))
+    assert flags.is_night.tolist() == [True, False, True, False, False]
+    assert flags.is_patterned.tolist() == [True, True, False, False, False]
+    assert flags.is_round.tolist() == [False, False, False, True, False]
+
+
 def test_hours_since_the_previous_repayment():
     table = histories(
         account(
