@@ -21,12 +21,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 # Module path prefix -> group: one Spark JVM (tests/spark/conftest.py); one training world,
-# MLflow store and trained run (tests/pipelines/conftest.py).
+# MLflow store and trained run (tests/pipelines/conftest.py); one 10,000-account world
+# (tests/features/conftest.py, ~1.6 s of CPU to generate).
 SHARED = {
     "tests/spark/": "spark",
     "tests/pipelines/test_train.py": "trained_run",
     "tests/pipelines/test_monitor.py": "trained_run",
     "tests/pipelines/test_train_report.py": "trained_run",
+    "tests/features/test_merchant_risk.py": "features_world",
+    "tests/features/test_parity.py": "features_world",
+    "tests/features/test_separation.py": "features_world",
 }
 # Groups measured to take longest (about 10 s or more alone), longest first; the others
 # follow in collection order.
