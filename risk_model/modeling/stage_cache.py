@@ -10,8 +10,10 @@ A key is the sha256 of a JSON document of its parts: the sha256 of each input fi
 horizon, the policy calendar, the versions of numpy, pandas and pyarrow, and the *feature
 code version*: a hash of the source text of every library module the stage imports
 (found by reading the import statements, so a new feature module is covered when it is
-imported). The served rows' key adds the frame's key and the split's row assignment.
-Anything else changed gives another key; an entry is never updated in place.
+imported). The served rows' key adds the frame's key, the split's row assignment and the
+dates of the two merchant-risk tables it holds (the served rows' and the artefact's); it
+holds the rebuilt rows only, put back into the frame on reading. Anything else changed
+gives another key; an entry is never updated in place.
 
 An entry is a folder ``<root>/<stage>/<key>/`` of Arrow IPC (Feather) files and
 ``entry.json`` (the key parts and each file's sha256), written under a temporary name and
