@@ -454,7 +454,7 @@ def run(args: argparse.Namespace, config: TrainConfig) -> int:
         if args.promote:
             log.warning("--promote is ignored with --no-tracking (there is no registry)")
         return _stages(args, config, inputs, stages, tracked=False)
-    # MLflow is imported here, only when tracking is on (2-3 s)
+    # MLflow is imported here, only when tracking is on (its import is seconds of CPU)
     from pipelines._train_tracking import run_tags
     from risk_model.modeling.tracking import resolve_tracking_uri, training_run
 

@@ -212,7 +212,7 @@ def _shared_tree_tables(model_text: str, n_features: int) -> TreeTables | None:
     """:func:`~risk_model.modeling.treeshap.tree_tables`, built once per model text.
 
     Why: a training loads its model three times (plots, MLflow's input-example check, the
-    champion comparison) and each build costs ~0.4 s. The tables are read-only, so the
+    champion comparison) and a build walks every tree. The tables are read-only, so the
     artefacts of one model text share them.
     """
     return tree_tables(model_text, n_features)
