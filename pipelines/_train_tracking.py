@@ -3,7 +3,7 @@
 The run itself is opened by ``pipelines.train.run`` around every stage (its duration is the
 training's); this module logs the finished training into it and registers the model.
 MLflow is imported by the functions that log, not with this module: ``--help`` and
-``--no-tracking`` never start it (2-3 s).
+``--no-tracking`` never start it (its import is seconds of CPU).
 """
 
 from __future__ import annotations

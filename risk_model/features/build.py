@@ -21,7 +21,12 @@ from risk_model.features.feature import Context
 from risk_model.features.merchant_pairs import pair_rows
 from risk_model.features.merchant_population import PopulationTotals
 from risk_model.features.merchant_population import population_partials as _population
-from risk_model.features.merchant_table import stats_partials, table_from_partials
+from risk_model.features.merchant_table import (
+    CATEGORY_PARTIALS_SCHEMA,
+    MERCHANT_PARTIALS_SCHEMA,
+    stats_partials,
+    table_from_partials,
+)
 from risk_model.features.monthly import (
     LOOKBACK_MONTHS,
     day_number,
@@ -325,11 +330,6 @@ def _partials_at(read, k: int) -> tuple[pa.Table, pa.Table]:
     dates on the grid, each date's rows (and so the codes and every pair's first purchase)
     are those a grid of that date alone gives.
     """
-    from risk_model.features.merchant_table import (
-        CATEGORY_PARTIALS_SCHEMA,
-        MERCHANT_PARTIALS_SCHEMA,
-    )
-
     tx, flags, grid = read
     if tx is None:
         return MERCHANT_PARTIALS_SCHEMA.empty_table(), CATEGORY_PARTIALS_SCHEMA.empty_table()

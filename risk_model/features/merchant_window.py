@@ -58,31 +58,28 @@ class MerchantWindow:
 
     def _add(self, periods: range) -> None:
         r, off, sums = self.rows, self.rows.period_offsets, self.sums
+        ordered = r.in_period_order  # a period's rows are a slice of these columns
         for p in periods:
-            rows = slice(off[p], off[p + 1])  # of the columns in period order
+            rows = slice(off[p], off[p + 1])
             if rows.start == rows.stop:
                 continue
-
-            def column(name: str, rows: slice = rows) -> np.ndarray:
-                return r.in_period_order(name)[rows]
-
-            pid = column("pair")  # unique within a period
+            pid = ordered("pair")[rows]  # unique within a period
             was_active = sums["n"][pid] > 0
             was_night = sums["night"][pid] > 0
             for name in PAIR_SUMS:
-                sums[name][pid] += column(name)
+                sums[name][pid] += ordered(name)[rows]
             m = r.p_merch[pid]
             new = ~was_active
             self.first_period[pid[new]] = p
-            np.add.at(self.volume, m, column("cents"))
-            np.add.at(self.round_nl, m, column("round_nl_cents"))
+            np.add.at(self.volume, m, ordered("cents")[rows])
+            np.add.at(self.round_nl, m, ordered("round_nl_cents")[rows])
             np.add.at(self.payers, m[new], 1.0)
             np.add.at(self.night_payers, m[~was_night & (sums["night"][pid] > 0)], 1.0)
             month = int(self.grid.period_month[p] - self.grid.first_month)
             np.add.at(self.first_hist[:, month], m[new], 1.0)
             cat, ok = r.p_cat[pid], r.p_cat[pid] >= 0
-            np.add.at(self.cat_log, cat[ok], column("log_q")[ok])
-            np.add.at(self.cat_n, cat[ok], column("n")[ok])
+            np.add.at(self.cat_log, cat[ok], ordered("log_q")[rows][ok])
+            np.add.at(self.cat_n, cat[ok], ordered("n")[rows][ok])
             ac = r.p_ac[pid]
-            np.add.at(self.ac_log, ac, column("log_q"))
-            np.add.at(self.ac_n, ac, column("n"))
+            np.add.at(self.ac_log, ac, ordered("log_q")[rows])
+            np.add.at(self.ac_n, ac, ordered("n")[rows])

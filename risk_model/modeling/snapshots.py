@@ -99,7 +99,6 @@ def served_frame(
     horizon_months: int,
     features=None,
     attributes: AttributeSpec | None = None,
-    table: pa.Table | None = None,
 ) -> tuple[pd.DataFrame, pa.Table, dt.date]:
     """``frame`` with its selection and OOT rows' features rebuilt by the scoring path.
 
@@ -119,9 +118,6 @@ def served_frame(
         Engine for features and the merchant table (see :func:`snapshot_frame`).
     attributes : AttributeSpec, optional
         User attributes (as :func:`snapshot_frame` was given).
-    table : pyarrow.Table, optional
-        The merchant-risk table at :func:`evaluation_table_date` when already fitted
-        (:func:`merchant_tables`); ``None`` fits it.
 
     Returns
     -------
@@ -134,8 +130,7 @@ def served_frame(
         Its date (the end of the train window).
     """
     table_as_of = evaluation_table_date(frame, split)
-    if table is None:
-        table = merchant_tables(histories, [table_as_of], features=features)[table_as_of]
+    table = merchant_tables(histories, [table_as_of], features=features)[table_as_of]
     rows = served_rows(
         histories,
         frame,

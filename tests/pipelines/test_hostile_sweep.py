@@ -344,10 +344,19 @@ def _argv(model, path, folder, extra):
     )
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of the sweep's child processes: this one, importing from the repo."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def _child(args, timeout=120):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=_child_env(),
     )
 
 
@@ -367,8 +376,7 @@ def sweep(model, rows, tmp_path_factory):
     (base / "cases.json").write_text(json.dumps(batch), encoding="utf-8")
     bodies = [_ALONE.format(argv=case["argv"]) for case in alone]
     bodies.append(_BATCH.format(cases=str(base / "cases.json"), results=str(base / "results.json")))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    *own, driver = run_forked(_SETUP, bodies, base / "children", timeout=240, env=env)
+    *own, driver = run_forked(_SETUP, bodies, base / "children", timeout=240, env=_child_env())
     results = {case["kind"]: (p.returncode, p.stderr) for case, p in zip(alone, own, strict=True)}
     assert driver.returncode == 0, f"driver died ({driver.returncode}):\n{driver.stderr[-3000:]}"
     assert "Traceback" not in driver.stderr, driver.stderr[-3000:]
