@@ -29,10 +29,21 @@ except ImportError:  # pragma: no cover - the extra is not installed
     collect_ignore_glob = ["test_*.py"]  # pip install -e ".[spark]" to run them
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "fails_a_task: makes a Spark task fail on purpose (runs after the others)"
+    )
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/spark/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.spark)
+    # A Python worker whose task fails exits, and the next Python task starts a new one that
+    # imports the scoring stack again (~2.5 s of CPU): the tests that fail a task run after
+    # every other Spark test, when no task needs a worker any more. A stable sort: the
+    # others keep their order, and tests/conftest.py's grouping keeps this one.
+    items.sort(key=lambda item: item.get_closest_marker("fails_a_task") is not None)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,15 @@ from risk_model.spark.features import SparkFeatures, read_training_histories
 
 @pytest.fixture(scope="module")
 def engine(spark, model):
+    """The world's histories in three partitions (the file is one row group).
+
+    Shuffled once and kept for the module's jobs, as ``pipelines.train --engine spark``
+    keeps its repartitioned histories: otherwise every job reads and shuffles them again.
+    """
     df = read_training_histories(spark, str(model.world / "histories.parquet"))
-    return SparkFeatures(df.repartition(3), accounts=model.histories.num_rows)
+    df = df.repartition(3).cache()
+    yield SparkFeatures(df, accounts=model.histories.num_rows)
+    df.unpersist()
 
 
 @pytest.fixture(scope="module")

@@ -151,11 +151,19 @@ def test_inferred_as_of_and_row_numbers_of_a_dataset_of_files(spark, model, tmp_
 
 def test_duplicated_ids_and_twins_found_over_the_whole_input(spark, model):
     import pyarrow as pa
+    from pyspark.sql import functions as F
 
     from pipelines._score_spark import duplicated_ids
 
     ids = ["a", "b", "a", "c", None, None, "c", "c"]
-    df = spark.createDataFrame([(i,) for i in ids], f"{C.ACCOUNT_ID} string")
+    # Built in the JVM: a DataFrame of Python rows needs a Python worker of its own (seconds
+    # to start). Two partitions of four rows each: "c" is repeated within and across them.
+    column = F.array(*[F.lit(i).cast("string") for i in ids])
+    df = spark.range(0, len(ids), numPartitions=2).select(
+        F.element_at(column, F.col("id").cast("int") + 1).alias(C.ACCOUNT_ID)
+    )
+    layout = df.select(F.spark_partition_id().alias("p"), C.ACCOUNT_ID).collect()
+    assert [(r.p, r[C.ACCOUNT_ID]) for r in layout] == [(i // 4, v) for i, v in enumerate(ids)]
     found = duplicated_ids(df)
     assert sorted(found.to_pylist(), key=str) == sorted(["a", "c", None], key=str)
     assert found.type == pa.string()

@@ -51,6 +51,7 @@ def test_ship_model_adds_the_verified_folder_once(spark, model):
     assert len({r.id for r in rows}) <= spark.sparkContext.defaultParallelism
 
 
+@pytest.mark.fails_a_task
 @pytest.mark.parametrize("damage", ["model.txt", "checksums.json"])
 def test_an_executor_refuses_an_altered_copy_naming_the_drivers_folder(
     spark, model, tmp_path, damage
@@ -77,8 +78,8 @@ def test_an_executor_refuses_an_altered_copy_naming_the_drivers_folder(
         executor_predictor(shipped)
         yield from batches
 
-    # One task: it fails the job, and a Python worker whose task failed exits (the next
-    # test's task starts a new one, re-importing the scoring stack: seconds of CPU).
+    # One task: it fails the job, and a Python worker whose task failed exits (a later task
+    # would start a new one, re-importing the scoring stack: seconds of CPU; hence the mark).
     with pytest.raises(Exception) as failed:
         spark.range(0, 4, numPartitions=1).mapInArrow(score, "id long").collect()
     message = model_error(failed.value)
