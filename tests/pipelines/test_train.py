@@ -223,17 +223,40 @@ def test_promote_forces_the_champion(twin, small_world, train_store, tmp_path):
     )
 
 
-def test_other_data_is_not_comparable_and_says_how_to_promote(
-    trained_run, small_world, train_store, tmp_path
-):
+@pytest.fixture(scope="module")
+def extract_run(trained_run, small_world, train_store, tmp_path_factory) -> tuple[Path, str]:
+    """The small world cut to a real extract (statements only, one as-of month), trained
+    into closure-risk, whose champion (``trained_run``) saw the whole world: (out, stdout).
+
+    One training serves two tests: a single-month extract trains (split by account) and,
+    being other data, is not comparable with the champion.
+    """
+    root = tmp_path_factory.mktemp("extract_run")
+    data = root / "extract"
+    _single_month_statements_only(small_world, data, dt.date(2024, 2, 29))
+    config = root / "c.toml"
+    config.write_text("[model]\nmin_data_in_leaf = 20\n")
+    argv = ["--data", str(data), "--out", str(root / "m"), "--config", str(config)]
+    code, stdout = _run([*argv, "--tracking-uri", train_store])
+    assert code == 0, stdout
+    return root / "m", stdout
+
+
+def _version_of_run(store: str, stdout: str):
+    """The registered version of the training whose summary is ``stdout``."""
+    (run_id,) = [
+        line.split()[-1] for line in stdout.splitlines() if line.startswith("MLflow run id")
+    ]
+    (version,) = MlflowClient(store).search_model_versions(f"run_id = '{run_id}'")
+    return version
+
+
+def test_other_data_is_not_comparable_and_says_how_to_promote(extract_run, train_store):
     # The champion of closure-risk was trained on the small world (trained_run).
-    extract = tmp_path / "extract"
-    _single_month_statements_only(small_world, extract, dt.date(2024, 2, 29))
-    code, stdout = _train_into(extract, train_store, "closure-risk", tmp_path / "b")
-    assert code == 0
-    assert _alias_of(train_store, "closure-risk", _newest(train_store, "closure-risk")) == {
-        "challenger"
-    }
+    _, stdout = extract_run
+    version = _version_of_run(train_store, stdout)
+    assert version.name == "closure-risk"
+    assert _alias_of(train_store, "closure-risk", version.version) == {"challenger"}
     assert "--promote" in stdout and "not comparable" in stdout
 
 
@@ -297,35 +320,16 @@ def _single_month_statements_only(world: Path, out: Path, as_of: dt.date) -> Non
     pq.write_table(later, out / "closures.parquet")
 
 
-def test_statements_only_single_as_of_month(small_world, train_store, tmp_path):
-    data = tmp_path / "extract"
-    _single_month_statements_only(small_world, data, dt.date(2024, 2, 29))
-    config = tmp_path / "c.toml"
-    config.write_text(
-        '[tracking]\nregistered_model = "closure-risk-single"\n[model]\nmin_data_in_leaf = 20\n'
-    )
-    code, stdout = _run(
-        [
-            "--data",
-            str(data),
-            "--out",
-            str(tmp_path / "m"),
-            "--config",
-            str(config),
-            "--tracking-uri",
-            train_store,
-        ]
-    )
-    assert code == 0, stdout
+def test_statements_only_single_as_of_month(extract_run, train_store):
+    out, stdout = extract_run
     assert "single as-of month: split by account" in stdout
-    spec = json.loads((tmp_path / "m" / "latest" / "spec.json").read_text())
+    spec = json.loads((out / "latest" / "spec.json").read_text())
     assert spec["split"]["kind"] == "account"
     assert spec["split"]["months_oot"] == ["2024-02-29"]
     origin = spec["scale"]["band_origin"]  # one snapshot still gets bands from its own data
     assert origin["rule"] == "quantiles" and max(origin["observed"]) <= 0.6
     client = MlflowClient(train_store)
-    version = client.get_model_version_by_alias("closure-risk-single", "champion")
-    run = client.get_run(version.run_id)
+    run = client.get_run(_version_of_run(train_store, stdout).run_id)
     assert run.data.tags["split_kind"] == "account"
     assert run.data.params["split.kind"] == "account"
 
