@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from forked import MLFLOW_SQL_STORES, run_forked
+from fork_server import run_forked
+from forked import MLFLOW_SQL_STORES
 
 from risk_model import contract as C
 from risk_model import reasons as R

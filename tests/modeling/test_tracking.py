@@ -9,7 +9,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from forked import MLFLOW_SQL_STORES, run_forked
+from fork_server import run_forked
+from forked import MLFLOW_SQL_STORES
 from mlflow.tracking import MlflowClient
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES
