@@ -150,6 +150,7 @@ print({k: split[k] for k in ("kind", "gap_months", "rows_train", "rows_val", "ro
 
 # %%
 table_date = dt.date.fromisoformat(reported["evaluated_with_merchant_risk_as_of"])
+table = fit_merchant_risk(world.histories, table_date)  # the one the OOT rows were scored with
 oot_dates = [dt.date.fromisoformat(d) for d in split["months_oot"]]
 rows = snapshot_frame(
     world.histories,
@@ -158,11 +159,9 @@ rows = snapshot_frame(
     horizon_months=artefact.horizon_months,
     policy=artefact.policy,
     truth=world.truth,
-    merchant_risk=fit_merchant_risk(world.histories, table_date),
+    merchant_risk=table,
 )
-served = Predictor(
-    in_memory_artefact(artefact.booster, spec, fit_merchant_risk(world.histories, table_date))
-)
+served = Predictor(in_memory_artefact(artefact.booster, spec, table))
 prob = served.score_features(rows, reasons="none")["probability"].to_numpy()
 y, truth = rows[LABEL].to_numpy(dtype=float), rows[TRUTH_P].to_numpy()
 print(f"{len(rows):,} OOT account-months, {int(y.sum())} closed within 3 months")
