@@ -112,18 +112,49 @@ def test_champion_loads_in_a_fresh_process(trained_run, small_world, train_store
     assert np.array_equal(scored["probability"].to_numpy(float), scores["probability"].to_numpy())
 
 
-def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, tmp_path, caplog):
+class _Records(logging.Handler):
+    """Every record of INFO and above emitted while attached (caplog, for a module fixture)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def second_run(trained_run, small_world, train_store, tmp_path_factory):
+    """The default training again, features recomputed (``--no-cache``), tracked into
+    closure-risk like ``trained_run``: (models dir, stdout, its log records).
+
+    Two tests need exactly this run: the same seed gives the same model, and an identical
+    second run is never promoted over the champion.
+    """
+    out = tmp_path_factory.mktemp("second")
+    handler, root = _Records(), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        argv = ["--data", str(small_world), "--out", str(out), "--no-cache"]
+        code, stdout = _run([*argv, "--tracking-uri", train_store])
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert code == 0, stdout
+    return out, stdout, handler.records
+
+
+def test_same_seed_gives_identical_model_and_metrics(trained_run, second_run):
     out, _ = trained_run
-    caplog.set_level(logging.INFO)
-    argv = ["--data", str(small_world), "--out", str(tmp_path), "--no-tracking", "--no-cache"]
-    code, _ = _run(argv)
-    assert code == 0
-    lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.train"]
+    again, _, records = second_run
+    lines = [r.getMessage() for r in records if r.name == "pipelines.train"]
     assert "features: computed" in lines  # features recomputed: the whole path is deterministic
     assert any(line.startswith("capacity search 1/") for line in lines)  # the fit's progress
     assert any(line.startswith("final fit (depth ") for line in lines)
-    assert not [r for r in caplog.records if r.name.startswith("matplotlib")]
-    first, second = out / "latest", tmp_path / "latest"
+    assert not [r for r in records if r.name.startswith("matplotlib")]
+    first, second = out / "latest", again / "latest"
     assert (first / "model.txt").read_bytes() == (second / "model.txt").read_bytes()
     spec_a = json.loads((first / "spec.json").read_text())
     spec_b = json.loads((second / "spec.json").read_text())
@@ -132,6 +163,16 @@ def test_same_seed_gives_identical_model_and_metrics(trained_run, small_world, t
     assert spec_a["data_fingerprint"] == spec_b["data_fingerprint"]
     assert spec_a["scale"] == spec_b["scale"]  # the derived band edges too
     assert (first / "reference.json").read_bytes() == (second / "reference.json").read_bytes()
+
+
+def test_an_identical_second_run_is_never_promoted(second_run, train_store):
+    _, stdout, _ = second_run
+    version = _version_of_run(train_store, stdout)
+    assert version.name == "closure-risk"
+    assert _alias_of(train_store, "closure-risk", version.version) == {"challenger"}
+    assert "interval [+0.0000, +0.0000]" in stdout
+    tags = MlflowClient(train_store).get_model_version("closure-risk", version.version).tags
+    assert tags["decision"] == "not_better"
 
 
 def test_champion_kept_when_the_challenger_is_worse(
@@ -193,32 +234,14 @@ def _newest(store: str, name: str) -> str:
     return str(max(int(v.version) for v in versions))
 
 
-@pytest.fixture(scope="module")
-def twin(small_world, train_store, tmp_path_factory) -> str:
-    """Registered model cr-twin: a first training (champion), then an identical second one
-    (version 2); returns the second's stdout."""
-    out = tmp_path_factory.mktemp("twin")
-    assert _train_into(small_world, train_store, "cr-twin", out / "a")[0] == 0
-    code, stdout = _train_into(small_world, train_store, "cr-twin", out / "b")
+def test_promote_forces_the_champion(small_world, train_store, tmp_path):
+    # A first training (champion), then an identical one, never better than it: forced in.
+    assert _train_into(small_world, train_store, "cr-forced", tmp_path / "a")[0] == 0
+    code, _ = _train_into(small_world, train_store, "cr-forced", tmp_path / "b", "--promote")
     assert code == 0
-    return stdout
-
-
-def test_an_identical_second_run_is_never_promoted(twin, train_store):
-    assert _alias_of(train_store, "cr-twin", "2") == {"challenger"}
-    assert "interval [+0.0000, +0.0000]" in twin
-    tags = MlflowClient(train_store).get_model_version("cr-twin", "2").tags
-    assert tags["decision"] == "not_better"
-
-
-def test_promote_forces_the_champion(twin, small_world, train_store, tmp_path):
-    # One more identical training, which is never better than the champion: forced in.
-    code, _ = _train_into(small_world, train_store, "cr-twin", tmp_path / "c", "--promote")
-    assert code == 0
-    forced = _newest(train_store, "cr-twin")
-    assert int(forced) > 2
-    assert _alias_of(train_store, "cr-twin", forced) == {"champion"}
-    assert MlflowClient(train_store).get_model_version("cr-twin", forced).tags["decision"] == (
+    assert _newest(train_store, "cr-forced") == "2"
+    assert _alias_of(train_store, "cr-forced", "2") == {"champion"}
+    assert MlflowClient(train_store).get_model_version("cr-forced", "2").tags["decision"] == (
         "forced"
     )
 
