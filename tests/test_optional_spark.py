@@ -1,7 +1,7 @@
 """pyspark is an optional extra: the core package never imports it."""
 
-import subprocess
-import sys
+import pytest
+from forked import run_forked
 
 CORE = (
     "risk_model.predict",
@@ -14,30 +14,41 @@ CORE = (
 )
 # These import mlflow, whose mlflow.types.schema tries `import pyspark` when it is installed.
 WITH_MLFLOW = ("pipelines.train", "risk_model.modeling.tracking", "risk_model.model_source")
+# Both checks import these third-party packages, none of which looks for pyspark (the first
+# check would see one that imported it: the children inherit these modules). They are
+# imported once, in the interpreter both checks fork from, not once per check (~2 s of CPU);
+# the package, pipelines, MLflow and pyspark are imported by each check afresh.
+SHARED = "import numpy, pandas, pyarrow, scipy, sklearn, lightgbm\n"
+
+CORE_ONLY = (
+    "import sys\n"
+    + "".join(f"import {name}\n" for name in CORE)
+    + "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j'))\n"
+    + "assert not bad, bad\n"
+    + "assert 'risk_model.spark' not in sys.modules\n"
+)
+# With pyspark unimportable every entry point still imports (mlflow falls back too).
+WITHOUT_PYSPARK = (
+    "import sys\nsys.modules['pyspark'] = None\n"
+    + "".join(f"import {name}\n" for name in (*CORE, *WITH_MLFLOW))
+    + "assert 'risk_model.spark' not in sys.modules\n"
+)
 
 
-def _run(code: str) -> None:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+@pytest.fixture(scope="module")
+def checks(tmp_path_factory):
+    """Each check's completed process, by name (two children of one interpreter)."""
+    names = ("core_only", "without_pyspark")
+    done = run_forked(SHARED, [CORE_ONLY, WITHOUT_PYSPARK], tmp_path_factory.mktemp("optional"))
+    return dict(zip(names, done, strict=True))
 
 
-def test_core_modules_do_not_import_pyspark():
-    _run(
-        "import sys\n"
-        + "".join(f"import {name}\n" for name in CORE)
-        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j'))\n"
-        + "assert not bad, bad\n"
-        + "assert 'risk_model.spark' not in sys.modules\n"
-    )
+def test_core_modules_do_not_import_pyspark(checks):
+    assert checks["core_only"].returncode == 0, checks["core_only"].stderr
 
 
-def test_the_package_works_without_pyspark():
-    """With pyspark unimportable every entry point still imports (mlflow falls back too)."""
-    _run(
-        "import sys\nsys.modules['pyspark'] = None\n"
-        + "".join(f"import {name}\n" for name in (*CORE, *WITH_MLFLOW))
-        + "assert 'risk_model.spark' not in sys.modules\n"
-    )
+def test_the_package_works_without_pyspark(checks):
+    assert checks["without_pyspark"].returncode == 0, checks["without_pyspark"].stderr
 
 
 def test_spark_paths_keep_their_scheme():
