@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from forked import _DRIVER, MLFLOW_SQL_STORES
+from forked import _DRIVER, MLFLOW_SQL_STORES, children
 
 # What the registry tests' children import (their setups repeat it, so they read the same
 # with forked.run_forked): MLflow with its SQL stores, the tracking wiring, the loader.
@@ -61,20 +61,15 @@ for line in sys.stdin:
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         sys.argv = ["-c", folder, json.dumps(request["bodies"]), request["setup"]]
-        code = 0
+        code = 1  # the driver (or the setup it runs) raised: its traceback is in driver.err
         try:
             exec(compile(driver, "<driver>", "exec"), {"__name__": "__main__"})
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 1
+            code = 0
         except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            __import__("traceback").print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     print("pid", pid, file=replies, flush=True)
     print("done", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), file=replies, flush=True)
 """
@@ -154,13 +149,4 @@ def run_forked(
         raise
     err = (folder / "driver.err").read_text(encoding="utf-8")
     assert code == 0, f"fork driver failed:\n{err[-3000:]}"
-    codes = json.loads((folder / "driver.out").read_text(encoding="utf-8").splitlines()[-1])
-    return [
-        subprocess.CompletedProcess(
-            [f"<body {i}>"],
-            code,
-            (folder / f"{i}.out").read_text(encoding="utf-8"),
-            (folder / f"{i}.err").read_text(encoding="utf-8"),
-        )
-        for i, code in enumerate(codes)
-    ]
+    return children(folder, (folder / "driver.out").read_text(encoding="utf-8"))

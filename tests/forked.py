@@ -83,7 +83,12 @@ def run_forked(
     argv = [sys.executable, "-c", _DRIVER, str(folder), json.dumps(bodies), setup]
     driver = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     assert driver.returncode == 0, f"fork driver failed:\n{driver.stderr[-3000:]}"
-    codes = json.loads(driver.stdout.strip().splitlines()[-1])
+    return children(folder, driver.stdout)
+
+
+def children(folder: Path, driver_stdout: str) -> list[subprocess.CompletedProcess]:
+    """The children's results: exit codes from the driver's last line, output from files."""
+    codes = json.loads(driver_stdout.strip().splitlines()[-1])
     return [
         subprocess.CompletedProcess(
             [f"<body {i}>"],
