@@ -1,6 +1,6 @@
-""":func:`forked.run_forked`, with the interpreter started once per test process.
+"""The kept interpreter behind ``forked.run_forked(..., kept=True)``, one per test process.
 
-Each call of :func:`forked.run_forked` starts an interpreter and imports what its children
+Each plain call of :func:`forked.run_forked` starts an interpreter and imports what its children
 need; for the MLflow registry tests that is MLflow, its SQL stores and the tracking wiring,
 seconds of CPU per call, far more than the children's own work. Here one server
 interpreter per test process (each xdist worker has its own) imports :data:`BASE` once and
@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from forked import _DRIVER, MLFLOW_SQL_STORES, children
+from forked import _DRIVER, MLFLOW_SQL_STORES
 
 # What the registry tests' children import (their setups repeat it, so they read the same
 # with forked.run_forked): MLflow with its SQL stores, the tracking wiring, the loader.
@@ -53,14 +53,14 @@ for line in sys.stdin:
     if pid == 0:
         os.setpgid(0, 0)
         replies.close()
-        folder = request["folder"]
+        folder = request["args"][0]  # the driver's output folder, its first argument
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         for fd, name in ((1, "driver.out"), (2, "driver.err")):
             os.dup2(os.open(f"{folder}/{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
-        sys.argv = ["-c", folder, json.dumps(request["bodies"]), request["setup"]]
+        sys.argv = ["-c", *request["args"]]
         code = 1  # the driver (or the setup it runs) raised: its traceback is in driver.err
         try:
             exec(compile(driver, "<driver>", "exec"), {"__name__": "__main__"})
@@ -89,18 +89,20 @@ def _start() -> subprocess.Popen:
     _server = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=_log, bufsize=0
     )
-    atexit.register(_stop, _server)
+    atexit.register(_stop, _server, _log)
     _expect(_server, "ready", timeout=120)
     return _server
 
 
-def _stop(server: subprocess.Popen) -> None:
+def _stop(server: subprocess.Popen, log) -> None:
     server.stdin.close()  # the server ends at the end of its input
     try:
         server.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+    server.stdout.close()
+    log.close()
 
 
 def _expect(server: subprocess.Popen, word: str, *, timeout: float) -> str:
@@ -115,27 +117,21 @@ def _expect(server: subprocess.Popen, word: str, *, timeout: float) -> str:
     return line[len(word) :].strip()
 
 
-def run_forked(
-    setup: str,
-    bodies: list[str],
-    folder: Path,
-    *,
-    timeout: float = 180,
-    env: dict[str, str] | None = None,
-) -> list[subprocess.CompletedProcess]:
-    """:func:`forked.run_forked`, from the kept interpreter that has imported :data:`BASE`.
+def drive(
+    args: list[str], folder: Path, *, timeout: float, env: dict[str, str] | None
+) -> subprocess.CompletedProcess:
+    """Run :mod:`forked`'s driver with ``args`` in a process forked from the kept interpreter.
 
     ``env`` (default: this process's environment now) and the working directory are set
-    in the intermediate process before ``setup`` runs; what :data:`BASE` read at import
-    came from the environment the server started with. A call that outlives ``timeout``
-    is killed with its children and raises :class:`subprocess.TimeoutExpired`.
+    in that process before the driver runs; what :data:`BASE` read at import came from the
+    environment the server started with. The driver's output goes to ``folder``
+    (``driver.out``, ``driver.err``) and is returned as a completed process. A call that
+    outlives ``timeout`` is killed with its children and raises
+    :class:`subprocess.TimeoutExpired`.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     server = _start()
     request = {
-        "folder": str(folder),
-        "bodies": bodies,
-        "setup": setup,
+        "args": args,
         "env": dict(os.environ if env is None else env),
         "cwd": os.getcwd(),
     }
@@ -147,6 +143,5 @@ def run_forked(
         os.killpg(pid, signal.SIGKILL)
         _expect(server, "done", timeout=30)
         raise
-    err = (folder / "driver.err").read_text(encoding="utf-8")
-    assert code == 0, f"fork driver failed:\n{err[-3000:]}"
-    return children(folder, (folder / "driver.out").read_text(encoding="utf-8"))
+    out, err = ((folder / f"driver.{name}").read_text(encoding="utf-8") for name in ("out", "err"))
+    return subprocess.CompletedProcess(["<driver>"], code, out, err)

@@ -71,24 +71,28 @@ def run_forked(
     *,
     timeout: float = 180,
     env: dict[str, str] | None = None,
+    kept: bool = False,
 ) -> list[subprocess.CompletedProcess]:
     """Run ``setup`` once, then each of ``bodies`` in its own forked child, all at once.
 
     ``folder`` (empty, created if missing) receives each child's output files; ``env`` is
-    the interpreter's environment (default: this one's). Returns one completed process per
+    the interpreter's environment (default: this one's). With ``kept`` the driver is forked
+    from this test process's kept interpreter that has imported MLflow
+    (:mod:`fork_server`) instead of a new interpreter. Returns one completed process per
     body, in order; a child killed by a signal has a negative return code, as with
     :mod:`subprocess`. The driver itself failing is an error.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-c", _DRIVER, str(folder), json.dumps(bodies), setup]
-    driver = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    args = [str(folder), json.dumps(bodies), setup]
+    if kept:
+        from fork_server import drive  # that module imports this one
+
+        driver = drive(args, folder, timeout=timeout, env=env)
+    else:
+        argv = [sys.executable, "-c", _DRIVER, *args]
+        driver = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     assert driver.returncode == 0, f"fork driver failed:\n{driver.stderr[-3000:]}"
-    return children(folder, driver.stdout)
-
-
-def children(folder: Path, driver_stdout: str) -> list[subprocess.CompletedProcess]:
-    """The children's results: exit codes from the driver's last line, output from files."""
-    codes = json.loads(driver_stdout.strip().splitlines()[-1])
+    codes = json.loads(driver.stdout.strip().splitlines()[-1])
     return [
         subprocess.CompletedProcess(
             [f"<body {i}>"],

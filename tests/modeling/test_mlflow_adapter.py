@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fork_server import run_forked
-from forked import MLFLOW_SQL_STORES
+from forked import MLFLOW_SQL_STORES, run_forked
 
 from risk_model import contract as C
 from risk_model import reasons as R
@@ -25,7 +24,7 @@ def test_loading_the_registered_model_prints_no_progress_bar(model, tmp_path):
     setup = "import os\nimport mlflow\nfrom risk_model.predict import load\n" + MLFLOW_SQL_STORES
     load = LOAD.format(uri=model.tracking_uri)
     ask = "os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'] = 'true'\n"
-    quiet, loud = run_forked(setup, [load, ask + load], tmp_path, env=clean)
+    quiet, loud = run_forked(setup, [load, ask + load], tmp_path, env=clean, kept=True)
     assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
     assert "Downloading artifacts" not in quiet.stderr + quiet.stdout
     assert quiet.stdout.strip()  # the model version: it did load

@@ -9,8 +9,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from fork_server import run_forked
-from forked import MLFLOW_SQL_STORES
+from forked import MLFLOW_SQL_STORES, run_forked
 from mlflow.tracking import MlflowClient
 
 from modeling.modeling_helpers import CATALOGUE, FEATURES
@@ -366,7 +365,7 @@ def test_two_concurrent_trainings_cannot_both_promote(mlflow_uri, logged, rows, 
         f"uri, model_uri, art = {mlflow_uri!r}, {model_uri!r}, {str(art)!r}\n"
     )
     body = f"selection = pd.read_parquet({str(data)!r})\n{RACER}"
-    done = run_forked(setup, [body, body], tmp_path / "racers")
+    done = run_forked(setup, [body, body], tmp_path / "racers", kept=True)
     assert all(p.returncode == 0 for p in done), [p.stderr[-2000:] for p in done]
     outs = [json.loads(p.stdout.strip().splitlines()[-1]) for p in done]
     winner, loser = sorted(outs, key=lambda o: o["version"])
@@ -400,7 +399,7 @@ def test_two_processes_creating_one_experiment_both_get_it(tmp_path):
     # insert (each child importing the stores itself took ~2 s of CPU).
     setup = "from risk_model.modeling import tracking\n" + MLFLOW_SQL_STORES
     body = f"print(tracking.setup_tracking({uri!r}, 'raced'))\n"
-    done = run_forked(setup, [body] * 4, tmp_path / "racers", timeout=120)
+    done = run_forked(setup, [body] * 4, tmp_path / "racers", timeout=120, kept=True)
     assert all(p.returncode == 0 for p in done), [p.stderr[-2000:] for p in done]
     ids = {p.stdout.strip() for p in done}
     assert len(ids) == 1 and ids != {""}
