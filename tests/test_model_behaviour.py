@@ -96,7 +96,8 @@ def overdue_case(
         never_90 = all(s["days_past_due"] < 90 for s in r[C.STATEMENTS])
         return len(months) >= 2 and months[-1] == month and never_90
 
-    bases = [_without_latest_month(r, month) for r in [r for r in records if eligible(r)][:300]]
+    kept = [r for r in records if eligible(r)][:300]
+    bases = [_without_latest_month(r, month) for r in kept]
     assert len(bases) >= 100
     return _score(predictor, bases, model.as_of), bases
 

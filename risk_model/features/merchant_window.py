@@ -77,9 +77,10 @@ class MerchantWindow:
             np.add.at(self.night_payers, m[~was_night & (sums["night"][pid] > 0)], 1.0)
             month = int(self.grid.period_month[p] - self.grid.first_month)
             np.add.at(self.first_hist[:, month], m[new], 1.0)
+            log_q, n = ordered("log_q")[rows], ordered("n")[rows]
             cat, ok = r.p_cat[pid], r.p_cat[pid] >= 0
-            np.add.at(self.cat_log, cat[ok], ordered("log_q")[rows][ok])
-            np.add.at(self.cat_n, cat[ok], ordered("n")[rows][ok])
+            np.add.at(self.cat_log, cat[ok], log_q[ok])
+            np.add.at(self.cat_n, cat[ok], n[ok])
             ac = r.p_ac[pid]
-            np.add.at(self.ac_log, ac, ordered("log_q")[rows])
-            np.add.at(self.ac_n, ac, ordered("n")[rows])
+            np.add.at(self.ac_log, ac, log_q)
+            np.add.at(self.ac_n, ac, n)
