@@ -5,6 +5,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from feature_records import D, account, histories, statement, txn
+from frames import assert_frame_equal
 
 from risk_model import contract as C
 from risk_model.features import build_features, feature_names
@@ -100,17 +101,17 @@ def test_shuffled_and_chunked_input_gives_identical_output(table):
     dates = [D(2024, 2, 10), D(2024, 3, 31)]
     base = build_features(table, dates)
     shuffled = table.take([2, 0, 1])
-    pd.testing.assert_frame_equal(build_features(shuffled, dates), base, check_exact=True)
+    assert_frame_equal(build_features(shuffled, dates), base, check_exact=True)
     chunked = pa.concat_tables([table.slice(0, 1), table.slice(1, 2)])
-    pd.testing.assert_frame_equal(build_features(chunked, dates), base, check_exact=True)
+    assert_frame_equal(build_features(chunked, dates), base, check_exact=True)
 
 
 def test_datetime_as_of_uses_its_calendar_day(table):
     a = build_features(table, T(2024, 3, 31, 18))
-    pd.testing.assert_frame_equal(a, build_features(table, D(2024, 3, 31)), check_exact=True)
+    assert_frame_equal(a, build_features(table, D(2024, 3, 31)), check_exact=True)
 
 
 def test_as_of_accepts_numpy_and_iso_dates(table):
     base = build_features(table, [D(2024, 3, 31)])
     for other in (np.datetime64("2024-03-31"), "2024-03-31", pd.Timestamp("2024-03-31 12:00")):
-        pd.testing.assert_frame_equal(build_features(table, [other]), base, check_exact=True)
+        assert_frame_equal(build_features(table, [other]), base, check_exact=True)

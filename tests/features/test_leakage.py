@@ -5,6 +5,7 @@ import os
 
 import pandas as pd
 from feature_records import D, account, histories, statement, txn
+from frames import assert_frame_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -137,12 +138,12 @@ def test_events_after_as_of_change_nothing(accounts, day, data):
     b = build_features(after, [as_of, later])
     keep_a = a[a[C.AS_OF] == pd.Timestamp(as_of)].reset_index(drop=True)
     keep_b = b[b[C.AS_OF] == pd.Timestamp(as_of)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(keep_a, keep_b, check_exact=True)
+    assert_frame_equal(keep_a, keep_b, check_exact=True)
     fitted_a, fitted_b = fit_merchant_risk(before, as_of), fit_merchant_risk(after, as_of)
     assert fitted_a.equals(fitted_b, check_metadata=True)
     scored_a = build_features(before, as_of, merchant_risk=fitted_a)
     scored_b = build_features(after, as_of, merchant_risk=fitted_a)
-    pd.testing.assert_frame_equal(scored_a, scored_b, check_exact=True)
+    assert_frame_equal(scored_a, scored_b, check_exact=True)
 
 
 def test_perturbation_inside_the_window_is_seen():

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from frames import assert_frame_equal
 
 from risk_model import contract as C
 from risk_model.features import build_features, fit_merchant_risk
@@ -34,7 +35,7 @@ def test_alone_equals_batch_row(world, dates, fitted, batch):
         account_id = one.column(C.ACCOUNT_ID)[0].as_py()
         expected = batch[batch[C.ACCOUNT_ID] == account_id].reset_index(drop=True)
         assert len(alone) == len(expected)
-        pd.testing.assert_frame_equal(alone, expected, check_exact=True)
+        assert_frame_equal(alone, expected, check_exact=True)
 
 
 def test_merchant_features_are_informative(batch):
@@ -46,10 +47,10 @@ def test_shuffled_rows_give_identical_output(world, dates, fitted, batch):
     order = np.random.default_rng(5).permutation(world.histories.num_rows)
     shuffled = world.histories.take(order)
     again = build_features(shuffled, dates, merchant_risk=fitted, policy=world.config.policy)
-    pd.testing.assert_frame_equal(again, batch, check_exact=True)
+    assert_frame_equal(again, batch, check_exact=True)
     train_a = build_features(world.histories.slice(0, 3000), dates[-1])
     train_b = build_features(world.histories.slice(0, 3000).take(order[order < 3000]), dates[-1])
-    pd.testing.assert_frame_equal(train_a, train_b, check_exact=True)
+    assert_frame_equal(train_a, train_b, check_exact=True)
 
 
 def test_training_mode_differs_from_scoring_mode(world, dates, batch):
@@ -73,4 +74,4 @@ def test_dates_together_equal_dates_one_by_one(world):
     for d in dates:
         alone = build_features(table, d)
         part = together[together[C.AS_OF] == pd.Timestamp(d)].reset_index(drop=True)
-        pd.testing.assert_frame_equal(alone, part, check_exact=True)
+        assert_frame_equal(alone, part, check_exact=True)

@@ -127,7 +127,11 @@ def _order_free_figures(y, p):
     ]
 
 
-@settings(max_examples=25, deadline=None)
+# Examples rather than permutations: an order bug that shows in an example shows in its
+# first few permutations. Measured over 400 examples, the share caught within 4 / 20
+# permutations: stable-rank ECE 0.69 / 0.70, plain top-k capture 0.51 / 0.55, ECE summed
+# in row order (last bits only) 0.10 / 0.11; so 30 examples of 4 miss less than 25 of 20.
+@settings(max_examples=30, deadline=None)
 @given(_predictions())
 def test_metrics_do_not_depend_on_row_order(data):
     y, p, rng = data
@@ -135,7 +139,7 @@ def test_metrics_do_not_depend_on_row_order(data):
     table = M.decile_table(y, p)
     reference = rng.uniform(0.0, 1.0, 40)
     psi = M.psi(reference, p)
-    for _ in range(20):
+    for _ in range(4):
         order = rng.permutation(len(y))
         # Exact equality (NaN == NaN): the same multiset of (p, y) gives the same bits.
         np.testing.assert_array_equal(_order_free_figures(y[order], p[order]), figures)
