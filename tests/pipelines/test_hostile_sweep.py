@@ -7,7 +7,7 @@ truncated or foreign files) get a child of their own. The children are forked fr
 interpreter that has imported the command (``tests/forked.py``). For each kind:
 no traceback, the documented exit code, and when the file is readable every account in
 either the scores or the rejects file (read = scored + rejected, ids and rows matching).
-A second child process feeds hostile records to ``Predictor.predict_one``.
+One more child of the same interpreter feeds hostile records to ``Predictor.predict_one``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import copy
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -312,8 +310,8 @@ OWN_PROCESS = {
 
 # The sweep's processes are forked from one interpreter that has imported the command as
 # ``python -m pipelines.score`` has once it loads a model (tests/forked.py): each kind of
-# OWN_PROCESS runs ``main`` in a child of its own, as the command would, and one more child
-# runs the other kinds in turn.
+# OWN_PROCESS runs ``main`` in a child of its own, as the command would, one more child
+# runs the other kinds in turn, and a last one the hostile records (_RECORDS_SCRIPT).
 _SETUP = """
 import contextlib, io, json, logging, sys, traceback
 from pipelines.score import main
@@ -349,20 +347,19 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def _child(args, timeout=120):
-    return subprocess.run(
-        [sys.executable, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=_child_env(),
-    )
+def _records_body(model, rows, folder: Path) -> str:
+    """_RECORDS_SCRIPT as a child's body, its arguments set as the command line would."""
+    pq.write_table(_table(copy.deepcopy(rows[:1])), folder / "one.parquet")
+    argv = ["-c", str(model.artefact), model.as_of.isoformat(), str(folder / "one.parquet")]
+    return f"import sys\nsys.argv = {argv!r}\n{_RECORDS_SCRIPT}"
 
 
 @pytest.fixture(scope="module")
-def sweep(model, rows, tmp_path_factory):
-    """Build every kind's files and score them; return ``{kind: (folder, code, stderr)}``."""
+def children(model, rows, tmp_path_factory):
+    """Build every kind's files and run the sweep's and the records' children.
+
+    Returns the sweep ``{kind: (folder, path, code, stderr)}`` and the records' child.
+    """
     base = tmp_path_factory.mktemp("sweep")
     cases, folders = [], {}
     for i, (kind, make, _, _) in enumerate(SWEEP):
@@ -376,13 +373,22 @@ def sweep(model, rows, tmp_path_factory):
     (base / "cases.json").write_text(json.dumps(batch), encoding="utf-8")
     bodies = [_ALONE.format(argv=case["argv"]) for case in alone]
     bodies.append(_BATCH.format(cases=str(base / "cases.json"), results=str(base / "results.json")))
-    *own, driver = run_forked(_SETUP, bodies, base / "children", timeout=240, env=_child_env())
+    bodies.append(_records_body(model, rows, base))
+    *own, driver, records = run_forked(
+        _SETUP, bodies, base / "children", timeout=240, env=_child_env()
+    )
     results = {case["kind"]: (p.returncode, p.stderr) for case, p in zip(alone, own, strict=True)}
     assert driver.returncode == 0, f"driver died ({driver.returncode}):\n{driver.stderr[-3000:]}"
     assert "Traceback" not in driver.stderr, driver.stderr[-3000:]
     for result in json.loads((base / "results.json").read_text(encoding="utf-8")):
         results[result["kind"]] = result["code"], result["err"]
-    return {kind: (*folders[kind], *results[kind]) for kind in folders}
+    return {kind: (*folders[kind], *results[kind]) for kind in folders}, records
+
+
+@pytest.fixture(scope="module")
+def sweep(children):
+    """``{kind: (folder, path, exit code, stderr)}`` of every kind of file."""
+    return children[0]
 
 
 def _input_ids(path: Path) -> list[str | None]:
@@ -519,11 +525,9 @@ PINNED = {
 
 
 @pytest.fixture(scope="module")
-def record_outcomes(model, rows, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("records")
-    pq.write_table(_table(copy.deepcopy(rows[:1])), folder / "one.parquet")
-    args = [str(model.artefact), model.as_of.isoformat(), str(folder / "one.parquet")]
-    done = _child(["-c", _RECORDS_SCRIPT, *args])
+def record_outcomes(children):
+    """``{kind: outcome}`` of each hostile record, from the records' child."""
+    done = children[1]
     assert done.returncode == 0, f"exit {done.returncode}:\n{done.stderr[-3000:]}"
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     return dict(json.loads(line) for line in done.stdout.splitlines())
