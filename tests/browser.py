@@ -29,7 +29,12 @@ def chromium() -> str:
 
 
 def browse(browser: str, page: Path, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
-    """Open ``page`` in headless Chromium with ``flags`` (e.g. ``--dump-dom``)."""
+    """Open ``page`` in headless Chromium with ``flags`` (e.g. ``--dump-dom``).
+
+    Headless commands combine: ``--screenshot=FILE`` with ``--dump-dom`` in one call writes
+    the same PNG and returns the same DOM as two calls, for one browser start (~0.8 s of
+    CPU) instead of two (measured on the monitoring report, Chromium 156).
+    """
     command = [
         browser,
         "--headless",
