@@ -115,8 +115,11 @@ MODEL_CORRUPTIONS = {  # name: (edit, field named in the error)
         "tail",
     ),
 }
+# The child imports what the scoring command imports before it loads a model (LightGBM
+# without scikit-learn: ~1 s less CPU than LightGBM's own import), then loads each folder.
 _LOADER = """
 import json, sys
+import pipelines._scoring_stack
 from risk_model.modeling.artefact import load_artefact
 from risk_model.modeling.errors import ModelLoadError
 for folder in sys.argv[1:]:
