@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from pipelines.train import main
 from risk_model import contract as C
 from risk_model.modeling.artefact import load_artefact
+from risk_model.modeling.mlflow_adapter import model_location
 from risk_model.predict import Predictor
 from risk_model.records import to_flat, to_nested
 
@@ -180,9 +181,7 @@ def test_champion_kept_when_the_challenger_is_worse(
 ):
     caplog.set_level(logging.INFO)
     weak = tmp_path / "weak.toml"
-    weak.write_text(
-        "[model]\nnum_boost_round = 1\nnum_leaves = 2\nmonotone = false\ncapacity_search = false\n"
-    )
+    weak.write_text(WEAK_MODEL)
     code, stdout = _run(
         [
             "--data",
@@ -213,14 +212,16 @@ def test_champion_kept_when_the_challenger_is_worse(
     assert metrics["champion_gini_same_selection_rows"] > metrics["new_gini_same_selection_rows"]
 
 
-# The registry tests compare two trainings, not model quality: a fixed small model (no
-# capacity search) is fitted in a fraction of the default's time and is as deterministic.
-QUICK_MODEL = "[model]\ncapacity_search = false\nnum_boost_round = 60\n"
+# One tree of two leaves: worse than any trained champion, fitted at once (the registry
+# tests compare trainings, not model quality).
+WEAK_MODEL = (
+    "[model]\nnum_boost_round = 1\nnum_leaves = 2\nmonotone = false\ncapacity_search = false\n"
+)
 
 
 def _train_into(world: Path, store: str, name: str, out: Path, *extra: str) -> tuple[int, str]:
     config = out.with_suffix(".toml")
-    config.write_text(f'[tracking]\nregistered_model = "{name}"\n{QUICK_MODEL}')
+    config.write_text(f'[tracking]\nregistered_model = "{name}"\n{WEAK_MODEL}')
     args = ["--data", str(world), "--out", str(out), "--config", str(config)]
     return _run([*args, "--tracking-uri", store, *extra])
 
@@ -234,16 +235,32 @@ def _newest(store: str, name: str) -> str:
     return str(max(int(v.version) for v in versions))
 
 
-def test_promote_forces_the_champion(small_world, train_store, tmp_path):
-    # A first training (champion), then an identical one, never better than it: forced in.
-    assert _train_into(small_world, train_store, "cr-forced", tmp_path / "a")[0] == 0
+def _registered_again(store: str, stdout: str, name: str) -> None:
+    """The model of the training whose summary is ``stdout``, registered as ``name`` version 1
+    (champion) with its version's tags: the evidence a new training compares against.
+
+    Registered from its folder, not from its run or logged model: those keep their one
+    registered version (the monitoring finds a run's version by the run).
+    """
+    client = MlflowClient(store)
+    version = _version_of_run(store, stdout)
+    folder = model_location(f"models:/{version.name}/{version.version}", store)
+    client.create_registered_model(name)
+    client.create_model_version(name, folder, tags=version.tags)
+    client.set_registered_model_alias(name, "champion", "1")
+
+
+def test_promote_forces_the_champion(trained_run, small_world, train_store, tmp_path):
+    # The champion is trained_run's model (no second default training); a weak model of the
+    # same data, worse than it on the same rows, is forced in.
+    _registered_again(train_store, trained_run[1], "cr-forced")
     code, _ = _train_into(small_world, train_store, "cr-forced", tmp_path / "b", "--promote")
     assert code == 0
     assert _newest(train_store, "cr-forced") == "2"
     assert _alias_of(train_store, "cr-forced", "2") == {"champion"}
-    assert MlflowClient(train_store).get_model_version("cr-forced", "2").tags["decision"] == (
-        "forced"
-    )
+    tags = MlflowClient(train_store).get_model_version("cr-forced", "2").tags
+    assert tags["decision"] == "forced"
+    assert tags["compared_with"] == "v1" and float(tags["gini_difference_upper"]) < 0
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +323,7 @@ def test_a_failed_training_marks_its_run_failed(small_world, train_store, tmp_pa
     def broken(*args, **kwargs):
         raise ValueError("disk on fire")
 
-    monkeypatch.setattr(train_pipeline, "_plots", broken)
+    monkeypatch.setattr(train_pipeline, "_train_and_evaluate", broken)  # the first stage
     code, _ = _train_into(small_world, train_store, "cr-failed", tmp_path / "a")
     assert code == 1
     client = MlflowClient(train_store)
