@@ -165,13 +165,14 @@ def test_report_opens_in_headless_chromium(wave_report, tmp_path):
     browser = chromium()
     page = wave_report[3] / "monitoring.html"
     shot = tmp_path / "monitoring.png"
-    browse(browser, page, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400")
+    dom = browse(
+        browser, page, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400", "--dump-dom"
+    ).stdout
     pixels = png_pixels(shot)
     assert pixels.shape == (2400, 1200, 3)
     assert (pixels < 245).any(axis=2).mean() > 0.05, "the page rendered (almost) blank"
     assert _near(pixels, BATCH_BLUE) > 500, "no plot drawn: the inline figures did not decode"
     assert _near(pixels, RED_BADGE) > 100, "no red light drawn"
-    dom = browse(browser, page, tmp_path, "--dump-dom").stdout
     for title in ("Summary", "Score distribution", "Band mix", "Features"):
         assert f"<h2>{title}</h2>" in dom
 

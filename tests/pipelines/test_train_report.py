@@ -90,7 +90,8 @@ def test_report_renders_in_headless_chromium(trained_run, tmp_path):
     page = _report(trained_run[0])
     shot = tmp_path / "report.png"
     width, height = WINDOW
-    browse(browser, page, tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}")
+    flags = (f"--screenshot={shot}", f"--window-size={width},{height}", "--dump-dom")
+    dom = browse(browser, page, tmp_path, *flags).stdout
     with shot.open("rb") as handle:
         header = handle.read(24)
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
@@ -102,7 +103,6 @@ def test_report_renders_in_headless_chromium(trained_run, tmp_path):
     assert (np.abs(top.astype(int) - HEADER_INK).sum(axis=1) < 12).mean() > 0.5  # styled
     blue = np.abs(pixels.reshape(-1, 3).astype(int) - PLOT_BLUE).sum(axis=1) < 12
     assert blue.sum() > 500, "no plot drawn: the inline figures did not decode"
-    dom = browse(browser, page, tmp_path, "--dump-dom").stdout
     for _, title in SECTIONS:
         assert f"<h2>{title}</h2>" in dom
 
