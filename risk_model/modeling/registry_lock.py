@@ -17,7 +17,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -223,8 +223,9 @@ def _record(
     evidence: dict[str, str],
     rows_label: str,
     new_gini: float,
+    on_version: Container[str] = (),
 ) -> None:
-    """Decision and evidence as run tags / metrics and as model version tags."""
+    """Decision and evidence as run tags / metrics and as version tags (bar ``on_version``)."""
     import mlflow
 
     comparison = decision.comparison
@@ -245,8 +246,9 @@ def _record(
     }
     tags |= {k: f"{v:.6f}" for k, v in metrics.items() if v is not None}
     mlflow.set_tags(tags)
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
+    for key, value in tags.items():  # MLflow sets version tags one call at a time
+        if key not in on_version:
+            client.set_model_version_tag(name, version, key, value)
 
 
 def _describe(
@@ -328,8 +330,16 @@ def register_and_promote(
     new = load_artefact(artefact_dir)
     new_prob = new.predict_proba(new.matrix(selection_features))
     rows = (selection_features, np.asarray(selection_label), selection_groups, new_prob)
+    settings = {  # what the version is compared on: its tags from its creation (one write)
+        "eval_fingerprint": eval_fingerprint,
+        "horizon_months": str(horizon_months),
+        "promotion_margin": f"{config.margin:g}",
+        "promotion_resamples": str(config.resamples),
+        "promotion_level": f"{config.level:g}",
+        "promotion_seed": str(config.seed),
+    }
     with registry_lock(uri) as locked:
-        version = str(mlflow.register_model(model_uri, registered_model).version)
+        version = str(mlflow.register_model(model_uri, registered_model, tags=settings).version)
         for _ in range(_CAS_ATTEMPTS):
             champion = _current_champion(client, registered_model)
             info, comparison = _compare_with(
@@ -347,17 +357,9 @@ def register_and_promote(
             if locked or _version_of(moved) == _version_of(champion):
                 break  # nobody promoted while we compared: set the alias on what we read
         client.set_registered_model_alias(registered_model, decision.alias, version)
-    evidence = {
-        "eval_fingerprint": eval_fingerprint,
-        "horizon_months": str(horizon_months),
-        "promotion_margin": f"{config.margin:g}",
-        "promotion_resamples": str(config.resamples),
-        "promotion_level": f"{config.level:g}",
-        "promotion_seed": str(config.seed),
-        "compared_with": f"v{info.version}" if info else "none",
-    }
+    evidence = settings | {"compared_with": f"v{info.version}" if info else "none"}
     new_gini = comparison.new_gini if comparison else gini(rows[1], new_prob)
-    _record(client, registered_model, version, decision, evidence, rows_label, new_gini)
+    _record(client, registered_model, version, decision, evidence, rows_label, new_gini, settings)
     _describe(client, registered_model, version, description, decision)
     return _outcome(run.info.run_id, registered_model, version, decision, config, info, new_gini)
 
