@@ -16,15 +16,13 @@ from pathlib import Path
 
 import pytest
 
-# OpenMP spinning on a busy 2-core machine costs ~100x; keep waits passive.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-# OpenBLAS (numpy's and scipy's, pthreads) has its idle threads spin 2**28 cycles after each
-# call before they sleep: most of a small fit's CPU (choosing a calibration over three month
-# folds, six logistic regressions of two parameters: 1.7 s of CPU; 0.15 s with 2**4 cycles).
-# The thread count, and so every result, stays the same (checked bit for bit). OpenBLAS reads
-# the variable when numpy loads it: no plugin has loaded numpy when this file is imported;
-# the processes that tests start inherit it.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# Idle OpenMP and OpenBLAS threads sleep instead of spinning, as for the commands: importing
+# the entry points sets both variables (pipelines/__init__.py says why; spinning OpenBLAS
+# threads were most of a small calibration fit's CPU). The libraries read them when they
+# load: no plugin has loaded numpy or LightGBM when this file is imported, and the processes
+# that tests start inherit them.
+import pipelines  # noqa: F401
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 # Module path prefix -> group: one Spark JVM (tests/spark/conftest.py); one training world,
