@@ -118,15 +118,15 @@ def _expect(server: subprocess.Popen, word: str, *, timeout: float) -> str:
 
 
 def drive(
-    args: list[str], folder: Path, *, timeout: float, env: dict[str, str] | None
+    args: list[str], *, timeout: float, env: dict[str, str] | None
 ) -> subprocess.CompletedProcess:
     """Run :mod:`forked`'s driver with ``args`` in a process forked from the kept interpreter.
 
     ``env`` (default: this process's environment now) and the working directory are set
     in that process before the driver runs; what :data:`BASE` read at import came from the
-    environment the server started with. The driver's output goes to ``folder``
-    (``driver.out``, ``driver.err``) and is returned as a completed process. A call that
-    outlives ``timeout`` is killed with its children and raises
+    environment the server started with. The driver's output goes to its output folder, its
+    first argument (``driver.out``, ``driver.err``), and is returned as a completed process.
+    A call that outlives ``timeout`` is killed with its children and raises
     :class:`subprocess.TimeoutExpired`.
     """
     server = _start()
@@ -143,5 +143,6 @@ def drive(
         os.killpg(pid, signal.SIGKILL)
         _expect(server, "done", timeout=30)
         raise
+    folder = Path(args[0])
     out, err = ((folder / f"driver.{name}").read_text(encoding="utf-8") for name in ("out", "err"))
     return subprocess.CompletedProcess(["<driver>"], code, out, err)

@@ -87,7 +87,7 @@ def run_forked(
     if kept:
         from fork_server import drive  # that module imports this one
 
-        driver = drive(args, folder, timeout=timeout, env=env)
+        driver = drive(args, timeout=timeout, env=env)
     else:
         argv = [sys.executable, "-c", _DRIVER, *args]
         driver = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)

@@ -75,7 +75,8 @@ def _with_purchases(
     donors = _donors(histories, closures, explained, as_of, merchant)
     assert len(donors) == N_DONORS
     rest = histories.take(np.setdiff1d(np.arange(histories.num_rows), donors))
-    records = histories.take(donors).to_pylist()
+    donor_rows = histories.take(donors)
+    records = donor_rows.to_pylist()
     purchase = {
         "ts": ts,
         "kind": "purchase",
@@ -87,7 +88,7 @@ def _with_purchases(
     for r in records:
         r[C.TRANSACTIONS] = sorted([*(r[C.TRANSACTIONS] or []), purchase], key=lambda t: t["ts"])
     bought = pa.Table.from_pylist(records, schema=histories.schema)
-    base = pa.concat_tables([rest, histories.take(donors)]).combine_chunks()
+    base = pa.concat_tables([rest, donor_rows]).combine_chunks()
     return base, pa.concat_tables([rest, bought]).combine_chunks()
 
 

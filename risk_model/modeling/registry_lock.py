@@ -223,7 +223,7 @@ def _record(
     evidence: dict[str, str],
     rows_label: str,
     new_gini: float,
-    on_version: Container[str] = (),
+    on_version: Container[str],  # the version's tags from its creation
 ) -> None:
     """Decision and evidence as run tags / metrics and as version tags (bar ``on_version``)."""
     import mlflow
