@@ -143,7 +143,10 @@ for name, folder in folders.items():
 # The score PSI compares the batch's probabilities in the reference's ten score bins; the
 # CSI does the same per feature, over the values present; a feature whose values go
 # missing moves its missing-rate light instead. A batch of about 2,000 accounts against
-# about 1,700 reference rows shows a PSI near `noise_psi` from sampling alone.
+# about 1,700 reference rows shows a PSI near `noise_psi` from sampling alone. A feature
+# that few accounts have a value for (fewer than five per bin, in the batch or in the
+# reference) gets a grey CSI light: over a dozen values a PSI measures the sample, not
+# the population. Its missing-rate light still compares it.
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.2), gridspec_kw={"width_ratios": [1, 1.25]})
@@ -165,7 +168,8 @@ left.set(
 left.legend(frameon=False, fontsize=9)
 
 features = {name: pd.DataFrame(report["features"]) for name, report in reports.items()}
-down = features["downturn"].dropna(subset=["csi"]).nlargest(14, "csi").iloc[::-1]
+# Lit CSIs only: a grey one had too few present values to mean anything (see below).
+down = features["downturn"].query("csi_light != 'grey'").nlargest(14, "csi").iloc[::-1]
 calm = features["new accounts"].set_index("name")["csi"]
 right.barh(down["name"], down["csi"], color=[LIGHT_COLOURS[c] for c in down["csi_light"]])
 right.plot(calm.reindex(down["name"]), down["name"], "o", color="#2563eb")

@@ -329,15 +329,17 @@ def log_run(
 
 def summary(result: MonitorResult, report: Path) -> str:
     """Return the lines printed at the end."""
+    from risk_model.monitoring import GREY
+
     lines = [
         f"model {result.model_version}, batch as of {result.as_of}: {result.rows:,} accounts",
         f"score PSI    {result.score.value:.3f}  {result.score.light}",
         f"band shift   {result.bands.value:.3f}  {result.bands.light}",
     ]
     if result.features:
-        csi = [f for f in result.features if f.csi is not None]
-        top = max(csi, key=lambda f: f.csi or 0.0) if csi else None
-        if top is not None:
+        lit = [f for f in result.features if f.csi is not None and f.csi_light != GREY]
+        if lit:
+            top = max(lit, key=lambda f: f.csi or 0.0)
             lines.append(f"largest CSI  {top.csi:.3f}  {top.csi_light} ({top.name})")
         moved = max(result.features, key=lambda f: abs(f.missing_change))
         change = f"{100 * moved.missing_change:+.1f} pp"

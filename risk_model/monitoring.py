@@ -27,7 +27,14 @@ not compared (grey).
 
 A batch of ``m`` rows against ``n`` reference rows over ``k`` bins shows a PSI of about
 ``(k - 1)(1/m + 1/n)`` from sampling alone (:attr:`MonitorResult.noise_psi`): small
-batches are noisy.
+batches are noisy. Below a few values per bin the PSI means nothing at all: a sparse
+feature with 15 present values against 20 showed a CSI above 3 (red) on a batch of new
+accounts from the model's own world. So a PSI, CSI or band shift is lit only when both
+sides hold at least :data:`MIN_PER_BIN` values per bin, counting the bins that hold
+reference values (:func:`too_few_to_light`); otherwise its light is grey, its value is
+kept, and a feature's note says how many values were present. A feature's missing-rate light still
+speaks for it. Sparse features that pass the rule still show more sampling noise than the
+score: an amber CSI or two on a batch of a few thousand accounts is usually that.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
 LIGHTS = (GREEN, AMBER, RED)
 PSI_AMBER, PSI_RED = 0.10, 0.25
 MISSING_AMBER, MISSING_RED = 0.05, 0.10  # absolute change of the missing share
+MIN_PER_BIN = 5  # values each bin must expect, in the batch and in the reference, to be lit
 
 
 class NoReferenceError(ValueError):
@@ -128,7 +136,8 @@ class FeatureDrift:
     csi : float or None
         CSI; ``None`` when the batch or the reference has no present value.
     csi_light : str
-        Light of the CSI (``grey`` when there is none).
+        Light of the CSI: ``grey`` when there is none, or when too few values are present
+        to light it (see the module notes).
     missing_reference, missing_current : float
         Share of missing values in the reference and in the batch.
     missing_light : str
@@ -136,7 +145,7 @@ class FeatureDrift:
     bins : Drift or None
         The shares behind the CSI.
     note : str, optional
-        Why the feature was not compared.
+        Why the feature was not compared, or why its CSI is not lit.
     """
 
     name: str
@@ -191,13 +200,30 @@ def bin_labels(edges: Sequence[float], fmt: Any = _number) -> tuple[str, ...]:
     return (f"< {fmt(edges[0])}", *inner, f">= {fmt(edges[-1])}")
 
 
-def _compared(name: str, binned: Binned, values: np.ndarray) -> Drift:
+def too_few_to_light(reference_shares: Sequence[float], batch: int, reference: int) -> bool:
+    """Whether either side has fewer than :data:`MIN_PER_BIN` values per bin on average.
+
+    ``batch`` and ``reference`` count the values compared on each side; only the bins that
+    hold reference values count. On quantile bins this is the chi-square test's rule of
+    thumb (about five expected values per bin); a feature whose few bins are one common
+    value and a rare one (a flag) is judged by its count, not by its rare bin, so a flag
+    that turns common still lights.
+    """
+    return min(batch, reference) < MIN_PER_BIN * _bins_holding(reference_shares)
+
+
+def _bins_holding(reference_shares: Sequence[float]) -> int:
+    return sum(share > 0 for share in reference_shares)
+
+
+def _compared(name: str, binned: Binned, values: np.ndarray, reference_count: int) -> Drift:
     current = binned.shares_of(values)
     value = psi_of_shares(binned.shares, current)
+    grey = too_few_to_light(binned.shares, len(values), reference_count)
     return Drift(
         name,
         value,
-        psi_light(value),
+        GREY if grey else psi_light(value),
         bin_labels(binned.edges),
         binned.shares,
         tuple(current.tolist()),
@@ -209,7 +235,7 @@ def score_drift(reference: TrainingReference, prob: np.ndarray) -> Drift:
     prob = np.asarray(prob, dtype=np.float64)
     if len(prob) == 0 or not np.isfinite(prob).all():
         raise ValueError("score drift needs at least one finite probability")
-    return _compared("probability", reference.score, prob)
+    return _compared("probability", reference.score, prob, reference.rows)
 
 
 def band_drift(reference: TrainingReference, bands: Sequence[str]) -> Drift:
@@ -222,9 +248,9 @@ def band_drift(reference: TrainingReference, bands: Sequence[str]) -> Drift:
         raise ValueError(f"band(s) {unknown} are not the model's bands {reference.band_names}")
     current = tuple(float(np.mean(labels == b)) for b in reference.band_names)
     value = psi_of_shares(reference.band_shares, current)
-    return Drift(
-        "band", value, psi_light(value), reference.band_names, reference.band_shares, current
-    )
+    grey = too_few_to_light(reference.band_shares, len(labels), reference.rows)
+    light = GREY if grey else psi_light(value)
+    return Drift("band", value, light, reference.band_names, reference.band_shares, current)
 
 
 CALENDAR_NOTE = "calendar feature: one value for every account at an as-of date"
@@ -270,19 +296,31 @@ def feature_drift(
         raise ValueError("feature columns differ from the reference's features")
     column = {name: j for j, name in enumerate(names)}
     skip = set(calendar)
-    return tuple(_one_feature(f, x[:, column[f.name]], f.name in skip) for f in reference.features)
+    return tuple(
+        _one_feature(f, x[:, column[f.name]], f.name in skip, reference.rows)
+        for f in reference.features
+    )
 
 
-def _one_feature(ref: FeatureReference, values: np.ndarray, calendar: bool) -> FeatureDrift:
+def _one_feature(
+    ref: FeatureReference, values: np.ndarray, calendar: bool, reference_rows: int
+) -> FeatureDrift:
     present = values[~np.isnan(values)]
     missing = float(1.0 - len(present) / len(values))
     if calendar:
         return FeatureDrift(
             ref.name, None, GREY, ref.missing_rate, missing, GREY, None, CALENDAR_NOTE
         )
-    bins = None
+    bins, note = None, None
     if ref.values is not None and len(present):
-        bins = _compared(ref.name, ref.values, present)
+        # The reference stores its missing share, not its count of present values.
+        in_reference = round(reference_rows * (1.0 - ref.missing_rate))
+        bins = _compared(ref.name, ref.values, present, in_reference)
+        if bins.light == GREY:
+            note = (
+                f"too few values to light: {len(present):,} present in the batch, "
+                f"{in_reference:,} in the reference, over {_bins_holding(ref.values.shares)} bins"
+            )
     return FeatureDrift(
         name=ref.name,
         csi=None if bins is None else bins.value,
@@ -291,6 +329,7 @@ def _one_feature(ref: FeatureReference, values: np.ndarray, calendar: bool) -> F
         missing_current=missing,
         missing_light=missing_light(missing - ref.missing_rate),
         bins=bins,
+        note=note,
     )
 
 

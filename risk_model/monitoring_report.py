@@ -98,8 +98,13 @@ def _distribution_plot(drift: Drift, title: str) -> str:
     return _png(fig)
 
 
+def _lit(feature: FeatureDrift) -> bool:
+    """Whether a feature's CSI is compared and lit (not grey: none, calendar, too few values)."""
+    return feature.csi is not None and feature.csi_light != GREY
+
+
 def _csi_plot(features: Sequence[FeatureDrift]) -> str:
-    ranked = sorted((f for f in features if f.csi is not None), key=lambda f: -(f.csi or 0.0))
+    ranked = sorted(filter(_lit, features), key=lambda f: -(f.csi or 0.0))
     ranked = ranked[:TOP_FEATURES][::-1]
     fig = _figure(7.5, 0.25 * len(ranked) + 1.2)
     ax = fig.add_subplot()
@@ -112,12 +117,12 @@ def _csi_plot(features: Sequence[FeatureDrift]) -> str:
         ax.axvline(threshold, color="#52606d", linestyle=":", linewidth=1)
     ax.tick_params(axis="y", labelsize=7)
     ax.set_xlabel("CSI (dotted: 0.10 and 0.25)")
-    ax.set_title(f"Largest CSI ({len(ranked)} of {len(features)} features)", fontsize=9)
+    ax.set_title(f"Largest lit CSI ({len(ranked)} of {len(features)} features)", fontsize=9)
     return _png(fig)
 
 
 def _detail_plots(features: Sequence[FeatureDrift]) -> str:
-    ranked = sorted((f for f in features if f.bins is not None), key=lambda f: -(f.csi or 0.0))
+    ranked = sorted(filter(_lit, features), key=lambda f: -(f.csi or 0.0))
     shown = ranked[:DETAIL_FEATURES]
     if not shown:
         return ""
@@ -163,7 +168,7 @@ def _feature_rows(features: Sequence[FeatureDrift]) -> list[list[str]]:
     return [
         [
             html.escape(f.name),
-            html.escape(f.note or "-") if f.csi is None else f"{f.csi:.3f}",
+            _csi_cell(f),
             _badge(f.csi_light),
             _pct(f.missing_reference),
             _pct(f.missing_current),
@@ -172,6 +177,15 @@ def _feature_rows(features: Sequence[FeatureDrift]) -> list[list[str]]:
         ]
         for f in ordered
     ]
+
+
+def _csi_cell(feature: FeatureDrift) -> str:
+    if feature.csi is None:
+        return html.escape(feature.note or "-")
+    value = f"{feature.csi:.3f}"
+    if feature.note is None:
+        return value
+    return f"{value}<br><small>{html.escape(feature.note)}</small>"
 
 
 def _summary(result: MonitorResult) -> str:

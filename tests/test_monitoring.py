@@ -132,6 +132,97 @@ def test_feature_with_no_value_in_the_batch_has_no_csi(reference):
     assert age.csi is None and age.csi_light == "grey" and age.missing_light == "red"
 
 
+def _sparse(seed: int, n: int, present: float, *, flag_share: float = 0.001):
+    """A sparse amount (present on a share of rows) and a flag that is rarely 1."""
+    rng = np.random.default_rng(seed)
+    amount = np.where(rng.random(n) < present, rng.lognormal(5.0, 1.0, n), np.nan)
+    flag = (rng.random(n) < flag_share).astype(float)
+    return np.column_stack([amount, flag])
+
+
+SPARSE = ("sparse_amount", "flag")
+
+
+@pytest.fixture(scope="module")
+def sparse_reference():
+    """5,000 rows: the amount present on 0.8% of them (39 values), the flag on 0.1%."""
+    prob, bands, _ = _batch(0, 5000)
+    x = _sparse(0, 5000, present=0.008)
+    as_of = [pd.Timestamp("2024-06-30")] * len(prob)
+    return build_reference(
+        prob=prob, bands=bands, features=x, feature_names=SPARSE, band_names=BANDS, as_of=as_of
+    )
+
+
+def test_a_sparse_feature_with_few_values_is_not_lit(sparse_reference):
+    # 39 present values in the reference, ~24 in each batch, ten bins: fewer than five a bin.
+    assert round(5000 * (1 - sparse_reference.features[0].missing_rate)) == 39
+    raw_red = 0
+    for seed in range(1, 21):  # batches of the reference's own distribution
+        drift = M.feature_drift(sparse_reference, _sparse(seed, 3000, present=0.008), SPARSE)
+        amount = drift[0]
+        assert amount.csi is not None and amount.csi_light == "grey", seed
+        assert amount.note.startswith("too few values to light: ")
+        assert amount.note.endswith(" present in the batch, 39 in the reference, over 10 bins")
+        assert amount.missing_light == "green"
+        raw_red += M.psi_light(amount.csi) == "red"
+    assert raw_red >= 10  # what the magnitude alone would have said: red on noise
+
+
+def test_a_sparse_feature_with_enough_values_is_lit(sparse_reference):
+    # Negative twin: with 3% present in a 10,000-row reference (about 300 values) the same
+    # feature is compared: green when unchanged, red when its values move.
+    prob, bands, _ = _batch(0, 10_000)
+    x = _sparse(0, 10_000, present=0.03)
+    as_of = [pd.Timestamp("2024-06-30")] * len(prob)
+    ref = build_reference(
+        prob=prob, bands=bands, features=x, feature_names=SPARSE, band_names=BANDS, as_of=as_of
+    )
+    same = M.feature_drift(ref, _sparse(1, 6000, present=0.03), SPARSE)[0]
+    assert (same.csi_light, same.note) == ("green", None)
+    moved = _sparse(1, 6000, present=0.03)
+    moved[:, 0] *= 3.0
+    shifted = M.feature_drift(ref, moved, SPARSE)[0]
+    assert (shifted.csi_light, shifted.note) == ("red", None)
+
+
+def test_a_rare_flag_that_turns_common_still_lights(sparse_reference):
+    # Two bins, a handful of reference rows in the rare one: judged by the count of values,
+    # not by the rare bin (3,000 x 0.1% would expect three in it).
+    turned = _sparse(1, 3000, present=0.008, flag_share=0.2)
+    flag = M.feature_drift(sparse_reference, turned, SPARSE)[1]
+    assert flag.csi_light == "red" and flag.note is None
+    calm = M.feature_drift(sparse_reference, _sparse(1, 3000, present=0.008), SPARSE)[1]
+    assert calm.csi_light == "green"
+
+
+def test_a_batch_too_small_for_its_bins_has_grey_score_and_bands(reference):
+    # Ten score bins need 50 accounts; three bands need 15.
+    small = _monitor(reference, seed=1, n=40, shift=1.0)
+    assert (small.score.light, small.bands.light) == ("grey", "red")
+    tiny = _monitor(reference, seed=1, n=12, shift=1.0)
+    assert (tiny.score.light, tiny.bands.light) == ("grey", "grey")
+    lit = _monitor(reference, seed=1, n=50, shift=1.0)
+    assert lit.score.light == "red"
+    assert M.too_few_to_light((0.5, 0.5), 9, 1000) and not M.too_few_to_light((0.5, 0.5), 10, 10)
+    assert not M.too_few_to_light((0.0, 0.5, 0.5), 10, 10)  # only bins holding reference rows
+
+
+def test_the_report_says_why_a_csi_is_not_lit(sparse_reference):
+    prob, bands, _ = _batch(1, 3000)
+    result = M.monitor(
+        sparse_reference,
+        model_version="v1",
+        as_of="2024-09-30",
+        prob=prob,
+        bands=bands,
+        features=_sparse(1, 3000, present=0.008),
+        feature_names=SPARSE,
+    )
+    text = " ".join(assert_self_contained(render_html(result)).text)
+    assert "too few values to light" in text and "39 in the reference" in text
+
+
 def test_features_in_any_column_order_give_the_same_figures(reference):
     _, _, x = _batch(1, 2000, shift=0.3)
     order = [2, 0, 3, 1]

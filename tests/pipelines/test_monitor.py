@@ -270,3 +270,18 @@ def test_training_stores_the_reference_of_its_latest_selection_month(model_dir):
     months = art.spec["split"]["months_val"]
     assert art.reference.as_of == (months[-1], months[-1]) and art.reference.window == "selection"
     assert [f.name for f in art.reference.features] == art.feature_names
+
+
+def test_summary_names_the_largest_lit_csi_not_a_grey_one(tmp_path):
+    from pipelines.monitor import summary
+    from risk_model import monitoring as M
+
+    score = M.Drift("probability", 0.01, "green", ("all",), (1.0,), (1.0,))
+    grey = M.FeatureDrift("sparse", 3.1, "grey", 0.99, 0.99, "green", None, "too few values")
+    lit = M.FeatureDrift("amount", 0.3, "red", 0.0, 0.0, "green", None)
+    reference = {"window": "selection", "rows": 100, "as_of": ("2024-06-30", "2024-06-30")}
+    result = M.MonitorResult("v1", "2024-09-30", 100, reference, score, score, (grey, lit), 100)
+    assert "largest CSI  0.300  red (amount)" in summary(result, tmp_path / "m.html")
+    # Negative twin: with no lit CSI there is no "largest CSI" line at all.
+    only_grey = dataclasses.replace(result, features=(grey,))
+    assert "largest CSI" not in summary(only_grey, tmp_path / "m.html")
