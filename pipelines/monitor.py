@@ -329,15 +329,13 @@ def log_run(
 
 def summary(result: MonitorResult, report: Path) -> str:
     """Return the lines printed at the end."""
-    from risk_model.monitoring import GREY
-
     lines = [
         f"model {result.model_version}, batch as of {result.as_of}: {result.rows:,} accounts",
         f"score PSI    {result.score.value:.3f}  {result.score.light}",
         f"band shift   {result.bands.value:.3f}  {result.bands.light}",
     ]
     if result.features:
-        lit = [f for f in result.features if f.csi is not None and f.csi_light != GREY]
+        lit = [f for f in result.features if f.csi_lit]
         if lit:
             top = max(lit, key=lambda f: f.csi or 0.0)
             lines.append(f"largest CSI  {top.csi:.3f}  {top.csi_light} ({top.name})")

@@ -32,9 +32,10 @@ feature with 15 present values against 20 showed a CSI above 3 (red) on a batch 
 accounts from the model's own world. So a PSI, CSI or band shift is lit only when both
 sides hold at least :data:`MIN_PER_BIN` values per bin, counting the bins that hold
 reference values (:func:`too_few_to_light`); otherwise its light is grey, its value is
-kept, and a feature's note says how many values were present. A feature's missing-rate light still
-speaks for it. Sparse features that pass the rule still show more sampling noise than the
-score: an amber CSI or two on a batch of a few thousand accounts is usually that.
+kept, and a feature's note says how many values were present. A feature's missing-rate
+light still speaks for it. Sparse features that pass the rule still show more sampling
+noise than the score: an amber CSI or two on a batch of a few thousand accounts is usually
+that.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
 LIGHTS = (GREEN, AMBER, RED)
 PSI_AMBER, PSI_RED = 0.10, 0.25
 MISSING_AMBER, MISSING_RED = 0.05, 0.10  # absolute change of the missing share
-MIN_PER_BIN = 5  # values each bin must expect, in the batch and in the reference, to be lit
+MIN_PER_BIN = 5  # values per bin each side needs for its PSI to be lit (too_few_to_light)
 
 
 class NoReferenceError(ValueError):
@@ -166,6 +167,11 @@ class FeatureDrift:
     def light(self) -> str:
         """The worse of the two lights."""
         return worst([self.csi_light, self.missing_light])
+
+    @property
+    def csi_lit(self) -> bool:
+        """Whether the CSI was compared and lit (not grey: none, calendar, too few values)."""
+        return self.csi is not None and self.csi_light != GREY
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -98,13 +98,8 @@ def _distribution_plot(drift: Drift, title: str) -> str:
     return _png(fig)
 
 
-def _lit(feature: FeatureDrift) -> bool:
-    """Whether a feature's CSI is compared and lit (not grey: none, calendar, too few values)."""
-    return feature.csi is not None and feature.csi_light != GREY
-
-
 def _csi_plot(features: Sequence[FeatureDrift]) -> str:
-    ranked = sorted(filter(_lit, features), key=lambda f: -(f.csi or 0.0))
+    ranked = sorted((f for f in features if f.csi_lit), key=lambda f: -(f.csi or 0.0))
     ranked = ranked[:TOP_FEATURES][::-1]
     fig = _figure(7.5, 0.25 * len(ranked) + 1.2)
     ax = fig.add_subplot()
@@ -122,7 +117,7 @@ def _csi_plot(features: Sequence[FeatureDrift]) -> str:
 
 
 def _detail_plots(features: Sequence[FeatureDrift]) -> str:
-    ranked = sorted(filter(_lit, features), key=lambda f: -(f.csi or 0.0))
+    ranked = sorted((f for f in features if f.csi_lit), key=lambda f: -(f.csi or 0.0))
     shown = ranked[:DETAIL_FEATURES]
     if not shown:
         return ""

@@ -162,6 +162,7 @@ def test_a_sparse_feature_with_few_values_is_not_lit(sparse_reference):
         drift = M.feature_drift(sparse_reference, _sparse(seed, 3000, present=0.008), SPARSE)
         amount = drift[0]
         assert amount.csi is not None and amount.csi_light == "grey", seed
+        assert not amount.csi_lit
         assert amount.note.startswith("too few values to light: ")
         assert amount.note.endswith(" present in the batch, 39 in the reference, over 10 bins")
         assert amount.missing_light == "green"
@@ -179,7 +180,7 @@ def test_a_sparse_feature_with_enough_values_is_lit(sparse_reference):
         prob=prob, bands=bands, features=x, feature_names=SPARSE, band_names=BANDS, as_of=as_of
     )
     same = M.feature_drift(ref, _sparse(1, 6000, present=0.03), SPARSE)[0]
-    assert (same.csi_light, same.note) == ("green", None)
+    assert (same.csi_light, same.note, same.csi_lit) == ("green", None, True)
     moved = _sparse(1, 6000, present=0.03)
     moved[:, 0] *= 3.0
     shifted = M.feature_drift(ref, moved, SPARSE)[0]
