@@ -6,8 +6,8 @@ artefact), the batch's probabilities and bands (the scores table) and, when the 
 are at hand, the batch's raw features built by the predictor. ``python -m pipelines.monitor``
 reads the files, renders the report (:mod:`risk_model.monitoring_report`) and logs to MLflow.
 
-Figures and their lights
-------------------------
+Figures
+-------
 * **score PSI**: the batch's calibrated probabilities in the reference's quantile bins,
   ``PSI = sum (a - e) ln(a / e)`` (:func:`risk_model.modeling.metrics.psi_of_shares`, the
   PSI of training); **CSI**: the same per feature, over its *present* values;
@@ -15,27 +15,21 @@ Figures and their lights
 * **missing-rate shift**: per feature, the batch's share of missing values minus the
   reference's, in percentage points (pp).
 
-PSI, CSI and band shift: **green** below 0.10, **amber** from 0.10 to 0.25, **red** above
-0.25. Missing-rate shift (either direction): **green** below 5 pp, **amber** from 5 to
-10 pp, **red** above 10 pp. A feature with no present value in the batch or the reference
-has no CSI (light **grey**); its missing-rate shift speaks for it. CSI leaves missing values
-out so that one change is not counted twice: a feature whose values go missing moves its
-missing-rate light, and its CSI says how the values still present moved. Calendar features
-(catalogue scope ``date``: months to or since a policy date) hold one value for every
-account at an as-of date, so they measure the date, not the population: they are listed,
-not compared (grey).
+Each figure gets a light by the rules of :mod:`risk_model.monitoring_lights` (green, amber,
+red; grey when not compared or over too few values to mean anything).
+
+A feature with no present value in the batch or the reference has no CSI (light grey); its
+missing-rate shift speaks for it. CSI leaves missing values out so that one change is not
+counted twice: a feature whose values go missing moves its missing-rate light, and its CSI
+says how the values still present moved. Calendar features (catalogue scope ``date``:
+months to or since a policy date) hold one value for every account at an as-of date, so
+they measure the date, not the population: they are listed, not compared (grey).
 
 A batch of ``m`` rows against ``n`` reference rows over ``k`` bins shows a PSI of about
 ``(k - 1)(1/m + 1/n)`` from sampling alone (:attr:`MonitorResult.noise_psi`): small
-batches are noisy. Below a few values per bin the PSI means nothing at all: a sparse
-feature with 15 present values against 20 showed a CSI above 3 (red) on a batch of new
-accounts from the model's own world. So a PSI, CSI or band shift is lit only when both
-sides hold at least :data:`MIN_PER_BIN` values per bin, counting the bins that hold
-reference values (:func:`too_few_to_light`); otherwise its light is grey, its value is
-kept, and a feature's note says how many values were present. A feature's missing-rate
-light still speaks for it. Sparse features that pass the rule still show more sampling
-noise than the score: an amber CSI or two on a batch of a few thousand accounts is usually
-that.
+batches are noisy, and a figure over fewer than five values per bin is grey
+(:func:`~risk_model.monitoring_lights.too_few_to_light`), its value kept and a feature's
+note saying how many values were present.
 """
 
 from __future__ import annotations
@@ -49,12 +43,19 @@ import numpy as np
 
 from risk_model.modeling.metrics import psi_of_shares
 from risk_model.modeling.reference import Binned, FeatureReference, TrainingReference
-
-GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
-LIGHTS = (GREEN, AMBER, RED)
-PSI_AMBER, PSI_RED = 0.10, 0.25
-MISSING_AMBER, MISSING_RED = 0.05, 0.10  # absolute change of the missing share
-MIN_PER_BIN = 5  # values per bin each side needs for its PSI to be lit (too_few_to_light)
+from risk_model.monitoring_lights import (
+    GREY,
+    LIGHTS,
+    MISSING_AMBER,
+    MISSING_RED,
+    PSI_AMBER,
+    PSI_RED,
+    bins_holding,
+    missing_light,
+    psi_light,
+    too_few_to_light,
+    worst,
+)
 
 
 class NoReferenceError(ValueError):
@@ -69,23 +70,6 @@ def require_reference(reference: TrainingReference | None, model_version: str) -
             "before monitoring existed, without reference.json): retrain it to monitor it"
         )
     return reference
-
-
-def psi_light(value: float | None) -> str:
-    """Light of a PSI, CSI or band shift: green < 0.10 <= amber <= 0.25 < red; grey if none."""
-    if value is None or not np.isfinite(value):
-        return GREY
-    if value < PSI_AMBER:
-        return GREEN
-    return RED if value > PSI_RED else AMBER
-
-
-def missing_light(change: float) -> str:
-    """Light of a missing-rate change: green < 5 pp <= amber <= 10 pp < red (either sign)."""
-    size = abs(change)
-    if size < MISSING_AMBER:
-        return GREEN
-    return RED if size > MISSING_RED else AMBER
 
 
 @dataclass(frozen=True)
@@ -188,12 +172,6 @@ class FeatureDrift:
         }
 
 
-def worst(lights: Sequence[str]) -> str:
-    """Return the worst of ``lights`` (grey counts as green); green when empty."""
-    rank = {GREY: 0, GREEN: 0, AMBER: 1, RED: 2}
-    return max(lights, key=rank.__getitem__, default=GREEN)
-
-
 def _number(value: float) -> str:
     return f"{value:.4g}"
 
@@ -204,22 +182,6 @@ def bin_labels(edges: Sequence[float], fmt: Any = _number) -> tuple[str, ...]:
         return ("all",)
     inner = [f"{fmt(a)} to {fmt(b)}" for a, b in itertools.pairwise(edges)]
     return (f"< {fmt(edges[0])}", *inner, f">= {fmt(edges[-1])}")
-
-
-def too_few_to_light(reference_shares: Sequence[float], batch: int, reference: int) -> bool:
-    """Whether either side has fewer than :data:`MIN_PER_BIN` values per bin on average.
-
-    ``batch`` and ``reference`` count the values compared on each side; only the bins that
-    hold reference values count. On quantile bins this is the chi-square test's rule of
-    thumb (about five expected values per bin); a feature whose few bins are one common
-    value and a rare one (a flag) is judged by its count, not by its rare bin, so a flag
-    that turns common still lights.
-    """
-    return min(batch, reference) < MIN_PER_BIN * _bins_holding(reference_shares)
-
-
-def _bins_holding(reference_shares: Sequence[float]) -> int:
-    return sum(share > 0 for share in reference_shares)
 
 
 def _compared(name: str, binned: Binned, values: np.ndarray, reference_count: int) -> Drift:
@@ -325,7 +287,7 @@ def _one_feature(
         if bins.light == GREY:
             note = (
                 f"too few values to light: {len(present):,} present in the batch, "
-                f"{in_reference:,} in the reference, over {_bins_holding(ref.values.shares)} bins"
+                f"{in_reference:,} in the reference, over {bins_holding(ref.values.shares)} bins"
             )
     return FeatureDrift(
         name=ref.name,

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from risk_model.monitoring import (
+from risk_model.monitoring import Drift, FeatureDrift, MonitorResult
+from risk_model.monitoring_lights import (
     AMBER,
     GREEN,
     GREY,
@@ -25,9 +26,6 @@ from risk_model.monitoring import (
     PSI_AMBER,
     PSI_RED,
     RED,
-    Drift,
-    FeatureDrift,
-    MonitorResult,
 )
 
 COLOURS = {GREEN: "#1a7f37", AMBER: "#b7791f", RED: "#c53030", GREY: "#6b7280"}
