@@ -278,15 +278,18 @@ pd.DataFrame(
 # %% [markdown]
 # The last columns say whether the model's reading matches the truth's. Where they agree,
 # the sentence a holder reads names what actually puts the account at risk, and the
-# recourse acts on it: pay what is overdue, use a line that has gone quiet. A cash-out
-# account often gets no plan: none of the five actions changes what the cash-out features
-# read (the shops used, round amounts near the limit), which stay in the history for six
-# months whatever the holder does today. Over every closed account, not three,
-# `python -m pipelines.evaluate_reasons` measures how often the top reason's cause is the
-# true one; cash-out is the cause models find hardest (few closures to learn from, and
-# cash-out accounts also show overdue and dormancy signals). And the contributions come
-# from the history, not the world: an account can truly be headed for one cause while its
-# history, so far, looks like another.
+# recourse acts on it where an action can move the band: paying what is overdue takes the
+# overdue account down two bands. A plan is offered only when it lowers the band, not just
+# the probability: a purchase today (using a line that has gone quiet) lowers the dormant
+# account's probability a great deal, but on this model not quite below the edge of the
+# next band, so it gets no plan. A cash-out account often gets none either: none of the
+# five actions changes what the cash-out features read (the shops used, round amounts near
+# the limit), which stay in the history for six months whatever the holder does today.
+# Over every closed account, not three, `python -m pipelines.evaluate_reasons` measures
+# how often the top reason's cause is the true one; cash-out is the cause models find
+# hardest (few closures to learn from, and cash-out accounts also show overdue and
+# dormancy signals). And the contributions come from the history, not the world: an
+# account can truly be headed for one cause while its history, so far, looks like another.
 #
 # **Next:** notebook 04 scores a batch from a changed world and reads the monitoring
 # report.
