@@ -46,7 +46,7 @@ from risk_model import contract as C
 
 if TYPE_CHECKING:
     from pipelines._monitor_tracking import Registered
-    from risk_model.monitoring import MonitorResult
+    from risk_model.monitoring import Drift, MonitorResult
     from risk_model.predict import Predictor
 
 LOG = logging.getLogger("pipelines.monitor")
@@ -327,12 +327,17 @@ def log_run(
     LOG.info("logged monitoring run %s in experiment %s", run_id, args.experiment)
 
 
+def _figure(drift: Drift) -> str:
+    line = f"{drift.value:.3f}  {drift.light}"
+    return line if drift.note is None else f"{line} ({drift.note})"
+
+
 def summary(result: MonitorResult, report: Path) -> str:
     """Return the lines printed at the end."""
     lines = [
         f"model {result.model_version}, batch as of {result.as_of}: {result.rows:,} accounts",
-        f"score PSI    {result.score.value:.3f}  {result.score.light}",
-        f"band shift   {result.bands.value:.3f}  {result.bands.light}",
+        f"score PSI    {_figure(result.score)}",
+        f"band shift   {_figure(result.bands)}",
     ]
     if result.features:
         lit = [f for f in result.features if f.csi_lit]

@@ -83,11 +83,13 @@ class Drift:
     value : float
         PSI.
     light : str
-        ``green``, ``amber`` or ``red``.
+        ``green``, ``amber`` or ``red``; ``grey`` when too few values were compared.
     labels : tuple of str
         Bin labels.
     reference, current : tuple of float
         Shares per bin.
+    note : str, optional
+        Why the light is grey (how many values there were).
     """
 
     name: str
@@ -96,6 +98,7 @@ class Drift:
     labels: tuple[str, ...]
     reference: tuple[float, ...]
     current: tuple[float, ...]
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -103,6 +106,7 @@ class Drift:
             "name": self.name,
             "psi": self.value,
             "light": self.light,
+            "note": self.note,
             "bins": [
                 {"bin": label, "reference": r, "batch": c}
                 for label, r, c in zip(self.labels, self.reference, self.current, strict=True)
@@ -187,14 +191,25 @@ def bin_labels(edges: Sequence[float], fmt: Any = _number) -> tuple[str, ...]:
 def _compared(name: str, binned: Binned, values: np.ndarray, reference_count: int) -> Drift:
     current = binned.shares_of(values)
     value = psi_of_shares(binned.shares, current)
-    grey = too_few_to_light(binned.shares, len(values), reference_count)
+    note = _too_few_note(binned.shares, len(values), reference_count)
     return Drift(
         name,
         value,
-        GREY if grey else psi_light(value),
+        psi_light(value) if note is None else GREY,
         bin_labels(binned.edges),
         binned.shares,
         tuple(current.tolist()),
+        note,
+    )
+
+
+def _too_few_note(reference_shares: Sequence[float], batch: int, reference: int) -> str | None:
+    """Why a figure is not lit, or None when it has enough values to be."""
+    if not too_few_to_light(reference_shares, batch, reference):
+        return None
+    return (
+        f"too few values to light: {batch:,} in the batch, {reference:,} in the reference, "
+        f"over {bins_holding(reference_shares)} bins"
     )
 
 
@@ -216,9 +231,9 @@ def band_drift(reference: TrainingReference, bands: Sequence[str]) -> Drift:
         raise ValueError(f"band(s) {unknown} are not the model's bands {reference.band_names}")
     current = tuple(float(np.mean(labels == b)) for b in reference.band_names)
     value = psi_of_shares(reference.band_shares, current)
-    grey = too_few_to_light(reference.band_shares, len(labels), reference.rows)
-    light = GREY if grey else psi_light(value)
-    return Drift("band", value, light, reference.band_names, reference.band_shares, current)
+    note = _too_few_note(reference.band_shares, len(labels), reference.rows)
+    light = psi_light(value) if note is None else GREY
+    return Drift("band", value, light, reference.band_names, reference.band_shares, current, note)
 
 
 CALENDAR_NOTE = "calendar feature: one value for every account at an as-of date"
@@ -279,16 +294,11 @@ def _one_feature(
         return FeatureDrift(
             ref.name, None, GREY, ref.missing_rate, missing, GREY, None, CALENDAR_NOTE
         )
-    bins, note = None, None
+    bins = None
     if ref.values is not None and len(present):
         # The reference stores its missing share, not its count of present values.
         in_reference = round(reference_rows * (1.0 - ref.missing_rate))
         bins = _compared(ref.name, ref.values, present, in_reference)
-        if bins.light == GREY:
-            note = (
-                f"too few values to light: {len(present):,} present in the batch, "
-                f"{in_reference:,} in the reference, over {bins_holding(ref.values.shares)} bins"
-            )
     return FeatureDrift(
         name=ref.name,
         csi=None if bins is None else bins.value,
@@ -297,7 +307,7 @@ def _one_feature(
         missing_current=missing,
         missing_light=missing_light(missing - ref.missing_rate),
         bins=bins,
-        note=note,
+        note=None if bins is None else bins.note,
     )
 
 

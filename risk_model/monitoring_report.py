@@ -175,16 +175,27 @@ def _feature_rows(features: Sequence[FeatureDrift]) -> list[list[str]]:
 def _csi_cell(feature: FeatureDrift) -> str:
     if feature.csi is None:
         return html.escape(feature.note or "-")
-    value = f"{feature.csi:.3f}"
-    if feature.note is None:
-        return value
-    return f"{value}<br><small>{html.escape(feature.note)}</small>"
+    return _value_cell(feature.csi, feature.note)
+
+
+def _value_cell(value: float, note: str | None) -> str:
+    """Return a figure, with the note saying why its light is grey under it (if any)."""
+    shown = f"{value:.3f}"
+    return shown if note is None else f"{shown}<br><small>{html.escape(note)}</small>"
 
 
 def _summary(result: MonitorResult) -> str:
     rows = [
-        ["score PSI", f"{result.score.value:.3f}", _badge(result.score.light)],
-        ["band shift (band-mix PSI)", f"{result.bands.value:.3f}", _badge(result.bands.light)],
+        [
+            "score PSI",
+            _value_cell(result.score.value, result.score.note),
+            _badge(result.score.light),
+        ],
+        [
+            "band shift (band-mix PSI)",
+            _value_cell(result.bands.value, result.bands.note),
+            _badge(result.bands.light),
+        ],
     ]
     if result.features:
         for kind, attr in (("CSI", "csi_light"), ("missing-rate shift", "missing_light")):

@@ -149,7 +149,7 @@ def test_a_sparse_feature_with_few_values_is_not_lit(sparse_reference):
         assert amount.csi is not None and amount.csi_light == "grey", seed
         assert not amount.csi_lit
         assert amount.note.startswith("too few values to light: ")
-        assert amount.note.endswith(" present in the batch, 39 in the reference, over 10 bins")
+        assert amount.note.endswith(" in the batch, 39 in the reference, over 10 bins")
         assert amount.missing_light == "green"
         raw_red += psi_light(amount.csi) == "red"
     assert raw_red >= 10  # what the magnitude alone would have said: red on noise
@@ -186,10 +186,16 @@ def test_a_batch_too_small_for_its_bins_has_grey_score_and_bands(reference):
     # Ten score bins need 50 accounts; three bands need 15.
     small = _monitor(reference, seed=1, n=40, shift=1.0)
     assert (small.score.light, small.bands.light) == ("grey", "red")
+    why = "too few values to light: 40 in the batch, 5,000 in the reference, over 10 bins"
+    assert (small.score.note, small.bands.note) == (why, None)
+    assert small.to_dict()["score"]["note"] == why
     tiny = _monitor(reference, seed=1, n=12, shift=1.0)
     assert (tiny.score.light, tiny.bands.light) == ("grey", "grey")
+    assert tiny.bands.note.startswith("too few values to light: 12 in the batch")
     lit = _monitor(reference, seed=1, n=50, shift=1.0)
-    assert lit.score.light == "red"
+    assert (lit.score.light, lit.score.note) == ("red", None)
+    page = " ".join(assert_self_contained(render_html(small)).text)
+    assert why in page  # the report says why the score is grey
 
 
 def test_the_report_says_why_a_csi_is_not_lit(sparse_reference):

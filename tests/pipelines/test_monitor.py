@@ -285,3 +285,8 @@ def test_summary_names_the_largest_lit_csi_not_a_grey_one(tmp_path):
     # Negative twin: with no lit CSI there is no "largest CSI" line at all.
     only_grey = dataclasses.replace(result, features=(grey,))
     assert "largest CSI" not in summary(only_grey, tmp_path / "m.html")
+    # A grey score says why on its line; a lit one adds nothing.
+    few = dataclasses.replace(score, light="grey", note="too few values to light: 9")
+    lines = summary(dataclasses.replace(result, score=few), tmp_path / "m.html").splitlines()
+    assert "score PSI    0.010  grey (too few values to light: 9)" in lines
+    assert "band shift   0.010  green" in lines
