@@ -189,18 +189,24 @@ def bin_labels(edges: Sequence[float], fmt: Any = _number) -> tuple[str, ...]:
 
 
 def _compared(name: str, binned: Binned, values: np.ndarray, reference_count: int) -> Drift:
-    current = binned.shares_of(values)
-    value = psi_of_shares(binned.shares, current)
-    note = _too_few_note(binned.shares, len(values), reference_count)
-    return Drift(
-        name,
-        value,
-        psi_light(value) if note is None else GREY,
-        bin_labels(binned.edges),
-        binned.shares,
-        tuple(current.tolist()),
-        note,
-    )
+    current = tuple(binned.shares_of(values).tolist())
+    labels = bin_labels(binned.edges)
+    return _drift(name, labels, binned.shares, current, len(values), reference_count)
+
+
+def _drift(
+    name: str,
+    labels: tuple[str, ...],
+    reference: tuple[float, ...],
+    current: tuple[float, ...],
+    batch: int,
+    reference_count: int,
+) -> Drift:
+    """Return the PSI of ``current`` against ``reference`` shares, lit unless too few values."""
+    value = psi_of_shares(reference, current)
+    note = _too_few_note(reference, batch, reference_count)
+    light = psi_light(value) if note is None else GREY
+    return Drift(name, value, light, labels, reference, current, note)
 
 
 def _too_few_note(reference_shares: Sequence[float], batch: int, reference: int) -> str | None:
@@ -230,10 +236,8 @@ def band_drift(reference: TrainingReference, bands: Sequence[str]) -> Drift:
     if unknown:
         raise ValueError(f"band(s) {unknown} are not the model's bands {reference.band_names}")
     current = tuple(float(np.mean(labels == b)) for b in reference.band_names)
-    value = psi_of_shares(reference.band_shares, current)
-    note = _too_few_note(reference.band_shares, len(labels), reference.rows)
-    light = psi_light(value) if note is None else GREY
-    return Drift("band", value, light, reference.band_names, reference.band_shares, current, note)
+    names, shares = reference.band_names, reference.band_shares
+    return _drift("band", names, shares, current, len(labels), reference.rows)
 
 
 CALENDAR_NOTE = "calendar feature: one value for every account at an as-of date"

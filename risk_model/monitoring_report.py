@@ -186,16 +186,11 @@ def _value_cell(value: float, note: str | None) -> str:
 
 def _summary(result: MonitorResult) -> str:
     rows = [
-        [
-            "score PSI",
-            _value_cell(result.score.value, result.score.note),
-            _badge(result.score.light),
-        ],
-        [
-            "band shift (band-mix PSI)",
-            _value_cell(result.bands.value, result.bands.note),
-            _badge(result.bands.light),
-        ],
+        [label, _value_cell(drift.value, drift.note), _badge(drift.light)]
+        for label, drift in (
+            ("score PSI", result.score),
+            ("band shift (band-mix PSI)", result.bands),
+        )
     ]
     if result.features:
         for kind, attr in (("CSI", "csi_light"), ("missing-rate shift", "missing_light")):

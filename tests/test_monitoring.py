@@ -128,15 +128,19 @@ def _sparse(seed: int, n: int, present: float, *, flag_share: float = 0.001):
 SPARSE = ("sparse_amount", "flag")
 
 
-@pytest.fixture(scope="module")
-def sparse_reference():
-    """5,000 rows: the amount present on 0.8% of them (39 values), the flag on 0.1%."""
-    prob, bands, _ = _batch(0, 5000)
-    x = _sparse(0, 5000, present=0.008)
-    as_of = [pd.Timestamp("2024-06-30")] * len(prob)
+def _sparse_reference(n: int, present: float):
+    prob, bands, _ = _batch(0, n)
+    as_of = [pd.Timestamp("2024-06-30")] * n
+    x = _sparse(0, n, present=present)
     return build_reference(
         prob=prob, bands=bands, features=x, feature_names=SPARSE, band_names=BANDS, as_of=as_of
     )
+
+
+@pytest.fixture(scope="module")
+def sparse_reference():
+    """5,000 rows: the amount present on 0.8% of them (39 values), the flag on 0.1%."""
+    return _sparse_reference(5000, present=0.008)
 
 
 def test_a_sparse_feature_with_few_values_is_not_lit(sparse_reference):
@@ -158,12 +162,7 @@ def test_a_sparse_feature_with_few_values_is_not_lit(sparse_reference):
 def test_a_sparse_feature_with_enough_values_is_lit(sparse_reference):
     # Negative twin: with 3% present in a 10,000-row reference (about 300 values) the same
     # feature is compared: green when unchanged, red when its values move.
-    prob, bands, _ = _batch(0, 10_000)
-    x = _sparse(0, 10_000, present=0.03)
-    as_of = [pd.Timestamp("2024-06-30")] * len(prob)
-    ref = build_reference(
-        prob=prob, bands=bands, features=x, feature_names=SPARSE, band_names=BANDS, as_of=as_of
-    )
+    ref = _sparse_reference(10_000, present=0.03)
     same = M.feature_drift(ref, _sparse(1, 6000, present=0.03), SPARSE)[0]
     assert (same.csi_light, same.note, same.csi_lit) == ("green", None, True)
     moved = _sparse(1, 6000, present=0.03)
