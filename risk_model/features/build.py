@@ -208,15 +208,14 @@ def feature_rows(
         merchant_risk=merchant_risk,
         population=population,
     )
-    feats = registry.compute(ctx)
+    block = registry.compute(ctx)  # (feature, as-of, account)
     opened = ctx.profile_column(C.OPEN_DATE)
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
-    # (feature x row): the block layout pandas stores, rows grouped by as-of date; each
-    # feature's (as-of x account) array is gathered once, at the rows' flat positions
-    values = np.empty((len(names), len(kk)), dtype=np.float32)
-    flat = kk * len(opened) + aa
-    for j, name in enumerate(names):
-        values[j] = np.ravel(feats[name])[flat] if name in feats else np.nan
+    # (feature x row): the block layout pandas stores, rows grouped by as-of date; with
+    # every account open at every date the rows are the block's own, in order
+    values = block.reshape(len(names), -1)
+    if len(kk) < values.shape[1]:
+        values = values[:, kk * len(opened) + aa]
     ids = histories.column(C.ACCOUNT_ID)
     rows = order[aa]
     if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):

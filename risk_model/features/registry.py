@@ -60,25 +60,31 @@ def date_features() -> tuple[str, ...]:
     return tuple(f.name for f in FEATURES if f.scope == "date")
 
 
-def compute(ctx: Context) -> dict[str, np.ndarray]:
-    """Return every family's features as ``{name: (n_asof, n_acc) array}``.
+def compute(ctx: Context) -> np.ndarray:
+    """Return every family's features as one (feature, as-of, account) float32 array.
 
-    A family whose input column is absent returns nothing (its features stay missing).
+    Rows are in :func:`feature_names` order; a family whose input column is absent leaves
+    its rows missing (NaN). One array rather than one per feature: the caller takes the
+    rows it keeps from all features at once.
 
     Raises
     ------
     RuntimeError
         When a family fills other names than those it declares.
     """
-    out: dict[str, np.ndarray] = {}
+    block = np.full((len(_NAMES), ctx.n_asof, ctx.n_acc), np.nan, dtype=np.float32)
+    first = 0
     for module in FAMILY_MODULES:
+        declared = [f.name for f in module.FEATURES]
         values = module.compute(ctx)
-        declared = {f.name for f in module.FEATURES}
-        if values and values.keys() != declared:
-            odd = sorted(values.keys() ^ declared)
+        if values and values.keys() != set(declared):
+            odd = sorted(values.keys() ^ set(declared))
             raise RuntimeError(f"{module.__name__}: computed and declared names differ: {odd}")
-        out.update(values)
-    return out
+        for row, name in enumerate(declared, start=first):
+            if values:
+                block[row] = values[name]
+        first += len(declared)
+    return block
 
 
 def causes_under(
