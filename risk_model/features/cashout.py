@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from risk_model.features import merchant_risk
-from risk_model.features.arrays import nan_block, rowsum, safe_divide, window
+from risk_model.features.arrays import nan_block, safe_divide, window
 from risk_model.features.feature import (
     KNOWN_AT_MERCHANTS,
     KNOWN_AT_TRANSACTION,
     Context,
     declarer,
 )
-from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cells, cube
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Transactions, cells, cube, cubes
 from risk_model.features.purchases import NEAR_LIMIT_FRACTION, PurchaseFlags
 
 RESPEND_FRACTION = 0.5  # "large" purchase after a repayment: >= 50% of the limit
@@ -66,34 +66,34 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
     big_after_repay = big & ~np.isnan(flags.respend_hours)
     loop = big_after_repay & (flags.respend_hours <= RESPEND_HOURS)
-    at_p = cells(n_acc, a, p)
-    c_n = cube(grid, n_acc, at_p, first=since)
-    c_round = cube(grid, n_acc, at_p, flags.is_round, first=since)
-    c_pat = cube(grid, n_acc, at_p, flags.is_patterned, first=since)
-    c_elig = cube(grid, n_acc, at_p, has_limit, first=since)
-    c_nl = cube(grid, n_acc, at_p, flags.near_limit, first=since)
-    c_rnl = cube(grid, n_acc, at_p, flags.near_limit & flags.is_round, first=since)
-    c_loop = cube(grid, n_acc, at_p, loop, first=since)
-    c_night = cube(grid, n_acc, at_p, flags.is_night, first=since)
-
+    # purchase counts, one layer each (counts add up exactly in any order: plain sums)
+    counts = cubes(
+        grid,
+        n_acc,
+        cells(n_acc, a, p),
+        [
+            None, flags.is_round, flags.is_patterned, has_limit, flags.near_limit,
+            flags.near_limit & flags.is_round, loop, flags.is_night,
+        ],
+        first=since,
+    )  # fmt: skip
     for k in range(n_asof):
         cols = grid.month_columns(k, 6) - since
-        n = rowsum(window(c_n, cols))
-        out["round_share_6m"][k] = safe_divide(rowsum(window(c_round, cols)), n)
-        out["patterned_share_6m"][k] = safe_divide(rowsum(window(c_pat, cols)), n)
-        nl = rowsum(window(c_nl, cols))
+        n, rnd, pat, eligible, nl, rnl, loops, night = window(counts, cols).sum(0)
+        out["round_share_6m"][k] = safe_divide(rnd, n)
+        out["patterned_share_6m"][k] = safe_divide(pat, n)
         out["near_limit_count_6m"][k] = nl
-        out["near_limit_share_6m"][k] = safe_divide(nl, rowsum(window(c_elig, cols)))
-        out["round_near_limit_count_6m"][k] = rowsum(window(c_rnl, cols))
-        out["repay_respend_count_6m"][k] = rowsum(window(c_loop, cols))
-        out["night_share_6m"][k] = safe_divide(rowsum(window(c_night, cols)), n)
+        out["near_limit_share_6m"][k] = safe_divide(nl, eligible)
+        out["round_near_limit_count_6m"][k] = rnl
+        out["repay_respend_count_6m"][k] = loops
+        out["night_share_6m"][k] = safe_divide(night, n)
         lo, hi = grid.period_range(k, 6)
         sel = big_after_repay & (tx.period >= lo) & (tx.period <= hi)
         out["repay_respend_median_hours_6m"][k] = _median_by_account(
             a[sel], flags.respend_hours[sel], n_acc
         )
-        recent = window(c_n, grid.month_columns(k, 4) - since)
-        out["burst_after_quiet"][k] = (recent[-1] > 0) & (rowsum(recent[:-1]) == 0)
+        recent = window(counts, grid.month_columns(k, 4) - since)[:, 0]
+        out["burst_after_quiet"][k] = (recent[-1] > 0) & (recent[:-1].sum(0) == 0)
     out.update(_long_memory(tx, flags, grid, n_acc))
     if st is None:
         no_limit = np.ones((n_asof, n_acc), dtype=bool)
@@ -101,7 +101,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         c_st = cube(grid, n_acc, cells(n_acc, st.acct, st.period))
         no_limit = np.stack(
             [
-                rowsum(window(c_st, grid.month_columns(k, LOOKBACK_MONTHS))) == 0
+                window(c_st, grid.month_columns(k, LOOKBACK_MONTHS)).sum(0) == 0
                 for k in range(n_asof)
             ]
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,25 +163,51 @@ def cube(
     periods ``first`` onwards (row ``p - first``), and ``where`` must be made from periods
     ``p - first`` (events before ``first`` dropped).
     """
-    n_rows = grid.n_periods - first
-    size = n_rows * n_acc
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)
-    if w is not None and where.keep is not None:
-        w = w[where.keep]
     if how == "sum":
-        out = np.bincount(where.key, weights=w, minlength=size).astype(np.float64, copy=False)
-    else:
-        out = np.full(size, -np.inf)
-        np.maximum.at(out, where.key, w)
+        return cubes(grid, n_acc, where, [weights], first)[:, 0]
+    n_rows = grid.n_periods - first
+    out = np.full(n_rows * n_acc, -np.inf)
+    np.maximum.at(out, where.key, _kept(weights, where))
     out = out.reshape(n_rows, n_acc)
-    for p in grid.same_month:  # few columns; each step is vectorised over accounts
-        if p <= first:
-            continue
-        if how == "sum":
-            out[p - first] += out[p - first - 1]
-        else:
-            np.maximum(out[p - first], out[p - first - 1], out=out[p - first])
+    for p in _later_in_month(grid, first):
+        np.maximum(out[p], out[p - 1], out=out[p])
     return out
+
+
+def cubes(
+    grid: Grid,
+    n_acc: int,
+    where: Cells,
+    layers: Sequence[np.ndarray | None],
+    first: int = 0,
+) -> np.ndarray:
+    """Add up several weights over the same events into one (period, layer, account) array.
+
+    Each layer is what :func:`cube` gives for its weights (``None``: counts); a window of
+    months then reads every layer in one step. Accumulated month-to-date, rows from
+    ``first`` as in :func:`cube`.
+    """
+    n_rows = grid.n_periods - first
+    out = np.empty((n_rows, len(layers), n_acc))
+    for i, weights in enumerate(layers):
+        sums = np.bincount(where.key, weights=_kept(weights, where), minlength=n_rows * n_acc)
+        out[:, i] = sums.reshape(n_rows, n_acc)
+    for p in _later_in_month(grid, first):
+        out[p] += out[p - 1]
+    return out
+
+
+def _kept(weights: np.ndarray | None, where: Cells) -> np.ndarray | None:
+    """Return the float64 weights of the events ``where`` keeps (``None``: counts)."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    return w if where.keep is None else w[where.keep]
+
+
+def _later_in_month(grid: Grid, first: int) -> list[int]:
+    """Rows (from ``first``) of periods that continue the month of the row before them."""
+    return [p - first for p in grid.same_month if p > first]
 
 
 def to_numbers(arr: pa.Array | pa.ChunkedArray, dtype=np.float64) -> np.ndarray:

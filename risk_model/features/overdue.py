@@ -17,7 +17,7 @@ from risk_model.features.feature import (
     Context,
     declarer,
 )
-from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube
+from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube, cubes
 
 _DPD_LEVELS = (1, 30, 90)
 _DPD_COLUMN = np.array(_DPD_LEVELS, dtype=np.float64)[:, None, None]
@@ -29,9 +29,8 @@ def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
     x = np.arange(y.shape[0], dtype=np.float64)[:, None]
     w = present.astype(np.float64)
     yz = np.where(present, y, 0.0)
-    n = rowsum(w)
-    sx, sy = rowsum(w * x), rowsum(yz)
-    sxx, sxy = rowsum(w * x * x), rowsum(x * yz)
+    n, sx, sxx = w.sum(0), (w * x).sum(0), (w * x * x).sum(0)  # whole numbers: exact sums
+    sy, sxy = rowsum(yz), rowsum(x * yz)
     den = n * sxx - sx * sx
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where((n >= 2) & (den > 0), (n * sxy - sx * sy) / den, np.nan)
@@ -46,14 +45,18 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     util = safe_divide(st.billed, st.limit)
     has_util = ~np.isnan(util)
     at_p = cells(n_acc, a, p)
-    c_n = cube(grid, n_acc, at_p)
+    # statement sums, one layer each: count, billed, utilisation, count with one, over 90%
+    statements = cubes(
+        grid,
+        n_acc,
+        at_p,
+        [
+            None, st.billed, np.where(has_util, util, 0.0), has_util,
+            np.where(has_util, util > 0.9, False), st.limit,
+        ],
+    )  # fmt: skip
     c_dpd = cube(grid, n_acc, at_p, st.dpd, how="max")
-    c_billed = cube(grid, n_acc, at_p, st.billed)
-    c_util = cube(grid, n_acc, at_p, np.where(has_util, util, 0.0))
-    c_util_n = cube(grid, n_acc, at_p, has_util)
     c_util_max = cube(grid, n_acc, at_p, np.where(has_util, util, -np.inf), how="max")
-    c_u90 = cube(grid, n_acc, at_p, np.where(has_util, util > 0.9, False))
-    c_limit = cube(grid, n_acc, at_p, st.limit)
 
     # payment fields: known from the due date; only bills > 0 with a recorded payment
     paid_known = ~np.isnan(st.paid) & (st.billed > 0)
@@ -65,17 +68,22 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         & (st.paid < st.min_due + _MIN_ONLY_TOLERANCE * st.billed)
     )
     below_min = st.paid < st.min_due - 1e-9
-    at_pay = cells(n_acc, a, pay_p)
-    c_pay_n = cube(grid, n_acc, at_pay)
-    c_ratio = cube(grid, n_acc, at_pay, np.where(paid_known, ratio, 0.0))
-    c_min_only = cube(grid, n_acc, at_pay, min_only & paid_known)
-    c_below = cube(grid, n_acc, at_pay, below_min & paid_known)
+    # payment sums: count, paid ratio, minimum-only and below-minimum payments
+    payments = cubes(
+        grid,
+        n_acc,
+        cells(n_acc, a, pay_p),
+        [None, np.where(paid_known, ratio, 0.0), min_only & paid_known, below_min & paid_known],
+    )
 
     out = nan_block([f.name for f in FEATURES], n_asof, n_acc)
 
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
-        n = window(c_n, cols)
+        # (month, account) views of each layer over the 36 months; counts add up exactly
+        # in any order (plain sums), amounts and ratios in month order (rowsum)
+        n, billed, util_sum, un, u90, limit = window(statements, cols).transpose(1, 0, 2)
+        pn, pr, min_only_n, below_n = window(payments, cols).transpose(1, 0, 2)
         has = n > 0
         dpd = window(c_dpd, cols)
         w12 = slice(-12, None)
@@ -93,28 +101,25 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         out["months_since_dpd"][k] = np.where(
             last_late >= 0, LOOKBACK_MONTHS - 1 - last_late, np.nan
         )
-        pn = window(c_pay_n, cols)
-        pr = window(c_ratio, cols)
         out["paid_ratio_last"][k] = safe_divide(take_last(pr, pn > 0), take_last(pn, pn > 0))
         for w in (3, 6):
-            out[f"paid_ratio_mean_{w}m"][k] = safe_divide(rowsum(pr[-w:]), rowsum(pn[-w:]))
-        out["min_only_months_6m"][k] = window(c_min_only, cols[-6:]).sum(0)
+            out[f"paid_ratio_mean_{w}m"][k] = safe_divide(rowsum(pr[-w:]), pn[-w:].sum(0))
+        out["min_only_months_6m"][k] = min_only_n[-6:].sum(0)
         for w in (6, 12):
-            out[f"below_min_months_{w}m"][k] = window(c_below, cols[-w:]).sum(0)
-        un = window(c_util_n, cols[-12:])
-        um = safe_divide(window(c_util, cols[-12:]), un)
-        out["util_last"][k] = take_last(um, un > 0)
-        out["util_mean_6m"][k] = safe_divide(rowsum(window(c_util, cols[-6:])), rowsum(un[-6:]))
+            out[f"below_min_months_{w}m"][k] = below_n[-w:].sum(0)
+        um = safe_divide(util_sum[-12:], un[-12:])
+        out["util_last"][k] = take_last(um, un[-12:] > 0)
+        out["util_mean_6m"][k] = safe_divide(rowsum(util_sum[-6:]), un[-6:].sum(0))
         umax = window(c_util_max, cols[-6:]).max(0)
         out["util_max_6m"][k] = np.where(np.isfinite(umax), umax, np.nan)
         out["util_slope_6m"][k] = _slope(um[-6:], un[-6:] > 0)
-        out["months_util90_6m"][k] = (window(c_u90, cols[-6:]) > 0).sum(0)
-        b = window(c_billed, cols[-6:])
+        out["months_util90_6m"][k] = (u90[-6:] > 0).sum(0)
+        b = billed[-6:]
         nb = n[-6:]
-        recent = safe_divide(rowsum(b[-3:]), rowsum(nb[-3:]))
-        before = safe_divide(rowsum(b[:3]), rowsum(nb[:3]))
+        recent = safe_divide(rowsum(b[-3:]), nb[-3:].sum(0))
+        before = safe_divide(rowsum(b[:3]), nb[:3].sum(0))
         out["balance_growth_6m"][k] = np.log1p(recent) - np.log1p(before)
-        lim = safe_divide(window(c_limit, cols[-6:]), nb)
+        lim = safe_divide(limit[-6:], nb)
         first = np.where(nb > 0, np.arange(6)[:, None], 99).min(0)
         first_lim = lim[np.minimum(first, 5), np.arange(n_acc)]
         out["limit_change_6m"][k] = safe_divide(take_last(lim, nb > 0), first_lim) - 1.0
