@@ -6,7 +6,7 @@ import numpy as np
 
 from risk_model.features.arrays import nan_block, rowsum, safe_divide, window
 from risk_model.features.feature import KNOWN_AT_TRANSACTION, Context, declarer
-from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube
+from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube, cubes
 
 
 def _trend(recent: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -21,26 +21,24 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     out = nan_block([f.name for f in FEATURES], n_asof, n_acc)
     pur = np.where(tx.is_purchase, tx.period, -1)
     at_pur = cells(n_acc, tx.acct, pur)
-    c_n = cube(grid, n_acc, at_pur)
-    c_amt = cube(grid, n_acc, at_pur, tx.amount)
+    purchases = cubes(grid, n_acc, at_pur, [None, tx.amount])  # count and amount layers
     at_any = cells(n_acc, tx.acct, tx.period)
     c_last = cube(grid, n_acc, at_any, tx.day.astype(np.float64), how="max")
     months = np.arange(LOOKBACK_MONTHS)[:, None]
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS)
-        n = window(c_n, cols)
-        amt = window(c_amt, cols)
+        n, amt = window(purchases, cols).transpose(1, 0, 2)  # (month, account) each
         last = np.where(n > 0, months, -1).max(0)
         out["months_since_purchase"][k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
         spend = {w: rowsum(amt[-w:]) for w in (3, 6, 12)}
-        count = {w: rowsum(n[-w:]) for w in (3, 12)}
+        count = {w: n[-w:].sum(0) for w in (3, 12)}  # whole numbers: exact in any order
         for w in (3, 6, 12):
             out[f"active_months_{w}m"][k] = (n[-w:] > 0).sum(0)
             out[f"spend_{w}m"][k] = spend[w]
         for w in (3, 12):
             out[f"purchases_{w}m"][k] = count[w]
         out["spend_trend_3v3"][k] = _trend(spend[3], rowsum(amt[-6:-3]))
-        out["count_trend_3v3"][k] = _trend(count[3], rowsum(n[-6:-3]))
+        out["count_trend_3v3"][k] = _trend(count[3], n[-6:-3].sum(0))
         lastday = window(c_last, cols).max(0)
         out["days_since_txn"][k] = np.where(
             np.isfinite(lastday), grid.asof_day[k] - lastday, np.nan

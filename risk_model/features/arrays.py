@@ -22,7 +22,7 @@ def starts_of_runs(values: np.ndarray) -> np.ndarray:
     """Return the positions where a run of equal values starts (``values`` 1-D)."""
     if not len(values):
         return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
 
 
 def window(cube: np.ndarray, cols: np.ndarray) -> np.ndarray:

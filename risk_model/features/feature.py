@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -207,9 +207,9 @@ class Context:
     """Everything a family's ``compute(ctx)`` reads, for one ``build_features`` call.
 
     Accounts are in account-id order (the ``rank`` the events are labelled with); every
-    family returns ``{name: (n_asof, n_acc) array}`` in that order, for all of its declared
-    features, or ``{}`` when the input it needs (a ``statements`` or ``transactions``
-    column) is absent.
+    family returns ``{name: array}``, arrays that broadcast to (n_asof, n_acc) with the
+    accounts in that order, for all of its declared features, or ``{}`` when the input it
+    needs (a ``statements`` or ``transactions`` column) is absent.
 
     Parameters
     ----------
@@ -243,6 +243,7 @@ class Context:
     horizon_months: int
     merchant_risk: pa.Table | None
     population: PopulationTotals | None
+    _profile_columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_acc(self) -> int:
@@ -257,10 +258,17 @@ class Context:
     def profile_column(self, name: str) -> np.ndarray:
         """Return a profile column as float64 in account-id order (dates as day numbers).
 
-        Nulls, and an absent column, read as missing (NaN).
+        Nulls, and an absent column, read as missing (NaN). Read-only: read once per call of
+        :func:`build_features`, shared by the families.
         """
         from risk_model.features.monthly import to_numbers
 
-        if name not in self.histories.schema.names:
-            return np.full(self.n_acc, np.nan)
-        return to_numbers(self.histories.column(name), np.float64)[self.order]
+        column = self._profile_columns.get(name)  # read once: several families use some
+        if column is None:
+            if name not in self.histories.schema.names:
+                column = np.full(self.n_acc, np.nan)
+            else:
+                column = to_numbers(self.histories.column(name), np.float64)[self.order]
+            column.setflags(write=False)
+            self._profile_columns[name] = column
+        return column

@@ -114,7 +114,7 @@ def pair_rows(
 
     first = order[starts]
     a, m = tx.acct[first], merch[starts]
-    new_pair = np.r_[True, (a[1:] != a[:-1]) | (m[1:] != m[:-1])] if len(a) else np.zeros(0, bool)
+    new_pair = np.concatenate(([True], (a[1:] != a[:-1]) | (m[1:] != m[:-1])))[: len(a)]
     pair_start = np.flatnonzero(new_pair)
     p_acct = a[pair_start]
     # a pair's category is its first purchase's; codes rank the categories of the pairs
@@ -125,7 +125,7 @@ def pair_rows(
         period=period,
         spend=seg(amt),
         log_sum=seg(log_amt),
-        n=np.diff(np.append(starts, len(amt))).astype(np.float64),  # purchases per row
+        n=np.diff(np.concatenate((starts, [len(amt)]))).astype(np.float64),  # purchases per row
         pair=np.cumsum(new_pair) - 1,
         p_acct=p_acct,
         p_merch=m[pair_start],

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from risk_model.features.arrays import starts_of_runs
 from risk_model.features.merchant_pairs import PairRows
 from risk_model.features.merchant_window import MerchantWindow
 from risk_model.features.monthly import LOOKBACK_MONTHS, Grid
@@ -77,8 +78,8 @@ def _first_two(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not len(rows):
         return rows, cols
     # np.nonzero is row-major: a row's entries are consecutive and ascending by column
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    starts = starts_of_runs(rows)
+    rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.concatenate((starts, [len(rows)]))))
     keep = rank < 2
     return rows[keep], cols[keep]
 

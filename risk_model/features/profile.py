@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import pyarrow.compute as pc
 
 from risk_model import contract as C
 from risk_model.features.feature import (
@@ -98,7 +97,7 @@ def _targeted(out: dict[str, np.ndarray], policy: PolicyCalendar) -> np.ndarray:
 
 
 def compute(ctx: Context) -> dict[str, np.ndarray]:
-    """Return profile features as (n_asof, n_acc) arrays.
+    """Return profile features as arrays that broadcast to (n_asof, n_acc).
 
     The sweep exposure counts the months of the label horizon (``ctx.horizon_months``)
     inside an announced sweep.
@@ -112,8 +111,8 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     kyc = ctx.profile_column(C.KYC_DATE)[None, :]
     migrated = ctx.profile_column(C.MIGRATED_DATE)[None, :]
     if C.PRODUCT_VERSION in histories.schema.names:
-        is_legacy = pc.equal(histories.column(C.PRODUCT_VERSION), C.PRODUCT_VERSIONS[0])
-        legacy = is_legacy.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)[ctx.order]
+        versions = histories.column(C.PRODUCT_VERSION).to_numpy()[ctx.order]
+        legacy = versions == C.PRODUCT_VERSIONS[0]  # a null (None) is not legacy
     else:
         legacy = np.zeros(n_acc, dtype=bool)
     migrated_by = migrated <= asof  # NaN compares False: not migrated / unknown
@@ -140,13 +139,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     # that interaction, which shallow trees otherwise spread over every targeted account
     out["sweep_targeted"] = _targeted(out, policy)
     out["sweep_exposure"] = out["sweep_targeted"] * sweep_ahead
-    shape = (len(year), n_acc)
-    # one float32 block filled by broadcasting assignment (the same cast as astype)
-    names = [f.name for f in FEATURES]
-    block = np.empty((len(names), *shape), dtype=np.float32)
-    for i, name in enumerate(names):
-        block[i] = out[name]
-    return dict(zip(names, block, strict=True))
+    return out  # float64 arrays that broadcast to (n_asof, n_acc)
 
 
 feature = declarer("profile", known_at=KNOWN_AT_PROFILE)
