@@ -144,38 +144,40 @@ FEATURES = tuple(
 )
 
 
-def _dense(st: Statements, grid: Grid, n_acc: int) -> dict[str, np.ndarray]:
-    """Each field on a (month x account) array, NaN (or never-due) where no statement."""
+_FIELDS = ("limit", "billed", "paid", "dpd")  # the statement fields, in the dense array's order
+_LAG_NAMES = {stem: [f"{stem}_lag{j}" for j in range(LAGS)] for stem in _STEMS}
+
+
+def _dense(st: Statements, grid: Grid, n_acc: int) -> tuple[np.ndarray, np.ndarray]:
+    """Statements on (month x account) arrays.
+
+    Returns the fields as one (field, month, account) array in :data:`_FIELDS` order, NaN
+    where no statement, and the period each statement's payment is known from (never-due
+    where none).
+    """
     n_months = int(grid.asof_month.max()) - grid.first_month + 1
     m = month_of_day(st.known_day) - grid.first_month
     keep = (m >= 0) & (m < n_months)
-    at = (m[keep], st.acct[keep])
-    out = {}
-    fields = {"limit": st.limit, "billed": st.billed, "paid": st.paid, "dpd": st.dpd}
-    for name, values in fields.items():
-        out[name] = np.full((n_months, n_acc), np.nan)
-        out[name][at] = values[keep]
+    months, accounts = m[keep], st.acct[keep]
+    fields = np.full((len(_FIELDS), n_months, n_acc), np.nan)
+    fields[:, months, accounts] = np.stack([st.limit, st.billed, st.paid, st.dpd])[:, keep]
     # the payment is known from the period of its due date (-1: after the last as-of date)
-    due = np.where(st.due_period >= 0, st.due_period, _NEVER)
-    out["due"] = np.full((n_months, n_acc), _NEVER, dtype=np.int64)
-    out["due"][at] = due[keep]
-    return out
+    due = np.full((n_months, n_acc), _NEVER, dtype=np.int64)
+    due[months, accounts] = np.where(st.due_period >= 0, st.due_period, _NEVER)[keep]
+    return fields, due
 
 
 def _lag_index(known: np.ndarray, lags: int) -> np.ndarray:
     """(lags, account) row of the statement at each lag (newest = lag 0); -1 if none."""
-    n_acc = known.shape[1]
-    index = np.full((lags, n_acc), -1)
-    newer = np.zeros(n_acc, dtype=np.int64)  # known statements after the row, per account
-    for row in range(known.shape[0] - 1, -1, -1):  # newest first: a few months, each vectorised
-        at = known[row] & (newer < lags)
-        index[newer[at], np.flatnonzero(at)] = row
-        newer += known[row]
+    newer = np.cumsum(known[::-1], axis=0)[::-1] - known  # known statements after each row
+    rows, accounts = np.nonzero(known & (newer < lags))
+    index = np.full((lags, known.shape[1]), -1)
+    index[newer[rows, accounts], accounts] = rows  # a statement's lag: how many are newer
     return index
 
 
 def _window(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum, mean and maximum over lags of a (lag x account) array, ignoring NaN."""
+    """Sum, mean and maximum over lags (axis 0) of a (lag, ..., account) array, ignoring NaN."""
     present = ~np.isnan(values)
     n = present.sum(0)
     total = rowsum(np.where(present, values, 0.0))  # sequential: same alone as in a batch
@@ -184,22 +186,19 @@ def _window(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.where(has, total, np.nan), safe_divide(total, n), np.where(has, top, np.nan)
 
 
-def _lags_at(dense: dict[str, np.ndarray], grid: Grid, k: int) -> dict[str, np.ndarray]:
+def _lags_at(fields: np.ndarray, due: np.ndarray, grid: Grid, k: int) -> dict[str, np.ndarray]:
     """(lag x account) arrays of each stem at as-of ``k``, NaN where no statement."""
     last = int(grid.asof_month[k]) - grid.first_month
     first = last - SEARCH_MONTHS + 1
     # a statement counts from its month's last day: the as-of month's only at its end
-    known = ~np.isnan(dense["billed"][first : last + 1])
+    known = ~np.isnan(fields[_FIELDS.index("billed"), first : last + 1])
     if grid.asof_day[k] < month_end_day(grid.asof_month[k]):
         known[-1] = False
     idx = _lag_index(known, LAGS)
     found = idx >= 0
     at = (np.maximum(idx, 0) + first, np.arange(idx.shape[1]))
-    limit, billed, paid, dpd = (
-        np.where(found, dense[f][at], np.nan) for f in ("limit", "billed", "paid", "dpd")
-    )
-    due = np.where(found, dense["due"][at], _NEVER)
-    paid = np.where(due <= grid.asof_period[k], paid, np.nan)
+    limit, billed, paid, dpd = np.where(found, fields[:, at[0], at[1]], np.nan)
+    paid = np.where(np.where(found, due[at], _NEVER) <= grid.asof_period[k], paid, np.nan)
     return {
         "limit": limit,
         "billed": billed,
@@ -219,15 +218,17 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     if st is None:
         return {}
     out = nan_block([f.name for f in FEATURES], ctx.n_asof, n_acc)
-    dense = _dense(st, grid, n_acc)
+    fields, due = _dense(st, grid, n_acc)
     for k in range(ctx.n_asof):
-        lags = _lags_at(dense, grid, k)
+        lags = _lags_at(fields, due, grid, k)
         for stem, values in lags.items():
-            for j in range(LAGS):
-                out[f"{stem}_lag{j}"][k] = values[j]
-        for stem in ("billed", "paid"):
-            for name, value in zip(("sum", "mean", "max"), _window(lags[stem]), strict=True):
-                out[f"{stem}_{name}_lags"][k] = value
+            for name, value in zip(_LAG_NAMES[stem], values, strict=True):
+                out[name][k] = value
+        # bills and payments side by side: (lag, stem, account)
+        windows = _window(np.stack([lags["billed"], lags["paid"]], axis=1))
+        for i, stem in enumerate(("billed", "paid")):
+            for name, value in zip(("sum", "mean", "max"), windows, strict=True):
+                out[f"{stem}_{name}_lags"][k] = value[i]
         limit = lags["limit"]
         oldest = np.where(~np.isnan(limit), np.arange(LAGS)[:, None], 0).max(0)
         out["limit_ratio_lags"][k] = safe_divide(limit[0], limit[oldest, np.arange(n_acc)])
