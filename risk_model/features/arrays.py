@@ -48,7 +48,8 @@ def rowsum(x: np.ndarray) -> np.ndarray:
 
     ``ndarray.sum(0)`` switches to pairwise summation when there is one account, so a
     float total would differ in the last bit between single-account and batch calls;
-    adding the rows one by one is always sequential.
+    adding the rows one by one is always sequential. Counts (whole numbers) add up
+    exactly in any order: the families sum them with ``.sum(0)``.
     """
     total = np.zeros(x.shape[1:], dtype=np.float64)
     for row in x:  # row by row into one total: no (rows x accounts) running sums kept
@@ -66,6 +67,10 @@ def last_index(present: np.ndarray) -> np.ndarray:
 
 def take_last(values: np.ndarray, present: np.ndarray) -> np.ndarray:
     """Value at the last present row of each column (NaN if none)."""
-    i = last_index(present)
-    out = values[np.maximum(i, 0), np.arange(values.shape[1])]
-    return np.where(i >= 0, out, np.nan)
+    return take_at(values, last_index(present))
+
+
+def take_at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Value at row ``rows[j]`` of each column ``j`` of a 2-D array (NaN where it is -1)."""
+    out = values[np.maximum(rows, 0), np.arange(values.shape[1])]
+    return np.where(rows >= 0, out, np.nan)

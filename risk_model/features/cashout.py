@@ -63,7 +63,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
     p = np.where(pur & (tx.period >= since), tx.period - since, -1)
     has_limit = ~np.isnan(flags.limit)
-    big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * np.nan_to_num(flags.limit))
+    big = pur & has_limit & (tx.amount >= RESPEND_FRACTION * flags.limit)
     big_after_repay = big & ~np.isnan(flags.respend_hours)
     loop = big_after_repay & (flags.respend_hours <= RESPEND_HOURS)
     # purchase counts, one layer each (counts add up exactly in any order: plain sums)

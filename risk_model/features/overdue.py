@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from risk_model.features.arrays import (
+    last_index,
     nan_block,
     rowsum,
     safe_divide,
+    take_at,
     take_last,
     window,
 )
@@ -61,7 +63,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     # payment fields: known from the due date; only bills > 0 with a recorded payment
     paid_known = ~np.isnan(st.paid) & (st.billed > 0)
     pay_p = np.where(paid_known, st.due_period, -1)
-    ratio = safe_divide(np.nan_to_num(st.paid), st.billed).clip(0.0, 1.0)
+    ratio = safe_divide(st.paid, st.billed).clip(0.0, 1.0)  # NaN where unpaid: not a layer value
     min_only = (
         (st.min_due < st.billed)
         & (st.paid >= st.min_due)
@@ -101,7 +103,8 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         out["months_since_dpd"][k] = np.where(
             last_late >= 0, LOOKBACK_MONTHS - 1 - last_late, np.nan
         )
-        out["paid_ratio_last"][k] = safe_divide(take_last(pr, pn > 0), take_last(pn, pn > 0))
+        last_paid = last_index(pn > 0)
+        out["paid_ratio_last"][k] = safe_divide(take_at(pr, last_paid), take_at(pn, last_paid))
         for w in (3, 6):
             out[f"paid_ratio_mean_{w}m"][k] = safe_divide(rowsum(pr[-w:]), pn[-w:].sum(0))
         out["min_only_months_6m"][k] = min_only_n[-6:].sum(0)

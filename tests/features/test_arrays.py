@@ -6,6 +6,7 @@ from risk_model.features.arrays import (
     rowsum,
     safe_divide,
     starts_of_runs,
+    take_at,
     take_last,
     window,
 )
@@ -50,6 +51,12 @@ def test_last_index_and_take_last():
     values = np.arange(9.0).reshape(3, 3)
     got = take_last(values, present)
     assert got[0] == 6.0 and np.isnan(got[1]) and got[2] == 5.0
+
+
+def test_take_at_reads_one_row_per_column_and_nan_where_there_is_none():
+    values = np.arange(9.0).reshape(3, 3)
+    got = take_at(values, np.array([2, -1, 0]))
+    assert got[0] == 6.0 and np.isnan(got[1]) and got[2] == 2.0  # -1 is none, not the last row
 
 
 def test_window_is_a_view_for_consecutive_months_and_a_copy_otherwise():
