@@ -45,18 +45,18 @@ __all__ = [
 ]
 
 
-def _weighted_means(a: np.ndarray, s: np.ndarray, xs: np.ndarray, n_acc: int) -> np.ndarray:
-    """Spend-weighted mean per account of each row of ``xs`` (NaN skipped): (rows, n_acc).
+def _weighted_means(a: np.ndarray, s: np.ndarray, xs: list[np.ndarray], n_acc: int) -> np.ndarray:
+    """Spend-weighted mean per account of each of ``xs`` (NaN skipped): (len(xs), n_acc).
 
-    Pair ``i`` belongs to account ``a[i]`` and has spend ``s[i]``. One bincount over keys
-    offset by row adds each row's values in the order a bincount of that row alone would.
+    Pair ``i`` belongs to account ``a[i]`` and has spend ``s[i]``.
     """
-    known = ~np.isnan(xs)
-    key = (a + n_acc * np.arange(len(xs))[:, None]).ravel()
-    size = len(xs) * n_acc
-    total = np.bincount(key, np.where(known, s * xs, 0.0).ravel(), minlength=size)
-    weight = np.bincount(key, np.where(known, s, 0.0).ravel(), minlength=size)
-    return safe_divide(total, weight).reshape(len(xs), n_acc)
+    out = np.empty((len(xs), n_acc))
+    for i, x in enumerate(xs):  # one at a time: a training batch has millions of pairs
+        known = ~np.isnan(x)
+        total = np.bincount(a, np.where(known, s * x, 0.0), minlength=n_acc)
+        weight = np.bincount(a, np.where(known, s, 0.0), minlength=n_acc)
+        out[i] = safe_divide(total, weight)
+    return out
 
 
 def _first_nonzero(h: np.ndarray) -> np.ndarray:
@@ -164,7 +164,7 @@ def account_features(
         "merchant_age_months": _age_months(stats.first_month, grid.asof_month[k]),
         "merchant_night_payers": safe_divide(stats.night_payers, stats.payers),
     }
-    means = _weighted_means(a, s, np.array(list(per_pair.values())), n_acc)
+    means = _weighted_means(a, s, list(per_pair.values()), n_acc)
     for name, mean in zip(per_pair, means, strict=True):
         out[f"{name}_wmean_6m"] = mean
     for name in ("merchant_round_nl_share", "merchant_night_payers"):

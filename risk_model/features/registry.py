@@ -65,24 +65,27 @@ def compute(ctx: Context) -> np.ndarray:
 
     Rows are in :func:`feature_names` order; a family whose input column is absent leaves
     its rows missing (NaN). One array rather than one per feature: the caller takes the
-    rows it keeps from all features at once.
+    rows it keeps from all features at once. It is assembled once every family is done,
+    so a family's working arrays never sit beside it.
 
     Raises
     ------
     RuntimeError
         When a family fills other names than those it declares.
     """
-    block = np.full((len(_NAMES), ctx.n_asof, ctx.n_acc), np.nan, dtype=np.float32)
-    first = 0
+    computed = []
     for module in FAMILY_MODULES:
         declared = [f.name for f in module.FEATURES]
         values = module.compute(ctx)
         if values and values.keys() != set(declared):
             odd = sorted(values.keys() ^ set(declared))
             raise RuntimeError(f"{module.__name__}: computed and declared names differ: {odd}")
+        computed.append((declared, values))
+    block = np.empty((len(_NAMES), ctx.n_asof, ctx.n_acc), dtype=np.float32)
+    first = 0
+    for declared, values in computed:
         for row, name in enumerate(declared, start=first):
-            if values:
-                block[row] = values[name]
+            block[row] = values[name] if values else np.nan
         first += len(declared)
     return block
 
