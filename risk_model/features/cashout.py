@@ -127,17 +127,17 @@ def _long_memory(
     n_asof = len(grid.asof_day)
     first = min(grid.period_range(k, LOOKBACK_MONTHS)[0] for k in range(n_asof))
     p = np.where(tx.is_purchase & (tx.period >= first), tx.period - first, -1)
-    at_p = cells(n_acc, tx.acct, p)
-    c_like = cube(grid, n_acc, at_p, cashout_like(flags), first=first)
     shaped = (flags.is_round | flags.is_patterned) & ~np.isnan(flags.limit)
     line_share = np.where(shaped, safe_divide(tx.amount, flags.limit), 0.0)
-    c_share = cube(grid, n_acc, at_p, line_share, first=first)
+    # cash-out-like purchases and the share of the line the shaped ones took, per month
+    monthly = cubes(grid, n_acc, cells(n_acc, tx.acct, p), [cashout_like(flags), line_share], first)
     months = np.arange(LOOKBACK_MONTHS)[:, None]
     since = np.full((n_asof, n_acc), np.nan, dtype=np.float32)
     count = np.zeros((n_asof, n_acc), dtype=np.float32)
     for k in range(n_asof):
         cols = grid.month_columns(k, LOOKBACK_MONTHS) - first
-        seen = (window(c_like, cols) > 0) | (window(c_share, cols) >= NEAR_LIMIT_FRACTION)
+        like, share = window(monthly, cols).transpose(1, 0, 2)  # (month, account) each
+        seen = (like > 0) | (share >= NEAR_LIMIT_FRACTION)
         last = np.where(seen, months, -1).max(0)
         since[k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
         count[k] = seen.sum(0)
