@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.arrays import rowsum, safe_divide
+from risk_model.features.arrays import nan_block, rowsum, safe_divide
 from risk_model.features.feature import (
     KNOWN_AT_PAYMENT,
     KNOWN_AT_STATEMENT,
@@ -217,20 +217,19 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     st, grid, n_acc = ctx.statements, ctx.grid, ctx.n_acc
     if st is None:
         return {}
+    out = nan_block([f.name for f in FEATURES], ctx.n_asof, n_acc)
     fields, due = _dense(st, grid, n_acc)
-    per_date = [_lags_at(fields, due, grid, k) for k in range(ctx.n_asof)]
-    # each stem as one (lag, as-of, account) array: a lag's feature is one of its rows
-    lags = {stem: np.stack([at[stem] for at in per_date], axis=1) for stem in _STEMS}
-    out = {}
-    for stem, values in lags.items():
-        out.update(zip(_LAG_NAMES[stem], values, strict=True))
-    # bills and payments side by side: (lag, stem, as-of, account)
-    windows = _window(np.stack([lags["billed"], lags["paid"]], axis=1))
-    for i, stem in enumerate(("billed", "paid")):
-        for name, value in zip(("sum", "mean", "max"), windows, strict=True):
-            out[f"{stem}_{name}_lags"] = value[i]
-    limit = lags["limit"]
-    oldest = np.where(~np.isnan(limit), np.arange(LAGS)[:, None, None], 0).max(0)
-    first_limit = np.take_along_axis(limit, oldest[None], axis=0)[0]
-    out["limit_ratio_lags"] = safe_divide(limit[0], first_limit)
+    for k in range(ctx.n_asof):
+        lags = _lags_at(fields, due, grid, k)
+        for stem, values in lags.items():
+            for name, value in zip(_LAG_NAMES[stem], values, strict=True):
+                out[name][k] = value
+        # bills and payments side by side: (lag, stem, account)
+        windows = _window(np.stack([lags["billed"], lags["paid"]], axis=1))
+        for i, stem in enumerate(("billed", "paid")):
+            for name, value in zip(("sum", "mean", "max"), windows, strict=True):
+                out[f"{stem}_{name}_lags"][k] = value[i]
+        limit = lags["limit"]
+        oldest = np.where(~np.isnan(limit), np.arange(LAGS)[:, None], 0).max(0)
+        out["limit_ratio_lags"][k] = safe_divide(limit[0], limit[oldest, np.arange(n_acc)])
     return out
