@@ -208,14 +208,10 @@ def feature_rows(
         merchant_risk=merchant_risk,
         population=population,
     )
-    block = registry.compute(ctx)  # (feature, as-of, account)
+    feats = registry.compute(ctx)
     opened = ctx.profile_column(C.OPEN_DATE)
     kk, aa = np.nonzero(opened[None, :] <= grid.asof_day[:, None])
-    # (feature x row): the block layout pandas stores, rows grouped by as-of date; with
-    # every account open at every date the rows are the block's own, in order
-    values = block.reshape(len(names), -1)
-    if len(kk) < values.shape[1]:
-        values = values[:, kk * len(opened) + aa]
+    values = _feature_values(feats, names, ctx.n_asof, ctx.n_acc, kk, aa)
     ids = histories.column(C.ACCOUNT_ID)
     rows = order[aa]
     if len(rows) != len(ids) or not np.array_equal(rows, np.arange(len(rows))):
@@ -225,6 +221,31 @@ def feature_rows(
     # snapshot values: the same at every as-of date of an account
     values = np.concatenate([values, attribute_rows(histories, attributes)[:, rows]])
     return FeatureRows(ids, grid.asof_day[kk], values, rows, tuple(_names(attributes)))
+
+
+def _feature_values(
+    feats: dict[str, np.ndarray],
+    names: list[str],
+    n_asof: int,
+    n_acc: int,
+    kk: np.ndarray,
+    aa: np.ndarray,
+) -> np.ndarray:
+    """(feature x row) float32 values of the rows at (as-of ``kk``, account ``aa``).
+
+    The block layout pandas stores, rows grouped by as-of date; a feature the families did
+    not compute is missing (NaN).
+    """
+    values = np.empty((len(names), len(kk)), dtype=np.float32)
+    if len(kk) == n_asof * n_acc:  # every account open at every date: each cell, in order
+        cells = values.reshape(len(names), n_asof, n_acc)
+        for j, name in enumerate(names):
+            cells[j] = feats.get(name, np.nan)
+        return values
+    shape = (n_asof, n_acc)
+    for j, name in enumerate(names):
+        values[j] = np.broadcast_to(feats[name], shape)[kk, aa] if name in feats else np.nan
+    return values
 
 
 _STR = pd.api.types.pandas_dtype("str")

@@ -198,5 +198,8 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         since = min(grid.period_range(k, 6)[0] for k in range(n_asof))
         r = pair_rows(tx, flags, grid.n_periods, since_period=since, training=False)
         window = None
-    per_date = [account_features(r, grid, k, table, n_acc, window) for k in range(n_asof)]
-    return {name: np.array([at[name] for at in per_date]) for name in per_date[0]}
+    out: dict[str, np.ndarray] = {}
+    for k in range(n_asof):
+        for name, x in account_features(r, grid, k, table, n_acc, window).items():
+            out.setdefault(name, np.full((n_asof, n_acc), np.nan, dtype=np.float32))[k] = x
+    return out

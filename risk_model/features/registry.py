@@ -60,34 +60,26 @@ def date_features() -> tuple[str, ...]:
     return tuple(f.name for f in FEATURES if f.scope == "date")
 
 
-def compute(ctx: Context) -> np.ndarray:
-    """Return every family's features as one (feature, as-of, account) float32 array.
+def compute(ctx: Context) -> dict[str, np.ndarray]:
+    """Return every family's features as ``{name: array}``.
 
-    Rows are in :func:`feature_names` order; a family whose input column is absent leaves
-    its rows missing (NaN). One array rather than one per feature: the caller takes the
-    rows it keeps from all features at once. It is assembled once every family is done,
-    so a family's working arrays never sit beside it.
+    Each array broadcasts to (n_asof, n_acc). A family whose input column is absent returns
+    nothing (its features stay missing).
 
     Raises
     ------
     RuntimeError
         When a family fills other names than those it declares.
     """
-    computed = []
+    out: dict[str, np.ndarray] = {}
     for module in FAMILY_MODULES:
-        declared = [f.name for f in module.FEATURES]
         values = module.compute(ctx)
-        if values and values.keys() != set(declared):
-            odd = sorted(values.keys() ^ set(declared))
+        declared = {f.name for f in module.FEATURES}
+        if values and values.keys() != declared:
+            odd = sorted(values.keys() ^ declared)
             raise RuntimeError(f"{module.__name__}: computed and declared names differ: {odd}")
-        computed.append((declared, values))
-    block = np.empty((len(_NAMES), ctx.n_asof, ctx.n_acc), dtype=np.float32)
-    first = 0
-    for declared, values in computed:
-        for row, name in enumerate(declared, start=first):
-            block[row] = values[name] if values else np.nan
-        first += len(declared)
-    return block
+        out.update(values)
+    return out
 
 
 def causes_under(

@@ -62,21 +62,8 @@ def test_compute_refuses_a_name_declared_but_not_computed(monkeypatch):
 
 
 def test_compute_leaves_out_families_without_their_input():
-    block = registry.compute(_context())  # no statements, no transactions
-    assert block.shape == (len(FEATURES), 1, 1)
-    computed = {f.name for f, row in zip(FEATURES, block, strict=True) if not np.isnan(row).all()}
-    assert computed and computed <= {f.name for f in profile.FEATURES}
-
-
-def test_compute_puts_each_feature_in_its_column_row(monkeypatch):
-    def compute(ctx):
-        return {f.name: np.full((1, 1), i) for i, f in enumerate(activity.FEATURES)}
-
-    monkeypatch.setattr(activity, "compute", compute)
-    block = registry.compute(_context())
-    names = [f.name for f in FEATURES]
-    for i, spec in enumerate(activity.FEATURES):
-        assert block[names.index(spec.name), 0, 0] == i
+    out = registry.compute(_context())  # no statements, no transactions
+    assert set(out) == {f.name for f in profile.FEATURES}
 
 
 def test_every_spec_is_complete():
