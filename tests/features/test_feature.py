@@ -67,3 +67,15 @@ def test_profile_column_is_in_account_id_order_and_missing_when_absent():
     assert np.isnan(got[0]) and got[1:].tolist() == [1990.0, 1970.0]
     assert np.isnan(ctx.profile_column(C.CITY_TIER)).all()
     assert (ctx.n_acc, ctx.n_asof) == (3, 1)
+
+
+def test_profile_column_is_read_once_and_read_only():
+    histories = pa.table({C.ACCOUNT_ID: ["A", "B"], C.CITY_TIER: pa.array([1, 3], pa.int8())})
+    grid = make_grid(np.array([day_number(dt.date(2024, 6, 30))]))
+    ctx = Context(histories, np.arange(2), grid, None, None, None, None, 3, None, None)
+    tier = ctx.profile_column(C.CITY_TIER)
+    assert ctx.profile_column(C.CITY_TIER) is tier  # shared by the families that read it
+    with pytest.raises(ValueError, match="read-only"):
+        tier[0] = 2  # one family cannot change what another reads
+    other = Context(histories, np.array([1, 0]), grid, None, None, None, None, 3, None, None)
+    assert other.profile_column(C.CITY_TIER).tolist() == [3.0, 1.0]  # per context, not global
