@@ -77,6 +77,20 @@ def test_unknown_merchant_gives_missing_features(table):
     assert r["top1_merchant_share_6m"] == 1  # account-only features are unaffected
 
 
+def test_scoring_reads_each_pair_category_from_the_table(table):
+    fitted = fit_merchant_risk(table, AS_OF)
+
+    def ratio(category):
+        buy = txn(T(2024, 3, 5, 12), 300.0, merchant="x", category=category)
+        one = histories(account("s1", statements=LINE, transactions=[buy]))
+        return build_features(one, AS_OF, merchant_risk=fitted).iloc[0]["category_amount_ratio_6m"]
+
+    centre = (900 * 100.5 * 200 * 50) ** (1 / 4)  # every grocery payment of the table
+    assert ratio("grocery") == pytest.approx(300 / centre, 1e-6)
+    assert math.isnan(ratio(None))  # no category: no centre to compare with
+    assert math.isnan(ratio("unseen"))  # a category the table does not know
+
+
 def test_fit_without_transactions_gives_empty_table(table):
     fitted = fit_merchant_risk(table.drop_columns([C.TRANSACTIONS]), AS_OF)
     assert fitted.num_rows == 0
