@@ -33,6 +33,7 @@ FAMILY_MODULES = (overdue, cashout, activity, profile, statement_lags)  # column
 FEATURES: tuple[FeatureSpec, ...] = tuple(f for m in FAMILY_MODULES for f in m.FEATURES)
 _NAMES = tuple(f.name for f in FEATURES)
 _RULES = {f.name: f.rule for f in FEATURES}
+_DECLARED = {module: frozenset(f.name for f in module.FEATURES) for module in FAMILY_MODULES}
 if len(set(_NAMES)) != len(_NAMES):  # pragma: no cover - guards edits of the declarations
     raise RuntimeError("duplicate feature names in the registry")
 
@@ -74,7 +75,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for module in FAMILY_MODULES:
         values = module.compute(ctx)
-        declared = {f.name for f in module.FEATURES}
+        declared = _DECLARED[module]
         if values and values.keys() != declared:
             odd = sorted(values.keys() ^ declared)
             raise RuntimeError(f"{module.__name__}: computed and declared names differ: {odd}")
