@@ -30,14 +30,16 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         n, amt = window(purchases, cols).transpose(1, 0, 2)  # (month, account) each
         last = np.where(n > 0, months, -1).max(0)
         out["months_since_purchase"][k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
-        spend = {w: rowsum(amt[-w:]) for w in (3, 6, 12)}
+        # the two 3-month halves of the last 6 months in one pass: (month, half, account)
+        spend_before, spend_recent = rowsum(amt[-6:].reshape(2, 3, n_acc).transpose(1, 0, 2))
+        spend = {3: spend_recent, 6: rowsum(amt[-6:]), 12: rowsum(amt[-12:])}
         count = {w: n[-w:].sum(0) for w in (3, 12)}  # whole numbers: exact in any order
         for w in (3, 6, 12):
             out[f"active_months_{w}m"][k] = (n[-w:] > 0).sum(0)
             out[f"spend_{w}m"][k] = spend[w]
         for w in (3, 12):
             out[f"purchases_{w}m"][k] = count[w]
-        out["spend_trend_3v3"][k] = _trend(spend[3], rowsum(amt[-6:-3]))
+        out["spend_trend_3v3"][k] = _trend(spend_recent, spend_before)
         out["count_trend_3v3"][k] = _trend(count[3], n[-6:-3].sum(0))
         lastday = window(c_last, cols).max(0)
         out["days_since_txn"][k] = np.where(
