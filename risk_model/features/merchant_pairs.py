@@ -12,7 +12,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from risk_model._masks import valid_mask
 from risk_model.features.arrays import starts_of_runs
 from risk_model.features.monthly import Transactions
 from risk_model.features.purchases import PurchaseFlags
@@ -53,7 +52,7 @@ class PairRows:
     p_merch: np.ndarray
     p_cat: np.ndarray
     merchants: pa.Array  # sorted distinct merchant ids (code -> id)
-    categories: pa.Array  # code -> id: sorted distinct ids (training), each pair's (scoring)
+    categories: pa.Array
     by_period: np.ndarray | None = None  # training: row indices in period order
     period_offsets: np.ndarray | None = None  # training: period p's rows by_period[o[p]:o[p+1]]
     round_nl_spend: np.ndarray | None = None  # training
@@ -118,13 +117,8 @@ def pair_rows(
     new_pair = np.concatenate(([True], (a[1:] != a[:-1]) | (m[1:] != m[:-1])))[: len(a)]
     pair_start = np.flatnonzero(new_pair)
     p_acct = a[pair_start]
-    # a pair's category is its first purchase's
-    pair_categories = tx.category.take(pa.array(first[pair_start]))
-    if training:  # codes rank the categories of the pairs
-        p_cat, categories = _sorted_codes(pair_categories)
-    else:  # scoring looks each pair's category up in the fitted table: no ranking
-        p_cat = np.where(valid_mask(pair_categories), np.arange(len(pair_start)), -1)
-        categories = pair_categories
+    # a pair's category is its first purchase's; codes rank the categories of the pairs
+    p_cat, categories = _sorted_codes(tx.category.take(pa.array(first[pair_start])))
     period = tx.period[first]
     log_amt = np.log(amt)
     rows = PairRows(

@@ -19,7 +19,7 @@ from risk_model.features.feature import (
     Context,
     declarer,
 )
-from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube, cubes
+from risk_model.features.monthly import LOOKBACK_MONTHS, Grid, Statements, cells, cube, cubes
 
 _DPD_LEVELS = (1, 30, 90)
 _DPD_COLUMN = np.array(_DPD_LEVELS, dtype=np.float64)[:, None, None]
@@ -38,29 +38,33 @@ def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
         return np.where((n >= 2) & (den > 0), (n * sxy - sx * sy) / den, np.nan)
 
 
-def compute(ctx: Context) -> dict[str, np.ndarray]:
-    """Return overdue features as (n_asof, n_acc) arrays ({} without a statements column)."""
-    st, grid, n_acc, n_asof = ctx.statements, ctx.grid, ctx.n_acc, ctx.n_asof
-    if st is None:
-        return {}
-    a, p = st.acct, st.period
+def _statement_cubes(
+    st: Statements, grid: Grid, n_acc: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the statements' month-to-date cubes, by statement month.
+
+    The sums, one layer each: count, billed, utilisation, count with a utilisation, over
+    90%, limit; then the largest days past due and the largest utilisation.
+    """
     util = safe_divide(st.billed, st.limit)
     has_util = ~np.isnan(util)
-    at_p = cells(n_acc, a, p)
-    # statement sums, one layer each: count, billed, utilisation, count with one, over 90%
-    statements = cubes(
-        grid,
-        n_acc,
-        at_p,
-        [
-            None, st.billed, np.where(has_util, util, 0.0), has_util,
-            np.where(has_util, util > 0.9, False), st.limit,
-        ],
-    )  # fmt: skip
-    c_dpd = cube(grid, n_acc, at_p, st.dpd, how="max")
-    c_util_max = cube(grid, n_acc, at_p, np.where(has_util, util, -np.inf), how="max")
+    at_p = cells(n_acc, st.acct, st.period)
+    layers = [
+        None, st.billed, np.where(has_util, util, 0.0), has_util,
+        np.where(has_util, util > 0.9, False), st.limit,
+    ]  # fmt: skip
+    sums = cubes(grid, n_acc, at_p, layers)
+    dpd = cube(grid, n_acc, at_p, st.dpd, how="max")
+    util_max = cube(grid, n_acc, at_p, np.where(has_util, util, -np.inf), how="max")
+    return sums, dpd, util_max
 
-    # payment fields: known from the due date; only bills > 0 with a recorded payment
+
+def _payment_cubes(st: Statements, grid: Grid, n_acc: int) -> np.ndarray:
+    """Return the payments' month-to-date sums, by due month (a payment is known from then).
+
+    One layer each: count, paid ratio, minimum-only and below-minimum payments, of bills
+    > 0 with a recorded payment.
+    """
     paid_known = ~np.isnan(st.paid) & (st.billed > 0)
     pay_p = np.where(paid_known, st.due_period, -1)
     ratio = safe_divide(st.paid, st.billed).clip(0.0, 1.0)  # NaN where unpaid: not a layer value
@@ -70,14 +74,17 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         & (st.paid < st.min_due + _MIN_ONLY_TOLERANCE * st.billed)
     )
     below_min = st.paid < st.min_due - 1e-9
-    # payment sums: count, paid ratio, minimum-only and below-minimum payments
-    payments = cubes(
-        grid,
-        n_acc,
-        cells(n_acc, a, pay_p),
-        [None, np.where(paid_known, ratio, 0.0), min_only & paid_known, below_min & paid_known],
-    )
+    layers = [None, np.where(paid_known, ratio, 0.0), min_only & paid_known, below_min & paid_known]
+    return cubes(grid, n_acc, cells(n_acc, st.acct, pay_p), layers)
 
+
+def compute(ctx: Context) -> dict[str, np.ndarray]:
+    """Return overdue features as (n_asof, n_acc) arrays ({} without a statements column)."""
+    st, grid, n_acc, n_asof = ctx.statements, ctx.grid, ctx.n_acc, ctx.n_asof
+    if st is None:
+        return {}
+    statements, c_dpd, c_util_max = _statement_cubes(st, grid, n_acc)
+    payments = _payment_cubes(st, grid, n_acc)
     out = nan_block([f.name for f in FEATURES], n_asof, n_acc)
 
     for k in range(n_asof):
