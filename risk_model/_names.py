@@ -102,11 +102,14 @@ def near_misses(names: Iterable[str], expected: Iterable[str], part: str = "") -
     -------
     list of NearMiss
     """
+    expected = list(expected)
+    exact = set(expected)
+    extra = [name for name in names if isinstance(name, str) and name not in exact]
+    if not extra:  # every name is a contract name: nothing to compare
+        return []
     wanted = {_normal(e): e for e in expected}
     out = []
-    for name in names:
-        if not isinstance(name, str) or name in wanted.values():
-            continue
+    for name in extra:
         key = _normal(name)
         match = wanted.get(key)
         if match is None and len(key) >= _MIN_FUZZY:
