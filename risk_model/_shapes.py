@@ -51,7 +51,7 @@ class Shapes:
         out: dict[str, Any] = {}
         for key, value in row.items():
             if key in _PROFILE:
-                out[key] = self._plain(value, key, row, index)
+                out[key] = self._plain(value, "", key, row, index)
             elif key in _ITEMS:
                 out[key] = self._events(value, key, row, index)
             elif key == C.ATTRIBUTES:
@@ -75,7 +75,7 @@ class Shapes:
             kept = {}
             for name, field in item.items():
                 if name in names:
-                    kept[name] = self._plain(field, f"{key}.{name}", row, index)
+                    kept[name] = self._plain(field, key, name, row, index)
                 else:
                     self.extras.setdefault(key, set()).add(name)
             items.append(kept)
@@ -87,13 +87,14 @@ class Shapes:
             return None
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             return self._refuse(C.ATTRIBUTES, NOT_A_RECORD, row, index)
-        return {k: self._plain(v, f"{C.ATTRIBUTES}.{k}", row, index) for k, v in value.items()}
+        return {k: self._plain(v, C.ATTRIBUTES, k, row, index) for k, v in value.items()}
 
-    def _plain(self, value: Any, path: str, row: Mapping[str, Any], index: int) -> Any:
+    def _plain(self, value: Any, part: str, name: str, row: Mapping[str, Any], index: int) -> Any:
+        """Return a plain value as Arrow should read it; refuse a container (``part.name``)."""
         if value is None or isinstance(value, bool):
             return value
-        if not isinstance(value, _PLAIN):
-            return self._refuse(path, NOT_A_VALUE, row, index)
+        if not isinstance(value, _PLAIN):  # the path is spelled out only for a problem
+            return self._refuse(f"{part}.{name}" if part else name, NOT_A_VALUE, row, index)
         if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
             # Arrow cannot hold it; as a float it is rejected as out of its type's range.
             return float(value) if abs(value) < 2**1023 else math.inf if value > 0 else -math.inf
