@@ -392,10 +392,12 @@ def cause_totals(contrib: np.ndarray, causes: Sequence[str]) -> np.ndarray:
     out = np.zeros((positive.shape[0], len(C.CAUSES)), dtype=np.float64)
     # Column sums per cause, not a product with a one-hot matrix: BLAS would start its
     # own spinning threads (and may sum in an order that depends on the row count).
+    columns: dict[str, list[int]] = {}
+    for i, cause in enumerate(causes):
+        columns.setdefault(cause, []).append(i)
     for j, cause in enumerate(C.CAUSES):
-        columns = [i for i, c in enumerate(causes) if c == cause]
-        if columns:
-            out[:, j] = positive[:, columns].sum(axis=1)
+        if cause in columns:
+            out[:, j] = positive[:, columns[cause]].sum(axis=1)
     return out
 
 
