@@ -24,7 +24,7 @@ def test_features_benchmark_parts_can_be_skipped(data_dir, capsys):
     argv = ["features", "--accounts", "300", "--months", "12", "--no-batch", "--single", "0"]
     assert benchmark.main([*argv, "--scoring", "300", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "scoring mode" in out
+    assert "scoring mode" in out and "minor page faults per build" in out
     assert "build_features" not in out and "single account" not in out
     assert (data_dir / "world_a300_m12_s7" / "histories.parquet").exists()  # cached
 
