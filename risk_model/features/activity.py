@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_model.features.arrays import nan_block, rowsum, safe_divide, window
+from risk_model.features.arrays import nan_block, rowsum, rowsums, safe_divide, window
 from risk_model.features.feature import KNOWN_AT_TRANSACTION, Context, declarer
 from risk_model.features.monthly import LOOKBACK_MONTHS, cells, cube, cubes
 
@@ -30,8 +30,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         n, amt = window(purchases, cols).transpose(1, 0, 2)  # (month, account) each
         last = np.where(n > 0, months, -1).max(0)
         out["months_since_purchase"][k] = np.where(last >= 0, LOOKBACK_MONTHS - 1 - last, np.nan)
-        # the two 3-month halves of the last 6 months in one pass: (month, half, account)
-        spend_before, spend_recent = rowsum(amt[-6:].reshape(2, 3, n_acc).transpose(1, 0, 2))
+        spend_before, spend_recent = rowsums(amt[-6:-3], amt[-3:])
         spend = {3: spend_recent, 6: rowsum(amt[-6:]), 12: rowsum(amt[-12:])}
         count = {w: n[-w:].sum(0) for w in (3, 12)}  # whole numbers: exact in any order
         for w in (3, 6, 12):

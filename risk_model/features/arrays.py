@@ -57,6 +57,11 @@ def rowsum(x: np.ndarray) -> np.ndarray:
     return total
 
 
+def rowsums(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`rowsum` of each of several arrays of one shape, in one pass over their rows."""
+    return tuple(rowsum(np.stack(arrays, axis=1)))
+
+
 def last_index(present: np.ndarray) -> np.ndarray:
     """Row index of the last True along axis 0 of a (time x account) array; -1 if none."""
     if not present.shape[0]:

@@ -114,7 +114,9 @@ def pair_rows(
 
     first = order[starts]
     a, m = tx.acct[first], merch[starts]
-    new_pair = np.concatenate(([True], (a[1:] != a[:-1]) | (m[1:] != m[:-1])))[: len(a)]
+    # a row opens a pair when its account or merchant changes; the first row always does
+    new_pair = np.ones(len(a), dtype=bool)
+    new_pair[1:] = (a[1:] != a[:-1]) | (m[1:] != m[:-1])
     pair_start = np.flatnonzero(new_pair)
     p_acct = a[pair_start]
     # a pair's category is its first purchase's; codes rank the categories of the pairs

@@ -45,18 +45,12 @@ __all__ = [
 ]
 
 
-def _weighted_means(a: np.ndarray, s: np.ndarray, xs: list[np.ndarray], n_acc: int) -> np.ndarray:
-    """Spend-weighted mean per account of each of ``xs`` (NaN skipped): (len(xs), n_acc).
-
-    Pair ``i`` belongs to account ``a[i]`` and has spend ``s[i]``.
-    """
-    out = np.empty((len(xs), n_acc))
-    for i, x in enumerate(xs):  # one at a time: a training batch has millions of pairs
-        known = ~np.isnan(x)
-        total = np.bincount(a, np.where(known, s * x, 0.0), minlength=n_acc)
-        weight = np.bincount(a, np.where(known, s, 0.0), minlength=n_acc)
-        out[i] = safe_divide(total, weight)
-    return out
+def _weighted_mean(a: np.ndarray, s: np.ndarray, x: np.ndarray, n_acc: int) -> np.ndarray:
+    """Spend-weighted mean of ``x`` per account (row account ``a``, spend ``s``; NaN skipped)."""
+    known = ~np.isnan(x)
+    total = np.bincount(a, np.where(known, s * x, 0.0), minlength=n_acc)
+    weight = np.bincount(a, np.where(known, s, 0.0), minlength=n_acc)
+    return safe_divide(total, weight)
 
 
 def _first_nonzero(h: np.ndarray) -> np.ndarray:
@@ -164,9 +158,8 @@ def account_features(
         "merchant_age_months": _age_months(stats.first_month, grid.asof_month[k]),
         "merchant_night_payers": safe_divide(stats.night_payers, stats.payers),
     }
-    means = _weighted_means(a, s, list(per_pair.values()), n_acc)
-    for name, mean in zip(per_pair, means, strict=True):
-        out[f"{name}_wmean_6m"] = mean
+    for name, x in per_pair.items():
+        out[f"{name}_wmean_6m"] = _weighted_mean(a, s, x, n_acc)
     for name in ("merchant_round_nl_share", "merchant_night_payers"):
         mx = np.full(n_acc, np.nan)
         if len(starts):

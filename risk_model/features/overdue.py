@@ -8,6 +8,7 @@ from risk_model.features.arrays import (
     last_index,
     nan_block,
     rowsum,
+    rowsums,
     safe_divide,
     take_at,
     take_last,
@@ -32,7 +33,7 @@ def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
     w = present.astype(np.float64)
     yz = np.where(present, y, 0.0)
     n, sx, sxx = w.sum(0), (w * x).sum(0), (w * x * x).sum(0)  # whole numbers: exact sums
-    sy, sxy = rowsum(np.stack([yz, x * yz], axis=1))  # both sums in one pass over the rows
+    sy, sxy = rowsums(yz, x * yz)
     den = n * sxx - sx * sx
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where((n >= 2) & (den > 0), (n * sxy - sx * sy) / den, np.nan)
@@ -126,8 +127,7 @@ def compute(ctx: Context) -> dict[str, np.ndarray]:
         out["months_util90_6m"][k] = (u90[-6:] > 0).sum(0)
         b = billed[-6:]
         nb = n[-6:]
-        # the two 3-month halves of the last 6 months, side by side: (month, half, account)
-        billed_before, billed_recent = rowsum(b.reshape(2, 3, n_acc).transpose(1, 0, 2))
+        billed_before, billed_recent = rowsums(b[:3], b[3:])  # the 3 months before, the last 3
         recent = safe_divide(billed_recent, nb[-3:].sum(0))
         before = safe_divide(billed_before, nb[:3].sum(0))
         out["balance_growth_6m"][k] = np.log1p(recent) - np.log1p(before)

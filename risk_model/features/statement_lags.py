@@ -145,6 +145,7 @@ FEATURES = tuple(
 
 
 _FIELDS = ("limit", "billed", "paid", "dpd")  # the statement fields, in the dense array's order
+_BILLED = _FIELDS.index("billed")  # a month with a bill holds a statement
 _LAG_NAMES = {stem: [f"{stem}_lag{j}" for j in range(LAGS)] for stem in _STEMS}
 
 
@@ -160,7 +161,7 @@ def _dense(st: Statements, grid: Grid, n_acc: int) -> tuple[np.ndarray, np.ndarr
     keep = (m >= 0) & (m < n_months)
     months, accounts = m[keep], st.acct[keep]
     fields = np.full((len(_FIELDS), n_months, n_acc), np.nan)
-    fields[:, months, accounts] = np.stack([st.limit, st.billed, st.paid, st.dpd])[:, keep]
+    fields[:, months, accounts] = np.stack([getattr(st, name) for name in _FIELDS])[:, keep]
     # the payment is known from the period of its due date (-1: after the last as-of date)
     due = np.full((n_months, n_acc), _NEVER, dtype=np.int64)
     due[months, accounts] = np.where(st.due_period >= 0, st.due_period, _NEVER)[keep]
@@ -191,13 +192,13 @@ def _lags_at(fields: np.ndarray, due: np.ndarray, grid: Grid, k: int) -> dict[st
     last = int(grid.asof_month[k]) - grid.first_month
     first = last - SEARCH_MONTHS + 1
     # a statement counts from its month's last day: the as-of month's only at its end
-    known = ~np.isnan(fields[_FIELDS.index("billed"), first : last + 1])
+    known = ~np.isnan(fields[_BILLED, first : last + 1])
     if grid.asof_day[k] < month_end_day(grid.asof_month[k]):
         known[-1] = False
     idx = _lag_index(known, LAGS)
     found = idx >= 0
     at = (np.maximum(idx, 0) + first, np.arange(idx.shape[1]))
-    limit, billed, paid, dpd = np.where(found, fields[:, at[0], at[1]], np.nan)
+    limit, billed, paid, dpd = np.where(found, fields[:, at[0], at[1]], np.nan)  # _FIELDS
     paid = np.where(np.where(found, due[at], _NEVER) <= grid.asof_period[k], paid, np.nan)
     return {
         "limit": limit,

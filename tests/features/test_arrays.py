@@ -4,6 +4,7 @@ import pytest
 from risk_model.features.arrays import (
     last_index,
     rowsum,
+    rowsums,
     safe_divide,
     starts_of_runs,
     take_at,
@@ -51,6 +52,18 @@ def test_last_index_and_take_last():
     values = np.arange(9.0).reshape(3, 3)
     got = take_last(values, present)
     assert got[0] == 6.0 and np.isnan(got[1]) and got[2] == 5.0
+
+
+def test_rowsums_are_each_arrays_rowsum_bit_for_bit():
+    rng = np.random.default_rng(0)
+    # one account, mixed magnitudes: the order of the additions shows in the last bits
+    x = rng.random((9, 1)) * 10.0 ** rng.integers(-3, 9, (9, 1))
+    y = rng.random((9, 1))
+    got = rowsums(x, y)
+    assert np.array_equal(got[0], rowsum(x)) and np.array_equal(got[1], rowsum(y))
+    assert not np.array_equal(got[0], x.sum(0))  # numpy's pairwise sum would differ here
+    with pytest.raises(ValueError):
+        rowsums(x, y[:3])  # one shape for all
 
 
 def test_take_at_reads_one_row_per_column_and_nan_where_there_is_none():
