@@ -125,8 +125,16 @@ def _event_rows(path: Path) -> int:
                table.column_names)  # fmt: skip
 
 
-def single_latency(accounts: int, seed: int, root: Path = BENCH_DIR) -> dict[str, float]:
-    """p50 / p99 latency of 1-account ``build_features`` on 36-month histories."""
+def single_latency(
+    accounts: int, seed: int, root: Path = BENCH_DIR, passes: int = 5
+) -> dict[str, object]:
+    """p50 / p99 latency of 1-account ``build_features`` on 36-month histories.
+
+    Every account is timed in each of ``passes`` passes. One pass's p99 is its tenth
+    slowest call in a thousand, which a burst of noise on a shared machine moves by a
+    third on the same code; the pass with the median p99 is the figure, and every
+    pass is returned beside it.
+    """
     import pyarrow.parquet as pq
 
     from risk_model.features import build_features, fit_merchant_risk
@@ -138,14 +146,19 @@ def single_latency(accounts: int, seed: int, root: Path = BENCH_DIR) -> dict[str
     rows = [table.slice(i, 1) for i in range(table.num_rows)]
     for row in rows[:20]:  # warm-up
         build_features(row, as_of, merchant_risk=fitted)
-    times = np.empty(len(rows))
-    for i, row in enumerate(rows):
-        start = time.perf_counter()
-        build_features(row, as_of, merchant_risk=fitted)
-        times[i] = time.perf_counter() - start
+    runs = []
+    for _ in range(passes):
+        times = np.empty(len(rows))
+        for i, row in enumerate(rows):
+            start = time.perf_counter()
+            build_features(row, as_of, merchant_risk=fitted)
+            times[i] = time.perf_counter() - start
+        p50, p99 = np.percentile(times, [50, 99]) * 1e3
+        runs.append({"p50_ms": float(p50), "p99_ms": float(p99)})
+    runs.sort(key=lambda r: r["p99_ms"])
     return {
-        "p50_ms": float(np.percentile(times, 50) * 1e3),
-        "p99_ms": float(np.percentile(times, 99) * 1e3),
+        **runs[len(runs) // 2],
+        "passes": runs,
         "accounts": len(rows),
         "merchants": fitted.num_rows,
     }
@@ -219,10 +232,12 @@ def run_features(args: argparse.Namespace) -> int:
     if args.batch:
         _training_batch(args)
     if args.single:
-        lat = single_latency(args.single, args.seed, args.data_dir)
+        lat = single_latency(args.single, args.seed, args.data_dir, args.latency_passes)
+        every = ", ".join(f"{r['p50_ms']:.2f}/{r['p99_ms']:.2f}" for r in lat["passes"])
         print(
             f"single account (36 months, fitted table of {lat['merchants']} merchants): "
-            f"p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms over {lat['accounts']}"
+            f"p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms over {lat['accounts']} "
+            f"(median of {len(lat['passes'])} passes by p99; every pass p50/p99: {every} ms)"
         )
     return 0
 
@@ -300,6 +315,9 @@ def _world_args(parser: argparse.ArgumentParser, as_of_count: int = 3) -> None:
 def _features_args(parser: argparse.ArgumentParser) -> None:
     _world_args(parser, as_of_count=12)
     parser.add_argument("--single", type=int, default=1000, help="accounts for latency (0 = skip)")
+    parser.add_argument(
+        "--latency-passes", type=int, default=5, help="timed passes over the latency accounts"
+    )
     parser.add_argument(
         "--scoring", type=int, default=10_000, help="accounts for the scoring batch (0 = skip)"
     )
