@@ -24,6 +24,15 @@ def test_safe_divide_is_nan_where_the_denominator_is_not_positive():
     assert safe_divide(np.arange(3), np.array([2, 2, -2])).tolist()[:2] == [0.0, 0.5]  # ints
 
 
+def test_safe_divide_broadcasts_and_types_like_division():
+    num = np.arange(6, dtype=np.float32).reshape(2, 3)
+    den = np.array([2.0, 0.0, 4.0])
+    got = safe_divide(num, den)
+    assert got.dtype == np.result_type(num, den) == np.float64 and got.shape == (2, 3)
+    assert np.isnan(got[:, 1]).all() and got[1, 2] == 1.25
+    assert np.isnan(safe_divide(np.float64(1.0), 0.0)) and safe_divide(3, 2.0) == 1.5
+
+
 @pytest.mark.parametrize(
     ("values", "starts"),
     [([], []), ([4], [0]), ([1, 1, 2, 2, 2, 1], [0, 2, 5])],
