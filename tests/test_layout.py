@@ -3,9 +3,7 @@
 A module ``risk_model/a/b.py`` is tested in ``tests/a/test_b.py``, ``pipelines/x.py`` in
 ``tests/pipelines/test_x.py`` (a leading underscore is dropped: ``_masks.py`` ->
 ``test_masks.py``). :data:`ELSEWHERE` names the few test files that live in another
-folder, each with its reason. :data:`UNMIRRORED` lists the modules still waiting for their
-test file: it may only shrink (a module that gains a test file must leave it, and a new
-module cannot join it).
+folder, each with its reason.
 """
 
 from __future__ import annotations
@@ -51,15 +49,6 @@ ELSEWHERE = {
     "pipelines/_bench_recourse.py": "tests/pipelines/test_benchmark.py",
 }
 
-UNMIRRORED = {
-    # The merchant-risk table's parts (tested through tests/features/test_merchant_risk.py):
-    # features/ is being reorganised into one feature registry; mirror them after it.
-    "risk_model/features/merchant_pairs.py",
-    "risk_model/features/merchant_population.py",
-    "risk_model/features/merchant_table.py",
-    "risk_model/features/merchant_window.py",
-}
-
 # Distributions imported under another name.
 IMPORT_NAMES = {"scikit-learn": "sklearn"}
 # Dependencies that another package loads for us, never imported by our code: uvicorn (the
@@ -92,10 +81,8 @@ def test_mirror_paths():
     assert mirror("pipelines/score.py") == "tests/pipelines/test_score.py"
 
 
-def test_every_module_has_its_test_file_or_waits_on_the_list():
-    missing = without_tests(ROOT, ELSEWHERE)
-    assert missing - UNMIRRORED == set(), "add the test file (tests mirror modules)"
-    assert UNMIRRORED - missing == set(), "tested now or gone: take it off UNMIRRORED"
+def test_every_module_has_its_test_file():
+    assert without_tests(ROOT, ELSEWHERE) == set(), "add the test file (tests mirror modules)"
     assert all((ROOT / path).is_file() for path in ELSEWHERE.values())
 
 
