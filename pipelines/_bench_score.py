@@ -58,9 +58,17 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--single", type=int, default=1000, help="accounts for predict_one latency")
     p.add_argument(
-        "--latency-runs", type=int, default=3, help="fresh processes measuring predict_one"
+        "--latency-runs", type=at_least_one, default=3, help="fresh processes measuring predict_one"
     )
     p.add_argument("--large", type=int, default=0, help="also score an N-account file (memory)")
+
+
+def at_least_one(text: str) -> int:
+    """Argument type of a count that must be 1 or more (a usage error otherwise)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _child(cmd: list[str]) -> str:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines._bench_score import cpu_seconds, proc_stat
+from pipelines._bench_score import at_least_one, cpu_seconds, proc_stat
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -214,30 +214,23 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tracking-uri", help="MLflow store (default MLFLOW_TRACKING_URI or ./mlflow.db)"
     )
-    p.add_argument("--requests", type=_positive, default=1500, help="timed requests per level")
+    p.add_argument("--requests", type=at_least_one, default=1500, help="timed requests per level")
     p.add_argument(
         "--concurrency", type=_levels, default=(1, 4, 8), help="comma-separated client threads"
     )
     p.add_argument("--max-seconds", type=float, default=90.0, help="time bound of each level")
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=at_least_one,
         default=WORKERS,
         help="server processes (-w; default: one per core)",
     )
     p.add_argument("--warmup", type=int, default=50, help="untimed requests first")
-    p.add_argument("--accounts", type=_positive, default=1000, help="distinct accounts sent")
+    p.add_argument("--accounts", type=at_least_one, default=1000, help="distinct accounts sent")
     p.add_argument("--months", type=int, default=12, help="history months of the sent accounts")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--start", default="2024-07", help="first month (as-of: its last month end)")
     p.add_argument("--data-dir", type=Path, default=None, help="cache of generated worlds")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _levels(text: str) -> tuple[int, ...]:

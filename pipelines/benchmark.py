@@ -43,7 +43,7 @@ import numpy as np
 
 from pipelines._bench_extract import add_extract_parser, run_extract
 from pipelines._bench_recourse import add_recourse_parser, run_recourse
-from pipelines._bench_score import add_score_parser, run_score
+from pipelines._bench_score import add_score_parser, at_least_one, run_score
 from pipelines._bench_serve import add_serve_parser, run_serve
 from pipelines._bench_spark import add_spark_parser, run_spark
 
@@ -316,7 +316,10 @@ def _features_args(parser: argparse.ArgumentParser) -> None:
     _world_args(parser, as_of_count=12)
     parser.add_argument("--single", type=int, default=1000, help="accounts for latency (0 = skip)")
     parser.add_argument(
-        "--latency-passes", type=int, default=5, help="timed passes over the latency accounts"
+        "--latency-passes",
+        type=at_least_one,
+        default=5,
+        help="timed passes over the latency accounts",
     )
     parser.add_argument(
         "--scoring", type=int, default=10_000, help="accounts for the scoring batch (0 = skip)"

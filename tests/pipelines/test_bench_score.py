@@ -20,6 +20,15 @@ def test_score_sub_command_rejects_unknown_options():
         parse_args(["score", "--no-such-option"])
 
 
+def test_latency_runs_and_passes_are_at_least_one(capsys):
+    assert parse_args(["score", "--latency-runs", "1"]).latency_runs == 1
+    assert parse_args(["features", "--latency-passes", "2"]).latency_passes == 2
+    for argv in (["score", "--latency-runs", "0"], ["features", "--latency-passes", "0"]):
+        with pytest.raises(SystemExit) as stopped:
+            parse_args(argv)
+        assert stopped.value.code == 2 and "must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_timed_command_measures_the_whole_process(tmp_path):
     import sys
 
