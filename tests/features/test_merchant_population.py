@@ -62,18 +62,7 @@ def test_totals_without_the_as_of_date_are_refused(population):
         build_features(parts[0], DATES[1:], population=totals)
 
 
-def test_partials_are_summed_by_key():
-    partials = population_partials_of_two_keys()
-    combined = combine_partials(pa.concat_tables([partials, partials]))
-    assert combined.schema.equals(POPULATION_SCHEMA) and combined.num_rows == 2
-    once = combine_partials(partials)
-    for v in VALUES:
-        assert pc.multiply(once[v], 2).equals(combined[v]), v
-    keys = combined.select(list(KEY_COLUMNS)).to_pylist()
-    assert keys == once.select(list(KEY_COLUMNS)).to_pylist()
-
-
-def population_partials_of_two_keys() -> pa.Table:
+def _two_merchant_rows() -> pa.Table:
     """Two merchant rows of one as-of date (kind 0), values as a part would give them."""
     return pa.table(
         {
@@ -88,6 +77,17 @@ def population_partials_of_two_keys() -> pa.Table:
         },
         schema=POPULATION_SCHEMA,
     )
+
+
+def test_partials_are_summed_by_key():
+    partials = _two_merchant_rows()
+    combined = combine_partials(pa.concat_tables([partials, partials]))
+    assert combined.schema.equals(POPULATION_SCHEMA) and combined.num_rows == 2
+    once = combine_partials(partials)
+    for v in VALUES:
+        assert pc.multiply(once[v], 2).equals(combined[v]), v
+    keys = combined.select(list(KEY_COLUMNS)).to_pylist()
+    assert keys == once.select(list(KEY_COLUMNS)).to_pylist()
 
 
 def test_no_totals_without_partials():
