@@ -35,8 +35,7 @@ def _slope(y: np.ndarray, present: np.ndarray) -> np.ndarray:
     n, sx, sxx = w.sum(0), (w * x).sum(0), (w * x * x).sum(0)  # whole numbers: exact sums
     sy, sxy = rowsums(yz, x * yz)
     den = n * sxx - sx * sx
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where((n >= 2) & (den > 0), (n * sxy - sx * sy) / den, np.nan)
+    return safe_divide(n * sxy - sx * sy, np.where(n >= 2, den, np.nan))  # NaN below 2 points
 
 
 def _statement_cubes(

@@ -199,7 +199,7 @@ def _lags_at(fields: np.ndarray, due: np.ndarray, grid: Grid, k: int) -> dict[st
     found = idx >= 0
     at = (np.maximum(idx, 0) + first, np.arange(idx.shape[1]))
     limit, billed, paid, dpd = np.where(found, fields[:, at[0], at[1]], np.nan)  # _FIELDS
-    paid = np.where(np.where(found, due[at], _NEVER) <= grid.asof_period[k], paid, np.nan)
+    paid = np.where(due[at] <= grid.asof_period[k], paid, np.nan)  # NaN already where not found
     return {
         "limit": limit,
         "billed": billed,
