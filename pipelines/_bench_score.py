@@ -71,6 +71,12 @@ def at_least_one(text: str) -> int:
     return value
 
 
+def median_by_tail(runs: list[dict], p99: str) -> tuple[list[dict], dict]:
+    """Return the runs sorted by their p99 (key ``p99``) and the median one, the figure."""
+    ordered = sorted(runs, key=lambda run: run[p99])
+    return ordered, ordered[len(ordered) // 2]
+
+
 def _child(cmd: list[str]) -> str:
     """Run a command in a fresh process and return its stdout (it reports its own RSS)."""
     proc = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, check=False)
@@ -365,11 +371,8 @@ def run_score(args: argparse.Namespace) -> int:
     if args.single:
         # Several fresh processes: one burst of noise on a shared box moves a whole run's
         # tail. The median run is the figure; every run is printed beside it.
-        runs = sorted(
-            (_latency_child(path, as_of, args) for _ in range(args.latency_runs)),
-            key=lambda r: r["p99"],
-        )
-        mid = runs[len(runs) // 2]
+        runs = [_latency_child(path, as_of, args) for _ in range(args.latency_runs)]
+        runs, mid = median_by_tail(runs, "p99")
         every = ", ".join(f"{r['p50']:.2f}/{r['p99']:.2f}" for r in runs)
         print(
             f"predict_one latency:       p50 {mid['p50']:.2f} ms, p99 {mid['p99']:.2f} ms "

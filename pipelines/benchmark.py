@@ -43,7 +43,7 @@ import numpy as np
 
 from pipelines._bench_extract import add_extract_parser, run_extract
 from pipelines._bench_recourse import add_recourse_parser, run_recourse
-from pipelines._bench_score import add_score_parser, at_least_one, run_score
+from pipelines._bench_score import add_score_parser, at_least_one, median_by_tail, run_score
 from pipelines._bench_serve import add_serve_parser, run_serve
 from pipelines._bench_spark import add_spark_parser, run_spark
 
@@ -155,9 +155,9 @@ def single_latency(
             times[i] = time.perf_counter() - start
         p50, p99 = np.percentile(times, [50, 99]) * 1e3
         runs.append({"p50_ms": float(p50), "p99_ms": float(p99)})
-    runs.sort(key=lambda r: r["p99_ms"])
+    runs, mid = median_by_tail(runs, "p99_ms")
     return {
-        **runs[len(runs) // 2],
+        **mid,
         "passes": runs,
         "accounts": len(rows),
         "merchants": fitted.num_rows,
